@@ -1,0 +1,70 @@
+/**
+ * Point-estimate dense layer y = x·W + b (the MAP / maximum-likelihood baseline,
+ * and the architecture that SWAG, SVGD and Laplace put posteriors on).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
+import { initWeight, type Initializer } from './init.js';
+import type { RandomStream } from '../random.js';
+
+export interface DenseOptions {
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+  init?: Initializer;
+  stream: RandomStream;
+}
+
+/** Deterministic dense layer; its "posterior" is a point mass (variance 0). */
+export class Dense implements Layer {
+  readonly kind = 'dense';
+  readonly name: string;
+  readonly weightShape: number[];
+  readonly w: tf.Variable;
+  readonly b: tf.Variable;
+  private mask: tf.Tensor | null = null;
+  private maskData: Float32Array | null = null;
+
+  constructor(o: DenseOptions) {
+    this.name = o.name;
+    this.weightShape = [o.inFeatures, o.outFeatures];
+    this.w = tf.variable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), true, `${o.name}.w`);
+    this.b = tf.variable(tf.zeros([o.outFeatures]), true, `${o.name}.b`);
+  }
+
+  /** The weight with its mask applied. */
+  effectiveWeight(): tf.Tensor {
+    return this.mask ? tf.mul(this.w, this.mask) : this.w;
+  }
+
+  forward(x: tf.Tensor, _opts: ForwardOptions): tf.Tensor {
+    return tf.tidy(() => tf.add(tf.matMul(x as tf.Tensor2D, this.effectiveWeight() as tf.Tensor2D), this.b));
+  }
+
+  variables(): tf.Variable[] {
+    return [this.w, this.b];
+  }
+
+  moments(): WeightMoments {
+    const mean = this.w.dataSync().slice() as Float32Array;
+    if (this.maskData) for (let i = 0; i < mean.length; i++) mean[i]! *= this.maskData[i]!;
+    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
+  }
+
+  setMask(mask: Float32Array | null): void {
+    this.mask?.dispose();
+    this.maskData = mask;
+    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
+  }
+
+  getMask(): Float32Array | null {
+    return this.maskData;
+  }
+
+  dispose(): void {
+    this.w.dispose();
+    this.b.dispose();
+    this.mask?.dispose();
+  }
+}
