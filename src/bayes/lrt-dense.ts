@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import type { RandomStream } from '../random.js';
+import { newVariable } from '../nn/names.js';
 import { klTerm, logAlpha, type PriorSpec } from './priors.js';
 
 export interface LrtDenseOptions {
@@ -52,9 +53,9 @@ export class LrtDense implements Layer {
     this.name = o.name;
     this.prior = o.prior;
     this.weightShape = [o.inFeatures, o.outFeatures];
-    this.theta = tf.variable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), true, `${o.name}.theta`);
-    this.logSigma2 = tf.variable(tf.fill(this.weightShape, o.initLogSigma2 ?? -10), true, `${o.name}.logSigma2`);
-    this.b = tf.variable(tf.zeros([o.outFeatures]), true, `${o.name}.b`);
+    this.theta = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), `${o.name}.theta`);
+    this.logSigma2 = newVariable(tf.fill(this.weightShape, o.initLogSigma2 ?? -10), `${o.name}.logSigma2`);
+    this.b = newVariable(tf.zeros([o.outFeatures]), `${o.name}.b`);
   }
 
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {

@@ -107,7 +107,8 @@ export function parseIdx(buffer: Uint8Array, nameForErrors: string): IdxData {
       data = new Uint8Array(buf.subarray(off, off + want));
       break;
     case 'int8':
-      data = new Int8Array(buf.slice(off, off + want).buffer);
+      data = new Int8Array(want);
+      data.set(new Int8Array(buf.buffer, buf.byteOffset + off, want));
       break;
     case 'int16': {
       const a = new Int16Array(count);

@@ -42,8 +42,9 @@ export interface LoadedDataset {
  *   of train chosen by `new RandomStream('fashion-mnist-validation-split-v1').permutation(60000)`:
  *   the first `round(0.1·n)` permuted indices (6000) become validation, the
  *   rest train, both kept in permuted order. Not stratified.
- * - `blobs`: {@link gaussianBlobs} with a fixed stream `blobs-v1` (or
- *   `opts.blobs.seedKey`), forked per split.
+ * - `blobs`: one {@link gaussianBlobs} draw (default 2-d, 3 classes, separation 3)
+ *   from `new RandomStream(seedKey ?? 'blobs-v1').fork('all')`, cut in order into
+ *   train / validation / test (default 600 / 200 / 200), so the splits share centres.
  * @throws Error listing the allowed names for an unknown name.
  */
 export function loadDataset(name: string, opts: LoadDatasetOptions = {}): LoadedDataset {

@@ -25,9 +25,11 @@ export interface OodReport {
   entropy: OodMetrics;
   /** Score MI = H[E p] − E[H p]; absent when only one sample was given (MI ≡ 0). */
   mutualInformation?: OodMetrics;
-  /** Number of in-distribution and OOD examples, and of samples S. */
+  /** Number of in-distribution examples. */
   nIn: number;
+  /** Number of OOD examples. */
   nOut: number;
+  /** Largest number of samples S on either side. */
   samples: number;
 }
 
@@ -48,7 +50,8 @@ function descendingGroups(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<numb
   const val = new Float64Array(n);
   for (let i = 0; i < nIn; i++) val[i] = scoresIn[i];
   for (let i = 0; i < scoresOut.length; i++) val[nIn + i] = scoresOut[i];
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => val[b] - val[a]);
+  // Comparison (not subtraction) so that ±Infinity scores sort correctly.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (val[a] > val[b] ? -1 : val[a] < val[b] ? 1 : 0));
   const neg: number[] = [];
   const pos: number[] = [];
   let r = 0;

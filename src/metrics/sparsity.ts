@@ -56,7 +56,9 @@ export interface ParamCount {
 
 /** Per-layer row of a {@link SparsityReport}. */
 export interface LayerSparsity {
+  /** Layer name. */
   name: string;
+  /** Layer kind. */
   kind: LayerKind;
   /** Counts over the weights (kernel) only. */
   weights: ParamCount;
@@ -72,6 +74,7 @@ export interface LayerSparsity {
 
 /** Result of {@link sparsityReport}. */
 export interface SparsityReport {
+  /** One row per layer, in input order. */
   layers: LayerSparsity[];
   /** Totals over all layers, weights only (the default convention). */
   weights: ParamCount;

@@ -29,10 +29,19 @@ export interface UncertaintyDecomposition {
   /** Per-example mutual information H[E p] − E[H p] ≥ 0 (epistemic, nats). */
   mutualInformation: Float64Array;
   /** Averages over the n examples of the three per-example quantities. */
-  average: { predictiveEntropy: number; expectedEntropy: number; mutualInformation: number };
-  /** Number of samples S, examples n and classes k. */
+  average: {
+    /** Mean over examples of H[E p]. */
+    predictiveEntropy: number;
+    /** Mean over examples of E[H p]. */
+    expectedEntropy: number;
+    /** Mean over examples of the (clamped) mutual information. */
+    mutualInformation: number;
+  };
+  /** Number of samples S. */
   samples: number;
+  /** Number of examples n. */
   n: number;
+  /** Number of classes k. */
   k: number;
 }
 
@@ -86,8 +95,8 @@ function meanF64(samples: readonly Float32Array[]): Float64Array {
   const len = samples[0].length;
   const m = new Float64Array(len);
   for (const t of samples) for (let i = 0; i < len; i++) m[i] += t[i];
-  const inv = 1 / samples.length;
-  for (let i = 0; i < len; i++) m[i] *= inv;
+  const S = samples.length;
+  for (let i = 0; i < len; i++) m[i] /= S;
   return m;
 }
 

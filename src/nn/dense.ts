@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
+import { newVariable } from './names.js';
 
 export interface DenseOptions {
   name: string;
@@ -29,8 +30,8 @@ export class Dense implements Layer {
   constructor(o: DenseOptions) {
     this.name = o.name;
     this.weightShape = [o.inFeatures, o.outFeatures];
-    this.w = tf.variable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), true, `${o.name}.w`);
-    this.b = tf.variable(tf.zeros([o.outFeatures]), true, `${o.name}.b`);
+    this.w = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), `${o.name}.w`);
+    this.b = newVariable(tf.zeros([o.outFeatures]), `${o.name}.b`);
   }
 
   /** The weight with its mask applied. */

@@ -47,6 +47,8 @@ export interface Layer {
   readonly kind: string;
   /** Shape of the prunable weight, or undefined for layers without weights. */
   readonly weightShape?: number[];
+  /** Multiply-adds per kept weight per example (1 for dense, output positions for conv). */
+  readonly macsPerWeight?: number;
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor;
   /** KL(q ‖ p) of this layer's posterior to its prior; absent for point estimates. */
   kl?(opts?: { stream?: RandomStream }): tf.Scalar;

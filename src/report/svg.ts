@@ -49,9 +49,13 @@ export interface LineSeries {
 
 /** Options of {@link linePlot}. */
 export interface LinePlotOptions {
+  /** Chart title. */
   title: string;
+  /** x axis label. */
   xLabel: string;
+  /** y axis label. */
   yLabel: string;
+  /** Series, colored in palette order. */
   series: LineSeries[];
   /** x axis scale (default linear). */
   xScale?: 'linear' | 'log';
@@ -61,8 +65,9 @@ export interface LinePlotOptions {
   yRange?: [number, number];
   /** Fixed x range [min, max]; default: fitted to the data. */
   xRange?: [number, number];
-  /** Width and height in px (default 640 × 400). */
+  /** Width in px (default 640). */
   width?: number;
+  /** Height in px (default 400). */
   height?: number;
 }
 
@@ -72,7 +77,9 @@ export interface ReliabilityDiagramOptions {
   title?: string;
   /** ECE to print; default: computed from the bins (L1, count-weighted). */
   ece?: number;
+  /** Width in px (default 460). */
   width?: number;
+  /** Height in px (default 460). */
   height?: number;
 }
 
@@ -86,16 +93,21 @@ export interface BarSeries {
 
 /** Options of {@link barChart}. */
 export interface BarChartOptions {
+  /** Chart title. */
   title: string;
   /** Category labels along x (e.g. layer names). */
   categories: string[];
   /** One or more series, drawn as grouped bars. */
   series: BarSeries[];
+  /** y axis label. */
   yLabel: string;
+  /** Optional x axis label (below the category labels). */
   xLabel?: string;
   /** Fixed y range; default [min(0, data), max(data)] with nice ticks (e.g. [0, 1] for sparsity). */
   yRange?: [number, number];
+  /** Width in px (default 640). */
   width?: number;
+  /** Height in px (default 400). */
   height?: number;
 }
 
@@ -230,7 +242,7 @@ function tickLabel(axis: Axis, v: number): string {
 
 /** Approximate text width in px for 12 px Helvetica. */
 function textWidth(s: string, px = 12): number {
-  return s.length * px * 0.56;
+  return s.length * px * 0.6;
 }
 
 interface Frame {
@@ -276,9 +288,6 @@ function axesGroup(f: Frame, xa: Axis | null, ya: Axis, xLabel: string, yLabel: 
   }
   out.push('</g>');
   out.push(
-    `<path d="M${r(f.left)},${r(f.top)} V${r(f.bottom)} H${r(f.right)}" fill="none" stroke="${AXIS}" stroke-width="1.2"/>`,
-  );
-  out.push(
     `<text x="${r((f.left + f.right) / 2)}" y="${r(f.bottom + xLabelOffset)}" text-anchor="middle" ${FONT} font-size="13" fill="${AXIS}">${escapeXml(xLabel)}</text>`,
   );
   const cy = (f.top + f.bottom) / 2;
@@ -287,6 +296,11 @@ function axesGroup(f: Frame, xa: Axis | null, ya: Axis, xLabel: string, yLabel: 
   );
   out.push('</g>');
   return out.join('\n');
+}
+
+/** The L-shaped axis lines, drawn after the data so that bars do not cover them. */
+function spine(f: Frame): string {
+  return `<path class="spine" d="M${r(f.left)},${r(f.top)} V${r(f.bottom)} H${r(f.right)}" fill="none" stroke="${AXIS}" stroke-width="1.2"/>`;
 }
 
 /** SVG path of marker `shape` centred at (x, y). */
@@ -387,7 +401,8 @@ export function linePlot(opts: LinePlotOptions): string {
   const clip = `clip-${hashId(JSON.stringify([opts.title, opts.xLabel, opts.yLabel, opts.series.map((s) => s.name)]))}`;
   const out = header(width, height, opts.title);
   out.push(
-    `<defs><clipPath id="${clip}"><rect x="${r(f.left)}" y="${r(f.top)}" width="${r(f.right - f.left)}" height="${r(f.bottom - f.top)}"/></clipPath></defs>`,
+    // The clip extends 6 px beyond the plot area so markers on its edges stay whole.
+    `<defs><clipPath id="${clip}"><rect x="${r(f.left - 6)}" y="${r(f.top - 6)}" width="${r(f.right - f.left + 12)}" height="${r(f.bottom - f.top + 12)}"/></clipPath></defs>`,
   );
   out.push(axesGroup(f, xa, ya, opts.xLabel, opts.yLabel));
   out.push(`<g class="series" clip-path="url(#${clip})">`);
@@ -418,6 +433,7 @@ export function linePlot(opts: LinePlotOptions): string {
     out.push(`</g>`);
   });
   out.push('</g>');
+  out.push(spine(f));
   out.push(legendGroup(items, f.right + 12, f.top));
   out.push('</svg>');
   return out.filter((l) => l !== '').join('\n') + '\n';
@@ -475,6 +491,7 @@ export function reliabilityDiagram(bins: readonly ReliabilityBin[], opts: Reliab
   out.push(
     `<line x1="${r(sx(0))}" y1="${r(sy(0))}" x2="${r(sx(1))}" y2="${r(sy(1))}" stroke="#666666" stroke-width="1.5" stroke-dasharray="6 4"/>`,
   );
+  out.push(spine(f));
   out.push(legendGroup(items, f.left + 10, f.top + 8));
   out.push('</svg>');
   return out.join('\n') + '\n';
@@ -499,10 +516,17 @@ export function barChart(opts: BarChartOptions): string {
   const lw = legendWidth(items);
   const maxLabel = Math.max(0, ...opts.categories.map((c) => textWidth(c)));
   const right = width - (lw > 0 ? lw + 24 : 20);
-  const slot = nc > 0 ? (right - 70) / nc : 1;
+  let left = 70;
+  let slot = nc > 0 ? (right - left) / nc : 1;
   const rotate = maxLabel > slot - 6;
-  const labelDepth = rotate ? Math.min(140, maxLabel * 0.71 + 12) : 20;
-  const f: Frame = { left: 70, top: 40, right, bottom: height - 36 - labelDepth };
+  // Labels rotated by 45° reach 0.71·width to the left of their anchor: keep the first one inside the canvas.
+  const reach = Math.min(140, maxLabel * 0.71);
+  if (rotate && reach - slot / 2 + 8 > left) {
+    left = Math.min(width / 3, reach - slot / 2 + 8);
+    slot = nc > 0 ? (right - left) / nc : 1;
+  }
+  const labelDepth = rotate ? reach + 12 : 20;
+  const f: Frame = { left, top: 40, right, bottom: height - 36 - labelDepth };
   const sy = scaler(ya, f.bottom, f.top);
   const out = header(width, height, opts.title);
   out.push(axesGroup(f, null, ya, opts.xLabel ?? '', opts.yLabel, labelDepth + 22));
@@ -527,6 +551,7 @@ export function barChart(opts: BarChartOptions): string {
     out.push('</g>');
   });
   out.push('</g>');
+  out.push(spine(f));
   out.push(`<g class="categories" ${FONT} font-size="12" fill="${AXIS}">`);
   opts.categories.forEach((c, ci) => {
     const x = f.left + (ci + 0.5) * slot;

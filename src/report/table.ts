@@ -106,8 +106,21 @@ export function markdownTable(rows: readonly Row[], columns?: readonly string[],
   return lines.join('\n') + '\n';
 }
 
-/** Mean and sample standard deviation of the finite values of `xs`. */
-export function meanStd(xs: readonly number[]): { mean: number; std: number; n: number } {
+/** Result of {@link meanStd}. */
+export interface MeanStd {
+  /** Mean of the finite values (NaN if none). */
+  mean: number;
+  /** Sample standard deviation, n − 1 in the denominator (NaN if n < 2). */
+  std: number;
+  /** Number of finite values. */
+  n: number;
+}
+
+/**
+ * Mean and sample standard deviation of the finite values of `xs`:
+ * mean = (1/n) Σ x, std = sqrt(Σ (x − mean)² / (n − 1)).
+ */
+export function meanStd(xs: readonly number[]): MeanStd {
   const v = xs.filter((x) => Number.isFinite(x));
   const n = v.length;
   if (n === 0) return { mean: NaN, std: NaN, n: 0 };

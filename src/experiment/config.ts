@@ -1,0 +1,263 @@
+/**
+ * The experiment config: one schema is the single source of truth. It validates
+ * configs (every problem reported with its key path and what is allowed), fills
+ * documented defaults, and the TypeScript type {@link ExperimentConfig} is derived from it.
+ * @module
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { BACKEND_CHOICES } from '../backend.js';
+import { DATASETS } from '../data/registry.js';
+import { ARCHITECTURES } from '../nn/builders.js';
+import { ACTIVATIONS } from '../nn/activations.js';
+import { INITIALIZERS } from '../nn/init.js';
+import { LR_SCHEDULES } from '../inference/schedules.js';
+import { PRUNING_SCOPES } from '../pruning/masks.js';
+import { criterionNames } from '../scores/registry.js';
+
+const posInt = (max: number) => z.number().int().min(1).max(max);
+const fraction = z.number().min(0).max(1);
+
+const prior = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('log-uniform') }).strict(),
+  z.object({ type: z.literal('gaussian'), sigma: z.number().positive().default(1) }).strict(),
+  z
+    .object({
+      type: z.literal('scale-mixture'),
+      pi: z.number().gt(0).lt(1).default(0.5),
+      sigma1: z.number().positive().default(1),
+      sigma2: z.number().positive().default(Math.exp(-6)),
+    })
+    .strict(),
+]);
+
+/** Inference methods available in this build (`inference.method`). */
+export const INFERENCE_METHODS = ['vi', 'map'] as const;
+
+const schema = z
+  .object({
+    /** Name of the experiment: results go to results/<experiment>/<run-id>/. */
+    experiment: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
+    description: z.string().default(''),
+    /** Root seed: every random draw derives from it. */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
+    data: z
+      .object({
+        name: z.enum(DATASETS).default('mnist-embedded'),
+        /** Directory for file-based data sets (fashion-mnist). */
+        dir: z.string().optional(),
+        /** Use only the first n training examples (quick runs); 0 = all. */
+        trainLimit: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .default({}),
+    model: z
+      .object({
+        arch: z.enum(ARCHITECTURES).default('lenet-300-100'),
+        hidden: z.array(posInt(100000)).optional(),
+        activation: z.enum(ACTIVATIONS).default('relu'),
+        init: z.enum(INITIALIZERS).default('he-normal'),
+      })
+      .strict()
+      .default({}),
+    inference: z
+      .object({
+        method: z.enum(INFERENCE_METHODS).default('vi'),
+        prior: prior.default({ type: 'log-uniform' }),
+        /** Initial log σ² of mean-field layers (Molchanov et al.: −10). */
+        initLogSigma2: z.number().min(-30).max(5).default(-10),
+        /** Posterior temperature T: KL weight after warm-up (1 = ELBO, < 1 = cold posterior). */
+        temperature: z.number().gt(0).max(1e6).default(1),
+        /** KL warm-up: β = 0 before startEpoch, linear to 1 at endEpoch. */
+        warmup: z.object({ startEpoch: z.number().min(0), endEpoch: z.number().min(0) }).strict().optional(),
+      })
+      .strict()
+      .default({}),
+    train: z
+      .object({
+        epochs: z.number().int().min(0).max(10000).default(50),
+        batchSize: posInt(65536).default(100),
+        optimizer: z
+          .object({
+            name: z.literal('adam').default('adam'),
+            lr: z.number().gt(0).max(10).default(1e-3),
+            schedule: z.enum(LR_SCHEDULES).default('linear'),
+            finalFraction: fraction.default(0),
+            every: posInt(100000).optional(),
+            gamma: z.number().gt(0).max(1).optional(),
+          })
+          .strict()
+          .default({}),
+        /** Save a resumable checkpoint every this many epochs (0 = never). */
+        checkpointEvery: z.number().int().min(0).default(1),
+      })
+      .strict()
+      .default({}),
+    eval: z
+      .object({
+        /** Posterior samples S averaged by the predictive. */
+        samples: z.number().int().min(1).max(10000).default(10),
+        batchSize: posInt(100000).default(1000),
+        /** Which split the curves are measured on. */
+        split: z.enum(['test', 'validation']).default('test'),
+      })
+      .strict()
+      .default({}),
+    pruning: z
+      .object({
+        criteria: z.array(z.string()).min(1).default(['log-alpha', 'magnitude', 'random']),
+        scope: z.enum(PRUNING_SCOPES).default('global'),
+        /** Target sparsities (fractions removed) of the curves. */
+        sparsities: z.array(z.number().min(0).lt(1)).min(1).default([0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99]),
+        /** Threshold operating point: prune where log α ≥ this (sparse VD uses 3); null = none. */
+        logAlphaThreshold: z.number().nullable().default(3),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Further models trained and evaluated in the same run, each the base config with
+     * some keys changed (dot paths), e.g. a Gaussian-prior network beside sparse VD.
+     */
+    variants: z
+      .array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), set: z.record(z.unknown()) }).strict())
+      .default([]),
+  })
+  .strict();
+
+/** A validated experiment config with every default filled in. */
+export type ExperimentConfig = z.infer<typeof schema>;
+
+/** A config problem: where, and what is wrong. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** Thrown when a config is invalid; `issues` lists every problem found. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(`${source}: invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssue(i: z.ZodIssue): string {
+  switch (i.code) {
+    case 'unrecognized_keys':
+      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_enum_value':
+      return `got "${String(i.received)}"; allowed: ${i.options.join(', ')}`;
+    case 'invalid_union_discriminator':
+      return `allowed: ${i.options.map(String).join(', ')}`;
+    case 'too_small':
+      return i.type === 'array' ? `needs at least ${i.minimum} entr${i.minimum === 1 ? 'y' : 'ies'}` : `must be ${i.inclusive ? '≥' : '>'} ${i.minimum}`;
+    case 'too_big':
+      return i.type === 'array' ? `at most ${i.maximum} entries` : `must be ${i.inclusive ? '≤' : '<'} ${i.maximum}`;
+    case 'invalid_type':
+      return i.received === 'undefined' ? `required (${i.expected})` : `expected ${i.expected}, got ${i.received}`;
+    default:
+      return i.message;
+  }
+}
+
+/** Known keys of the schema at every object level, for the unknown-key hint. */
+function allowedKeys(path: (string | number)[]): string[] {
+  let s: z.ZodTypeAny = schema;
+  for (const p of path) {
+    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s._def.innerType;
+    if (s instanceof z.ZodObject) s = s.shape[p as string];
+    else if (s instanceof z.ZodArray) s = s.element;
+    else return [];
+    if (!s) return [];
+  }
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType;
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+/** Set `value` at dot path `key` in a plain object, creating objects on the way. */
+export function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let o: Record<string, unknown> = obj;
+  for (const p of parts.slice(0, -1)) {
+    if (o[p] === undefined || o[p] === null || typeof o[p] !== 'object') o[p] = {};
+    o = o[p] as Record<string, unknown>;
+  }
+  o[parts.at(-1)!] = value;
+}
+
+/** Parse `key=value` overrides; values are read as YAML scalars/flow values (`3`, `true`, `[0.5, 0.9]`). */
+export function parseOverrides(args: string[]): [string, unknown][] {
+  return args.map((a) => {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new ConfigError('command line', [{ path: a, message: 'overrides are written key=value, e.g. train.epochs=5' }]);
+    return [a.slice(0, eq), YAML.parse(a.slice(eq + 1))];
+  });
+}
+
+/** Validate a raw config object; throws {@link ConfigError} listing every problem. */
+export function validateConfig(raw: unknown, source = 'config'): ExperimentConfig {
+  const r = schema.safeParse(raw);
+  const issues: ConfigIssue[] = [];
+  if (!r.success) {
+    for (const i of r.error.issues) {
+      let message = describeIssue(i);
+      if (i.code === 'unrecognized_keys') message += `; allowed: ${allowedKeys(i.path).join(', ')}`;
+      issues.push({ path: i.path.join('.'), message });
+    }
+    throw new ConfigError(source, issues);
+  }
+  const c = r.data;
+  const known = criterionNames();
+  c.pruning.criteria.forEach((name, i) => {
+    if (!known.includes(name)) issues.push({ path: `pruning.criteria.${i}`, message: `unknown criterion "${name}"; allowed: ${known.join(', ')}` });
+  });
+  if (c.model.arch === 'lenet-300-100' && c.model.hidden) issues.push({ path: 'model.hidden', message: 'lenet-300-100 has fixed widths [300, 100]; use arch: mlp to choose them' });
+  if (c.inference.warmup && c.inference.warmup.endEpoch < c.inference.warmup.startEpoch) {
+    issues.push({ path: 'inference.warmup.endEpoch', message: `must be ≥ startEpoch (${c.inference.warmup.startEpoch})` });
+  }
+  if (c.inference.method === 'map') {
+    const bayesOnly = c.pruning.criteria.filter((n) => n === 'snr' || n === 'log-alpha');
+    if (bayesOnly.length) issues.push({ path: 'pruning.criteria', message: `${bayesOnly.join(', ')} need posterior variances; inference.method "map" has none` });
+  }
+  const names = new Set<string>();
+  c.variants.forEach((v, i) => {
+    if (names.has(v.name) || v.name === 'main') issues.push({ path: `variants.${i}.name`, message: `"${v.name}" is used twice (or is the reserved name "main")` });
+    names.add(v.name);
+  });
+  if (issues.length) throw new ConfigError(source, issues);
+  return c;
+}
+
+/** The config of a variant: the base config with the variant's keys set, validated again. */
+export function variantConfig(base: ExperimentConfig, variant: { name: string; set: Record<string, unknown> }): ExperimentConfig {
+  const raw = structuredClone({ ...base, variants: [] }) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(variant.set)) {
+    if (k === 'variants' || k.startsWith('variants.')) throw new ConfigError(`variant "${variant.name}"`, [{ path: k, message: 'variants cannot nest' }]);
+    setPath(raw, k, structuredClone(v));
+  }
+  return validateConfig(raw, `variant "${variant.name}"`);
+}
+
+/** Read a YAML (or JSON) config file, apply overrides, validate. */
+export function loadConfig(path: string, overrides: [string, unknown][] = []): ExperimentConfig {
+  if (!existsSync(path)) throw new ConfigError(path, [{ path: '', message: 'config file not found' }]);
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(path, [{ path: '', message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, [{ path: '', message: 'a config is a mapping of keys (experiment, data, model, ...)' }]);
+  for (const [k, v] of overrides) setPath(raw as Record<string, unknown>, k, v);
+  const c = validateConfig(raw, path);
+  // Validate every variant before any work starts.
+  for (const v of c.variants) variantConfig(c, v);
+  return c;
+}
+
+export { schema as configSchema };

@@ -1,0 +1,138 @@
+/**
+ * Pruning curves: for each criterion and target sparsity, mask the posterior,
+ * evaluate the predictive, and record accuracy, calibration and sparsity.
+ * @module
+ */
+import type { Dataset } from '../data/dataset.js';
+import type { Posterior } from '../inference/posterior.js';
+import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
+import type { MaskSet } from '../nn/network.js';
+import { masksAtSparsity, masksAtThreshold, type PruningScope } from '../pruning/masks.js';
+import type { RandomStream } from '../random.js';
+import { getCriterion } from '../scores/registry.js';
+import { evaluatePosterior, type Evaluation } from './evaluate.js';
+
+/** One operating point of one criterion. */
+export interface CurveRow {
+  variant: string;
+  criterion: string;
+  scope: PruningScope | 'threshold';
+  /** Requested sparsity (or null at a threshold point). */
+  targetSparsity: number | null;
+  /** Fraction of weights removed (weight matrices only, biases not counted). */
+  sparsity: number;
+  /** Sparsity counting biases too. */
+  sparsityWithBiases: number;
+  compression: number;
+  speedup: number;
+  /** `mc`: S-sample predictive; `mean`: the posterior-mean network. */
+  predictive: 'mc' | 'mean';
+  samples: number;
+  accuracy: number;
+  nll: number;
+  brier: number;
+  ece: number;
+  mce: number;
+  entropy: number;
+  mutualInformation: number;
+}
+
+/** Sparsity accounting of a posterior's network under `masks`. */
+export function accountSparsity(posterior: Posterior, masks: MaskSet | null): SparsityReport {
+  return sparsityReport(
+    posterior.network.weightLayers().map((l) => ({
+      name: l.name,
+      shape: l.weightShape!,
+      kind: l.kind.includes('conv') ? 'conv' : 'dense',
+      mask: masks?.get(`${l.name}.weight`),
+      biasCount: l.weightShape!.at(-1)!,
+      macsPerWeight: l.macsPerWeight ?? 1,
+    })),
+  );
+}
+
+export interface CurveOptions {
+  variant: string;
+  criteria: string[];
+  scope: PruningScope;
+  sparsities: number[];
+  /** Threshold operating point on log α (prune where log α ≥ t), or null. */
+  logAlphaThreshold: number | null;
+  samples: number;
+  batchSize: number;
+  stream: RandomStream;
+  data: Dataset;
+  /** Called after each operating point (progress). */
+  onPoint?: (done: number, total: number, row: CurveRow) => void;
+}
+
+/** Evaluate `posterior` under `masks` with both predictives; rows for one operating point. */
+function evaluatePoint(posterior: Posterior, masks: MaskSet | null, o: CurveOptions, key: string, base: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'>): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
+  posterior.setMasks(masks);
+  try {
+    const report = accountSparsity(posterior, masks);
+    const mc = evaluatePosterior(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
+    const mean = evaluatePosterior(posterior, o.data, { samples: 0, stream: o.stream.fork(`${key}/mean`), batchSize: o.batchSize });
+    const common = { ...base, sparsity: report.weights.sparsity, sparsityWithBiases: report.withBiases.sparsity, compression: report.weights.compression, speedup: report.speedup };
+    const row = (e: Evaluation, predictive: 'mc' | 'mean'): CurveRow => ({
+      ...common,
+      predictive,
+      samples: e.samples,
+      accuracy: e.accuracy,
+      nll: e.nll,
+      brier: e.brier,
+      ece: e.ece,
+      mce: e.mce,
+      entropy: e.entropy,
+      mutualInformation: e.mutualInformation,
+    });
+    return { rows: [row(mc, 'mc'), row(mean, 'mean')], mc, report };
+  } finally {
+    posterior.setMasks(null);
+  }
+}
+
+export interface CurveResult {
+  rows: CurveRow[];
+  /** The dense model's MC evaluation (reliability diagram). */
+  dense: Evaluation;
+  /** The log α threshold point, when requested and defined. */
+  threshold?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
+}
+
+/** All operating points of all criteria. Masks are cleared afterwards. */
+export async function pruningCurves(posterior: Posterior, o: CurveOptions): Promise<CurveResult> {
+  const rows: CurveRow[] = [];
+  const hasVariance = posterior.moments().some((m) => m.variance.some((v) => v > 0));
+  const criteria = o.criteria.filter((c) => hasVariance || !getCriterion(c).needsVariance);
+  const doThreshold = o.logAlphaThreshold !== null && hasVariance;
+  const total = 1 + criteria.length * o.sparsities.filter((s) => s > 0).length + (doThreshold ? 1 : 0);
+  let done = 0;
+  const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
+
+  const dense = evaluatePoint(posterior, null, o, 'dense', { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
+  for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
+  tick(dense.rows[0]!);
+
+  for (const c of criteria) {
+    const scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`) });
+    for (const s of o.sparsities) {
+      if (s === 0) continue;
+      const masks = masksAtSparsity(scores, s, o.scope);
+      const p = evaluatePoint(posterior, masks, o, `${c}/${s}`, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
+      rows.push(...p.rows);
+      tick(p.rows[0]!);
+    }
+  }
+  let threshold: CurveResult['threshold'];
+  if (doThreshold) {
+    // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
+    const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
+    const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
+    const p = evaluatePoint(posterior, masks, o, 'threshold', { variant: o.variant, criterion: `log-alpha≥${o.logAlphaThreshold}`, scope: 'threshold', targetSparsity: null });
+    rows.push(...p.rows);
+    threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows };
+    tick(p.rows[0]!);
+  }
+  return { rows, dense: dense.mc, threshold };
+}

@@ -1,0 +1,61 @@
+/**
+ * Evaluation of a posterior on a data set: the predictive averages class
+ * probabilities over S posterior samples (Bayesian model averaging), and the
+ * calibration and uncertainty metrics are computed on those probabilities.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../data/dataset.js';
+import type { Posterior } from '../inference/posterior.js';
+import type { RandomStream } from '../random.js';
+import { calibrationSummary, reliabilityBins, type CalibrationSummary, type ReliabilityBin } from '../metrics/calibration.js';
+import { uncertaintyDecomposition } from '../metrics/uncertainty.js';
+
+export interface PredictOptions {
+  /** Posterior samples S; 0 = one deterministic pass with the posterior mean. */
+  samples: number;
+  stream: RandomStream;
+  batchSize?: number;
+}
+
+/** Per-sample class probabilities [S][n×k] of `posterior` on `ds`. */
+export function predictSamples(posterior: Posterior, ds: Dataset, o: PredictOptions): Float32Array[] {
+  const bs = o.batchSize ?? 1000;
+  const d = ds.x.length / ds.n;
+  const k = ds.numClasses;
+  let out: Float32Array[] | undefined;
+  for (let s = 0; s < ds.n; s += bs) {
+    const size = Math.min(bs, ds.n - s);
+    const t = tf.tidy(() => posterior.predictSamples(tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]), o.samples, o.stream));
+    const S = t.shape[0];
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    out ??= Array.from({ length: S }, () => new Float32Array(ds.n * k));
+    for (let j = 0; j < S; j++) out[j]!.set(data.subarray(j * size * k, (j + 1) * size * k), s * k);
+  }
+  return out ?? [];
+}
+
+/** What the evaluation of one predictive reports. */
+export interface Evaluation extends CalibrationSummary {
+  /** Samples averaged (0 = posterior-mean network). */
+  samples: number;
+  /** Mean predictive entropy H[E p] (nats). */
+  entropy: number;
+  /** Mean mutual information (epistemic uncertainty, nats); 0 for a single pass. */
+  mutualInformation: number;
+  reliability: ReliabilityBin[];
+}
+
+/** Evaluate the predictive of `posterior` (with its current masks) on `ds`. */
+export function evaluatePosterior(posterior: Posterior, ds: Dataset, o: PredictOptions): Evaluation {
+  const samples = predictSamples(posterior, ds, o);
+  const u = uncertaintyDecomposition(samples, ds.numClasses);
+  return {
+    ...calibrationSummary(u.mean, ds.y),
+    samples: o.samples,
+    entropy: u.average.predictiveEntropy,
+    mutualInformation: u.average.mutualInformation,
+    reliability: reliabilityBins(u.mean, ds.y),
+  };
+}

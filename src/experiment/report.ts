@@ -1,0 +1,131 @@
+/**
+ * The run report: `report.md` with tables, and SVG plots beside it (accuracy,
+ * ECE and NLL against sparsity for every criterion and model; reliability diagrams;
+ * per-layer sparsity at the log α threshold).
+ * @module
+ */
+import { join } from 'node:path';
+import { writeFileAtomic } from '../report/atomic.js';
+import { barChart, linePlot, reliabilityDiagram, type LineSeries } from '../report/svg.js';
+import { markdownTable, type Row } from '../report/table.js';
+import type { ExperimentConfig } from './config.js';
+import type { CurveRow } from './curves.js';
+import type { Manifest } from './manifest.js';
+import type { VariantResult } from './run.js';
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function series(results: VariantResult[], metric: keyof CurveRow): LineSeries[] {
+  const out: LineSeries[] = [];
+  for (const r of results) {
+    const crits = [...new Set(r.curves.rows.filter((x) => x.scope !== 'threshold').map((x) => x.criterion))];
+    for (const c of crits) {
+      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold').sort((a, b) => a.sparsity - b.sparsity);
+      out.push({
+        name: results.length > 1 ? `${r.name}: ${c}` : c,
+        x: rows.map((x) => 100 * x.sparsity),
+        y: rows.map((x) => (metric === 'accuracy' ? 100 * (x[metric] as number) : (x[metric] as number))),
+        dashed: c === 'random',
+      });
+    }
+  }
+  return out;
+}
+
+/** Write report.md and its plots into `dir`. */
+export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: Manifest, results: VariantResult[]): Promise<void> {
+  const files: [string, string][] = [];
+  const plot = (name: string, svg: string) => {
+    files.push([name, svg]);
+    return `![${name}](${name})`;
+  };
+  const md: string[] = [];
+  md.push(`# ${cfg.experiment}`, '');
+  if (cfg.description) md.push(cfg.description.trim(), '');
+  md.push(
+    `Run \`${manifest.runId}\` · seed ${cfg.seed} · backend **${manifest.backend.name}** · data \`${cfg.data.name}\` (split \`${manifest.dataSplit}\`) · evaluated on the ${cfg.eval.split} split with ${cfg.eval.samples} posterior samples · git ${manifest.git ? manifest.git.commit.slice(0, 10) + (manifest.git.dirty ? ' (dirty)' : '') : 'n/a'}`,
+    '',
+    'Conventions: sparsity = fraction of weights removed, counted over weight matrices (biases not counted; `curves.csv` has both); compression = total / kept weights; NLL is the mean per example; ECE and MCE are top-label with 15 equal-width bins. Pruned weights are removed from both the posterior mean and variance. Curves use the Monte Carlo predictive unless marked *mean*.',
+    '',
+  );
+
+  md.push('## Models', '');
+  const modelRows: Row[] = results.map((r) => {
+    const last = r.history.at(-1);
+    const th = r.curves.threshold;
+    return {
+      model: r.name,
+      method: r.method,
+      network: r.network,
+      weights: r.numWeights,
+      epochs: r.history.length,
+      'train time': `${r.trainSeconds.toFixed(0)} s`,
+      'val acc': last?.validationAccuracy !== undefined ? pct(last.validationAccuracy) : '–',
+      'test acc (dense)': pct(r.curves.dense.accuracy),
+      'ECE (dense)': r.curves.dense.ece.toFixed(4),
+      'log α threshold: sparsity': th ? pct(th.sparsity.weights.sparsity) : '–',
+      'compression': th ? `${th.sparsity.weights.compression.toFixed(1)}×` : '–',
+      'test acc': th ? pct(th.evaluation.accuracy) : '–',
+      ECE: th ? th.evaluation.ece.toFixed(4) : '–',
+    };
+  });
+  md.push(markdownTable(modelRows), '');
+
+  md.push('## Accuracy and calibration against sparsity', '');
+  md.push(plot('accuracy_vs_sparsity.svg', linePlot({ title: 'Test accuracy vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'accuracy (%)', series: series(results, 'accuracy') })), '');
+  md.push(plot('ece_vs_sparsity.svg', linePlot({ title: 'Expected calibration error vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'ECE (15 bins)', series: series(results, 'ece') })), '');
+  md.push(plot('nll_vs_sparsity.svg', linePlot({ title: 'NLL vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'NLL (nats / example)', series: series(results, 'nll'), yScale: 'log' })), '');
+
+  for (const r of results) {
+    md.push(`### ${r.name}: operating points`, '');
+    const rows = r.curves.rows
+      .filter((x) => x.predictive === 'mc')
+      .map((x) => ({
+        criterion: x.criterion,
+        target: x.targetSparsity === null ? 'threshold' : pct(x.targetSparsity),
+        sparsity: pct(x.sparsity),
+        compression: `${x.compression.toFixed(1)}×`,
+        accuracy: pct(x.accuracy),
+        NLL: x.nll.toFixed(4),
+        Brier: x.brier.toFixed(4),
+        ECE: x.ece.toFixed(4),
+        MCE: x.mce.toFixed(4),
+        'MI (epistemic)': x.mutualInformation.toFixed(4),
+      }));
+    md.push(markdownTable(rows), '');
+    const mean = r.curves.rows.filter((x) => x.predictive === 'mean');
+    if (mean.length) {
+      md.push('<details><summary>Same points with the posterior-mean network (no sampling)</summary>', '');
+      md.push(markdownTable(mean.map((x) => ({ criterion: x.criterion, sparsity: pct(x.sparsity), accuracy: pct(x.accuracy), NLL: x.nll.toFixed(4), ECE: x.ece.toFixed(4) }))), '', '</details>', '');
+    }
+    md.push(plot(`reliability_${r.name}_dense.svg`, reliabilityDiagram(r.curves.dense.reliability, { title: `${r.name}: dense` })));
+    const th = r.curves.threshold;
+    if (th) {
+      md.push(plot(`reliability_${r.name}_threshold.svg`, reliabilityDiagram(th.evaluation.reliability, { title: `${r.name}: log α ≥ ${cfg.pruning.logAlphaThreshold}` })), '');
+      md.push(
+        plot(
+          `layers_${r.name}.svg`,
+          barChart({ title: `${r.name}: sparsity per layer at log α ≥ ${cfg.pruning.logAlphaThreshold}`, categories: th.sparsity.layers.map((l) => l.name), series: [{ name: 'sparsity', values: th.sparsity.layers.map((l) => l.weights.sparsity) }], yLabel: 'fraction removed', yRange: [0, 1] }),
+        ),
+        '',
+      );
+      md.push(
+        markdownTable(
+          th.sparsity.layers.map((l) => ({ layer: l.name, weights: l.weights.total, kept: l.weights.kept, sparsity: pct(l.weights.sparsity), 'MACs kept': l.macs, speedup: `${l.speedup.toFixed(1)}×` })),
+        ),
+        '',
+      );
+    }
+    md.push('');
+  }
+
+  md.push('## Training', '');
+  for (const r of results) {
+    if (!r.history.length) continue;
+    const h = r.history;
+    md.push(plot(`training_${r.name}.svg`, linePlot({ title: `${r.name}: accuracy during training`, xLabel: 'epoch', yLabel: 'accuracy (%)', series: [{ name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) }, { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) }] })), '');
+  }
+  md.push('## Files', '', '- `config.json`: the resolved config (every default filled in)', '- `manifest.json`: versions, backend, seed, git commit, times', '- `metrics.json`: everything above as numbers, with the training history', '- `curves.csv`: one row per model × criterion × operating point × predictive', '');
+  for (const [name, svg] of files) await writeFileAtomic(join(dir, name), svg);
+  await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));
+}

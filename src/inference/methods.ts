@@ -1,0 +1,92 @@
+/**
+ * The registry of inference methods. Each turns a config and data into a
+ * {@link Posterior}; everything after (scores, pruning, calibration) is shared.
+ * @module
+ */
+import type { Dataset } from '../data/dataset.js';
+import type { ExperimentConfig } from '../experiment/config.js';
+import { buildNetwork } from '../nn/builders.js';
+import type { Network } from '../nn/network.js';
+import type { RandomStream } from '../random.js';
+import { meanFieldFactory, pointFactory } from './layer-factories.js';
+import { NetworkPosterior } from './network-posterior.js';
+import type { Posterior } from './posterior.js';
+import { Trainer, type EpochStats, type TrainHooks } from './trainer.js';
+
+export interface FitContext {
+  config: ExperimentConfig;
+  train: Dataset;
+  validation: Dataset;
+  /** The variant's root stream; methods fork `init`, `train`, ... from it. */
+  stream: RandomStream;
+  hooks: TrainHooks;
+  /** Restore state before training (resume); returns the epoch to start from. */
+  restore?: (net: Network, trainer: Trainer) => Promise<void>;
+}
+
+export interface FitResult {
+  posterior: Posterior;
+  history: EpochStats[];
+}
+
+export interface InferenceMethod {
+  name: string;
+  description: string;
+  fit(ctx: FitContext): Promise<FitResult>;
+}
+
+/** Build the network of a config with the layers of `method`. */
+export function networkFor(config: ExperimentConfig, train: Dataset, stream: RandomStream): Network {
+  const m = config.model;
+  const i = config.inference;
+  const factory = i.method === 'map' ? pointFactory(m.init) : meanFieldFactory(i.prior, i.initLogSigma2, m.init);
+  return buildNetwork({ arch: m.arch, hidden: m.hidden, activation: m.activation }, train.shape, train.numClasses, factory, stream.fork('init'));
+}
+
+/** Gradient training through the shared {@link Trainer} (VI maximizes the ELBO; MAP has no KL). */
+async function fitByTrainer(method: string, ctx: FitContext): Promise<FitResult> {
+  const c = ctx.config;
+  const net = networkFor(c, ctx.train, ctx.stream);
+  const trainer = new Trainer(
+    net,
+    ctx.train,
+    {
+      epochs: c.train.epochs,
+      batchSize: c.train.batchSize,
+      lr: { name: c.train.optimizer.schedule, lr: c.train.optimizer.lr, finalFraction: c.train.optimizer.finalFraction, every: c.train.optimizer.every, gamma: c.train.optimizer.gamma },
+      temperature: c.inference.temperature,
+      warmup: c.inference.warmup,
+    },
+    ctx.stream.fork('train'),
+  );
+  try {
+    await ctx.restore?.(net, trainer);
+    const history = await trainer.run(ctx.hooks);
+    return { posterior: new NetworkPosterior(method, net), history };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const registry = new Map<string, InferenceMethod>();
+
+export function registerMethod(m: InferenceMethod): void {
+  registry.set(m.name, m);
+}
+
+export function getMethod(name: string): InferenceMethod {
+  const m = registry.get(name);
+  if (!m) throw new Error(`unknown inference method "${name}"; allowed: ${[...registry.keys()].join(', ')}`);
+  return m;
+}
+
+registerMethod({
+  name: 'vi',
+  description: 'mean-field variational inference with the local reparameterization trick (ELBO, KL warm-up, temperature)',
+  fit: (ctx) => fitByTrainer('vi', ctx),
+});
+registerMethod({
+  name: 'map',
+  description: 'point estimate by maximum likelihood (the plain network), trained by the same trainer',
+  fit: (ctx) => fitByTrainer('map', ctx),
+});
