@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import './nn/wasm-kernels.js'; // registers Conv2DBackpropFilter for wasm (missing in tfjs-backend-wasm 4.22)
 import { createRequire } from 'node:module';
 
 // tfjs-core registers no gradient functions itself; its ESM `register_all_gradients`
@@ -110,6 +111,8 @@ export async function initBackend(choice?: BackendChoice, source: BackendInfo['s
   }
   if (!ok) throw new Error(`no tfjs backend could be initialized: ${JSON.stringify(tried)}`);
   const name = tf.getBackend();
+  // The cpu backend prints a "install tfjs-node" banner on first use; the manifest already says which backend runs.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   current = { name, requested, source: src, nativePackage, tried, tfjsCoreVersion: tf.version_core };
   if (name === 'wasm') {
     current.wasmFeatures = {

@@ -186,17 +186,34 @@ export class Trainer {
     return stats;
   }
 
-  /** Optimizer state and step counter, for checkpoints. */
+  /** Optimizer state and step counter, for checkpoints (values copied out; nothing stays allocated). */
   async state(): Promise<{ epoch: number; optimizer: { name: string; values: Float32Array; shape: number[] }[] }> {
     const ws = await this.optimizer.getWeights();
-    const optimizer = await Promise.all(ws.map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: (await w.tensor.data()) as Float32Array })));
+    const optimizer = await Promise.all(ws.map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })));
+    // getWeights() makes a fresh scalar for the iteration count; the rest are the optimizer's own variables.
+    for (const w of ws) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    // Adam keeps β1^t, β2^t as running products; setWeights would recompute them with pow(),
+    // which differs in the last bits. Save them so a resumed run is bit-identical.
+    for (const k of ['accBeta1', 'accBeta2'] as const) optimizer.push({ name: `__${k}`, shape: [], values: Float32Array.from(this.adamState()[k].dataSync()) });
     return { epoch: this.epoch, optimizer };
   }
 
   /** Restore from {@link state}. */
   async restore(st: { epoch: number; optimizer: { name: string; values: Float32Array; shape: number[] }[] }): Promise<void> {
     this.epoch = st.epoch;
-    if (st.optimizer.length) await this.optimizer.setWeights(st.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
+    if (!st.optimizer.length) return;
+    const named = st.optimizer.filter((w) => !w.name.startsWith('__')).map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) }));
+    await this.optimizer.setWeights(named);
+    // setWeights copies into new variables; the staging tensors can go.
+    tf.dispose(named.map((w) => w.tensor));
+    for (const k of ['accBeta1', 'accBeta2'] as const) {
+      const saved = st.optimizer.find((w) => w.name === `__${k}`);
+      if (saved) tf.tidy(() => this.adamState()[k].assign(tf.scalar(saved.values[0]!)));
+    }
+  }
+
+  private adamState(): { accBeta1: tf.Variable; accBeta2: tf.Variable } {
+    return this.optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
   }
 
   dispose(): void {

@@ -1,0 +1,429 @@
+/**
+ * Stein variational gradient descent (Liu & Wang 2016, "Stein Variational Gradient
+ * Descent: A General Purpose Bayesian Inference Algorithm").
+ *
+ * n particles x_1..x_n of the parameter vector move along
+ *
+ *   φ(x_i) = (1/n) Σ_j [ k(x_j, x_i) ∇log p(x_j)  +  ∇_{x_j} k(x_j, x_i) ]
+ *
+ * with the RBF kernel k(x, x') = exp(−‖x − x'‖²/h). For it, ∇_{x_j} k(x_j, x_i) =
+ * (2/h)(x_i − x_j) k_ij, so in matrix form, with K = [k_ij], G = [∇log p(x_j)] and
+ * X the particles as rows,
+ *
+ *   φ = ( K G + (2/h)(diag(K 1) X − K X) ) / n                       (driving + repulsive)
+ *
+ * Bandwidth (median heuristic), the variant of the reference code: h = med / log(n + 1),
+ * med the median of the n² squared pairwise distances ‖x_i − x_j‖², zero diagonal
+ * included (numpy's median: the mean of the two middle values). The paper writes
+ * h = med²/log n with med the median distance; we follow the code (log(n + 1), diagonal
+ * included). If all particles coincide (med = 0), h = 1.
+ *
+ * Step (reference `bayesian_nn.py`, an RMSProp-like AdaGrad): with α = 0.9, ε = 1e-6,
+ *
+ *   hist ← φ²  (first step),   hist ← α·hist + (1 − α)·φ²   (later)
+ *   x ← x + stepSize · φ / (ε + √hist)
+ *
+ * Everything is vectorized over particles: each parameter is one tensor [n, ...shape];
+ * ∇log p of all particles comes from one gradient of Σ_i log p(x_i) (particles do not
+ * interact in it), the kernel from one [n, n] matrix. The only JavaScript loops run over
+ * parameter tensors (layers), never over particles.
+ *
+ * For a network (`SvgdNetwork`), log p(x) = (N/B) Σ_batch log p(y | x_b, θ) + log N(θ; 0, σ_p² I)
+ * over all weights and biases (the minibatch log-likelihood scaled to the data set plus a
+ * Gaussian prior), divided by the temperature T (T = 1: the posterior; T < 1: cold).
+ * The predictive averages the particles' softmax outputs. Per-weight moments across
+ * particles (mean, population variance 1/n·Σ(x_i − x̄)²) give SNR pruning in the spirit of
+ * DLLP (Stein variational inference for distribution-lossless pruning). Those moments
+ * only mean something when the particles share one mode of the permutation-symmetric
+ * network posterior, hence the default `shared` initialization (one draw of the
+ * initializer, jittered per particle).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batches } from '../data/batches.js';
+import type { Dataset } from '../data/dataset.js';
+import { Dense } from '../nn/dense.js';
+import type { WeightMoments } from '../nn/layer.js';
+import type { MaskSet, Network } from '../nn/network.js';
+import type { RandomStream } from '../random.js';
+import { initWeight, type Initializer } from '../nn/init.js';
+import { newVariable } from '../nn/names.js';
+import { epochStats, finishStats, pointNetworkFor, reportEpoch } from './fit-utils.js';
+import type { FitContext, FitResult } from './methods.js';
+import type { Posterior } from './posterior.js';
+import type { EpochStats, TrainHooks } from './trainer.js';
+import { denseLayersOf } from './weight-sampling.js';
+
+/** Reference RMSProp-like constants. */
+export const SVGD_ALPHA = 0.9;
+export const SVGD_FUDGE = 1e-6;
+
+/**
+ * Median-heuristic bandwidth h = median(‖x_i − x_j‖², all n² pairs)/log(n + 1) from the
+ * [n, n] squared-distance matrix (1 when the median is 0). A scalar tensor.
+ */
+export function medianBandwidth(sqDist: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const n = sqDist.shape[0];
+    const m = n * n;
+    const sorted = tf.topk(tf.reshape(sqDist, [m]), m).values; // descending
+    const med = m % 2 === 1 ? tf.slice(sorted, [(m - 1) / 2], [1]) : tf.mean(tf.slice(sorted, [m / 2 - 1], [2]));
+    const h = tf.div(tf.reshape(med, []), Math.log(n + 1));
+    return tf.where(tf.greater(h, 0), h, tf.onesLike(h)) as tf.Scalar;
+  });
+}
+
+/** Squared pairwise distances Σ_p ‖x_ip − x_jp‖² over parameter tensors [n, ...] (zero diagonal, ≥ 0). */
+export function pairwiseSqDist(params: tf.Tensor[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = params[0]!.shape[0]!;
+    let d: tf.Tensor = tf.zeros([n, n]);
+    for (const p of params) {
+      const x = tf.reshape(p, [n, -1]) as tf.Tensor2D;
+      const r = tf.sum(tf.square(x), 1, true);
+      d = tf.add(d, tf.sub(tf.add(r, tf.transpose(r)), tf.mul(tf.matMul(x, x, false, true), 2)));
+    }
+    return tf.mul(tf.relu(d), tf.sub(1, tf.eye(n))) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The SVGD direction φ for particles `params` (tensors [n, ...]) with log-density
+ * gradients `grads` (same shapes): φ = (K G + (2/h)(diag(K1) X − K X))/n.
+ * `h` defaults to the median heuristic.
+ */
+export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: number | tf.Scalar): { phi: tf.Tensor[]; h: tf.Scalar } {
+  return tf.tidy(() => {
+    const n = params[0]!.shape[0]!;
+    const sq = pairwiseSqDist(params);
+    const bw = h === undefined ? medianBandwidth(sq) : typeof h === 'number' ? tf.scalar(h) : h;
+    const K = tf.exp(tf.neg(tf.div(sq, bw))) as tf.Tensor2D;
+    const rowSum = tf.sum(K, 1, true); // [n, 1]
+    const c = tf.div(2, bw);
+    const phi = params.map((p, i) => {
+      const x = tf.reshape(p, [n, -1]) as tf.Tensor2D;
+      const g = tf.reshape(grads[i]!, [n, -1]) as tf.Tensor2D;
+      const drive = tf.matMul(K, g);
+      const repulse = tf.mul(tf.sub(tf.mul(x, rowSum), tf.matMul(K, x)), c);
+      return tf.reshape(tf.div(tf.add(drive, repulse), n), p.shape);
+    });
+    return { phi, h: tf.keep(tf.clone(bw)) as tf.Scalar };
+  });
+}
+
+/** SVGD with the reference RMSProp-like step, over particle variables [n, ...]. */
+export class SvgdSampler {
+  private hist: tf.Tensor[] | null = null;
+  /** Bandwidth of the last step. */
+  lastH = NaN;
+  steps = 0;
+
+  constructor(
+    readonly particles: tf.Variable[],
+    public stepSize: number,
+    readonly alpha = SVGD_ALPHA,
+    readonly fudge = SVGD_FUDGE,
+    /** Fixed bandwidth; undefined = median heuristic at every step. */
+    readonly bandwidth?: number,
+  ) {}
+
+  /**
+   * One step given a function returning Σ_i log p(x_i) (a scalar over all particles).
+   * `readH` reads the bandwidth back into {@link lastH} (one device sync).
+   */
+  step(logProb: () => tf.Scalar, readH = false): void {
+    const { value, grads } = tf.variableGrads(logProb, this.particles);
+    this.stepWithGrads(this.particles.map((p) => grads[p.name]!), readH);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+
+  /** One step from given log-density gradients (tensors like the particles). */
+  stepWithGrads(grads: tf.Tensor[], readH = false): number {
+    const first = this.hist === null;
+    const next = tf.tidy(() => {
+      const { phi, h } = svgdDirection(this.particles, grads, this.bandwidth);
+      const hist = phi.map((f, i) => (first ? tf.square(f) : tf.add(tf.mul(this.hist![i]!, this.alpha), tf.mul(tf.square(f), 1 - this.alpha))));
+      this.particles.forEach((p, i) => p.assign(tf.add(p, tf.mul(tf.div(phi[i]!, tf.add(tf.sqrt(hist[i]!), this.fudge)), this.stepSize))));
+      return { hist, h };
+    });
+    if (this.hist) tf.dispose(this.hist);
+    this.hist = next.hist;
+    if (readH) this.lastH = next.h.dataSync()[0]!;
+    next.h.dispose();
+    this.steps++;
+    return this.lastH;
+  }
+
+  dispose(): void {
+    if (this.hist) tf.dispose(this.hist);
+    this.hist = null;
+  }
+}
+
+/** Particle initialization: `shared` = one initializer draw jittered per particle; `independent` = n draws. */
+export const SVGD_INITS = ['shared', 'independent'] as const;
+export type SvgdInit = (typeof SVGD_INITS)[number];
+
+/**
+ * n particles of a dense network's parameters, stored as [n, in, out] weights and
+ * [n, 1, out] biases, with a forward pass batched over particles
+ * (x [B, in] → logits [n, B, k], one batched matMul per layer).
+ */
+export class ParticleNetwork {
+  readonly weights: tf.Variable[];
+  readonly biases: tf.Variable[];
+  readonly dense: Dense[];
+  private maskTensors: (tf.Tensor | null)[];
+
+  constructor(
+    readonly net: Network,
+    readonly n: number,
+    o: { init: SvgdInit; initSpread: number; initializer: Initializer; stream: RandomStream },
+  ) {
+    this.dense = denseLayersOf(net);
+    this.maskTensors = this.dense.map(() => null);
+    this.weights = this.dense.map((l) => {
+      const [fi, fo] = l.weightShape as [number, number];
+      const s = o.stream.fork(`particles/${l.name}`);
+      const init =
+        o.init === 'independent'
+          ? initWeight([n, fi, fo], fi, fo, o.initializer, s)
+          : tf.tidy(() => {
+              const base = tf.expandDims(l.w, 0);
+              const rms = tf.sqrt(tf.mean(tf.square(l.w)));
+              return tf.add(base, tf.mul(tf.randomNormal([n, fi, fo], 0, 1, 'float32', s.nextSeed()), tf.mul(rms, o.initSpread)));
+            });
+      return newVariable(init, `${l.name}.particles.w`);
+    });
+    this.biases = this.dense.map((l) => newVariable(tf.tidy(() => tf.tile(tf.reshape(l.b, [1, 1, -1]), [n, 1, 1])), `${l.name}.particles.b`));
+  }
+
+  /** All particle variables (weights then biases). */
+  variables(): tf.Variable[] {
+    return [...this.weights, ...this.biases];
+  }
+
+  /** Refresh the mask tensors from the network's layers (call after `net.setMasks`). */
+  syncMasks(): void {
+    tf.dispose(this.maskTensors.filter((m): m is tf.Tensor => m !== null));
+    this.maskTensors = this.dense.map((l) => {
+      const m = l.getMask();
+      return m ? tf.tensor(m, [1, ...l.weightShape]) : null;
+    });
+  }
+
+  /** Logits of every particle: [n, B, k]. */
+  forward(x: tf.Tensor): tf.Tensor3D {
+    return tf.tidy(() => {
+      let h: tf.Tensor = x;
+      let li = 0;
+      for (const l of this.net.layers) {
+        if (l.weightShape) {
+          if (li === 0) h = tf.reshape(h, [h.shape[0]!, -1]);
+          const m = this.maskTensors[li];
+          const w = m ? tf.mul(this.weights[li]!, m) : this.weights[li]!;
+          // [B, in]·[n, in, out] broadcasts to [n, B, out]; later layers are [n, B, in].
+          h = tf.add(tf.matMul(h as tf.Tensor3D, w as tf.Tensor3D), this.biases[li]!);
+          li++;
+        } else if (l.kind === 'flatten') {
+          if (li > 0) throw new Error('SVGD: flatten after a dense layer is not supported');
+        } else if (l.kind === 'activation') {
+          h = l.forward(h, { sample: false });
+        } else throw new Error(`SVGD: layer kind "${l.kind}" is not supported (dense networks only)`);
+      }
+      return h as tf.Tensor3D;
+    });
+  }
+
+  /** Write the particle mean into the network's Dense variables. */
+  assignMeanToNetwork(): void {
+    tf.tidy(() => {
+      this.dense.forEach((l, i) => {
+        l.w.assign(tf.mean(this.weights[i]!, 0));
+        l.b.assign(tf.reshape(tf.mean(this.biases[i]!, 0), [-1]));
+      });
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([...this.weights, ...this.biases]);
+    tf.dispose(this.maskTensors.filter((m): m is tf.Tensor => m !== null));
+  }
+}
+
+/** The SVGD posterior: the particle ensemble; the network holds the particle mean. */
+export class SvgdPosterior implements Posterior {
+  readonly method = 'svgd';
+
+  constructor(
+    readonly network: Network,
+    readonly particles: ParticleNetwork,
+  ) {
+    particles.assignMeanToNetwork();
+    particles.syncMasks();
+  }
+
+  /** Mean and population variance across particles, per weight (masked weights 0). */
+  moments(): WeightMoments[] {
+    return this.particles.dense.map((l, i) => {
+      const [mean, variance] = tf.tidy(() => {
+        const m = tf.moments(this.particles.weights[i]!, 0);
+        return [m.mean, m.variance];
+      });
+      const mu = mean!.dataSync().slice() as Float32Array;
+      const v = variance!.dataSync().slice() as Float32Array;
+      tf.dispose([mean!, variance!]);
+      const mask = l.getMask();
+      if (mask) for (let j = 0; j < mu.length; j++) (mu[j]! *= mask[j]!), (v[j]! *= mask[j]!);
+      return { name: `${l.name}.weight`, layer: l.name, shape: l.weightShape, mean: mu, variance: v, macsPerWeight: 1 };
+    });
+  }
+
+  /**
+   * Class probabilities of every particle, [n, B, k] (the SVGD predictive is their mean).
+   * Any `samples ≥ 1` gives all n particles (the particle set is the posterior
+   * approximation; S is not resampled). `samples = 0`: one pass of the particle-mean network.
+   */
+  predictSamples(x: tf.Tensor, samples: number, _stream: RandomStream): tf.Tensor3D {
+    return tf.tidy(() => {
+      if (samples <= 0) return tf.expandDims(tf.softmax(this.network.forward(x, { sample: false })), 0) as tf.Tensor3D;
+      return tf.softmax(this.particles.forward(x)) as tf.Tensor3D;
+    });
+  }
+
+  setMasks(masks: MaskSet | null): void {
+    this.network.setMasks(masks);
+    this.particles.syncMasks();
+  }
+
+  getMasks(): MaskSet {
+    return this.network.getMasks();
+  }
+
+  dispose(): void {
+    this.particles.dispose();
+    this.network.dispose();
+  }
+}
+
+export interface SvgdOptions {
+  particles: number;
+  epochs: number;
+  batchSize: number;
+  stepSize: number;
+  /** Gaussian prior N(0, σ_p²) on every weight and bias. */
+  priorSigma: number;
+  /** Posterior temperature T (log p divided by T). */
+  temperature: number;
+  init: SvgdInit;
+  /** Jitter of `shared` init, relative to the RMS of the initial weights. */
+  initSpread: number;
+  initializer: Initializer;
+  alpha?: number;
+  hooks?: TrainHooks;
+}
+
+/** Run SVGD on a dense classifier's parameters over minibatches of `data`. */
+export async function trainSvgd(net: Network, data: Dataset, o: SvgdOptions, stream: RandomStream): Promise<{ posterior: SvgdPosterior; history: EpochStats[] }> {
+  if (data.n === 0) throw new Error('training set is empty');
+  if (!(o.particles >= 2)) throw new Error(`SVGD needs at least 2 particles, got ${o.particles}`);
+  const pn = new ParticleNetwork(net, o.particles, { init: o.init, initSpread: o.initSpread, initializer: o.initializer, stream: stream.fork('init') });
+  const sampler = new SvgdSampler(pn.variables(), o.stepSize, o.alpha ?? SVGD_ALPHA);
+  const history: EpochStats[] = [];
+  const N = data.n;
+  const priorPrec = 1 / (o.priorSigma * o.priorSigma);
+  try {
+    for (let e = 0; e < o.epochs; e++) {
+      const t0 = performance.now();
+      let sums = tf.zeros([2]); // mean particle NLL, ensemble correct
+      const steps = Math.ceil(N / o.batchSize);
+      const every = o.hooks?.stepEvery ?? 10;
+      let step = 0;
+      for (const b of batches(data, o.batchSize, stream.fork(`epoch-${e}/shuffle`))) {
+        const x = tf.tensor(b.x, [b.size, ...data.shape]);
+        const y = tf.tensor1d(b.y, 'int32');
+        let parts: tf.Tensor | undefined;
+        sampler.step(() => {
+          const logits = pn.forward(x); // [n, B, k]
+          const ll = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(y, net.numClasses)), [1, 2]); // [n]
+          const prior = tf.mul(tf.addN(pn.variables().map((v) => tf.sum(tf.square(v)))), -0.5 * priorPrec);
+          const ensemble = tf.mean(tf.softmax(logits), 0);
+          const correct = tf.sum(tf.cast(tf.equal(tf.argMax(ensemble, 1), y), 'float32'));
+          parts = tf.keep(tf.stack([tf.div(tf.neg(tf.mean(ll)), b.size), correct]));
+          return tf.div(tf.add(tf.mul(tf.sum(ll), N / b.size), prior), o.temperature) as tf.Scalar;
+        });
+        const next = tf.add(sums, parts!);
+        tf.dispose([sums, x, y, parts!]);
+        sums = next;
+        step++;
+        if (o.hooks?.onStep && (step % every === 0 || step === steps)) {
+          const s = sums.dataSync();
+          o.hooks.onStep({ epoch: e, step, steps, loss: s[0]! / step, nll: s[0]! / step, kl: 0, accuracy: s[1]! / Math.min(N, step * o.batchSize) });
+        }
+      }
+      const s = sums.dataSync();
+      sums.dispose();
+      const stats = epochStats(e, o.stepSize, s[0]! / steps, s[0]! / steps, s[1]! / N);
+      if (o.hooks?.validation) stats.validationAccuracy = ensembleAccuracy(pn, o.hooks.validation);
+      finishStats(stats, t0);
+      history.push(stats);
+      if (o.hooks) {
+        pn.assignMeanToNetwork();
+        await reportEpoch(o.hooks, stats, net, e + 1);
+      }
+    }
+  } catch (err) {
+    sampler.dispose();
+    pn.dispose();
+    throw err;
+  }
+  sampler.dispose();
+  return { posterior: new SvgdPosterior(net, pn), history };
+}
+
+/** Accuracy of the particle-averaged predictive on `ds`. */
+export function ensembleAccuracy(pn: ParticleNetwork, ds: Dataset, batchSize = 500): number {
+  let correct = 0;
+  const d = ds.x.length / Math.max(ds.n, 1);
+  for (let s = 0; s < ds.n; s += batchSize) {
+    const size = Math.min(batchSize, ds.n - s);
+    const c = tf.tidy(() => {
+      const x = tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]);
+      const p = tf.mean(tf.softmax(pn.forward(x)), 0);
+      return tf.sum(tf.cast(tf.equal(tf.argMax(p, 1), tf.tensor1d(ds.y.subarray(s, s + size), 'int32')), 'float32'));
+    });
+    correct += c.dataSync()[0]!;
+    c.dispose();
+  }
+  return ds.n ? correct / ds.n : 0;
+}
+
+/** Fit SVGD from an experiment config (`inference.svgd`). */
+export async function fitSvgd(ctx: FitContext): Promise<FitResult> {
+  const c = ctx.config;
+  const s = c.inference.svgd;
+  const net = pointNetworkFor(c, ctx.train, ctx.stream);
+  try {
+    return await trainSvgd(
+      net,
+      ctx.train,
+      {
+        particles: s.particles,
+        epochs: c.train.epochs,
+        batchSize: c.train.batchSize,
+        stepSize: s.stepSize,
+        priorSigma: s.priorSigma,
+        temperature: c.inference.temperature,
+        init: s.init,
+        initSpread: s.initSpread,
+        initializer: c.model.init,
+        alpha: s.alpha,
+        hooks: ctx.hooks,
+      },
+      ctx.stream.fork('train'),
+    );
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,160 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/experiment/config.js';
+import { runExperiment } from '../../src/experiment/run.js';
+import { writeIdx } from '../../src/data/idx.js';
+import { useTestBackend } from '../setup-backend.js';
+
+beforeAll(useTestBackend);
+
+const tiny = (over: Record<string, unknown> = {}) =>
+  validateConfig({
+    experiment: 'tiny',
+    seed: 3,
+    backend: 'cpu',
+    data: { name: 'blobs' },
+    model: { arch: 'mlp', hidden: [16] },
+    inference: { method: 'vi', warmup: { startEpoch: 0, endEpoch: 1 } },
+    train: { epochs: 3, batchSize: 50, optimizer: { lr: 0.01 } },
+    eval: { samples: 3 },
+    pruning: { criteria: ['log-alpha', 'magnitude', 'random'], sparsities: [0, 0.5, 0.9] },
+    ...over,
+  });
+
+function stable(runDir: string) {
+  const m = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
+  const v = m.variants.main;
+  return { curves: v.curves, history: v.history.map((h: Record<string, number>) => ({ ...h, seconds: 0, numTensors: 0 })), dense: v.dense };
+}
+
+describe('running an experiment', { timeout: 120_000 }, () => {
+  it('writes the run directory; same seed and backend give identical metrics', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
+    const a = await runExperiment(tiny(), { resultsDir: root, progress: null });
+    const b = await runExperiment(tiny(), { resultsDir: root, progress: null });
+    expect(a.runDir).not.toBe(b.runDir);
+    for (const f of ['config.json', 'manifest.json', 'metrics.json', 'curves.csv', 'report.md', 'accuracy_vs_sparsity.svg', 'ece_vs_sparsity.svg']) {
+      expect(existsSync(join(a.runDir, f)), f).toBe(true);
+    }
+    // No checkpoints or partial directories are left behind.
+    expect(readdirSync(join(root, 'tiny')).filter((d) => d.endsWith('.partial'))).toEqual([]);
+    expect(readdirSync(a.runDir).filter((f) => f.includes('ckpt') || f.includes('.tmp-'))).toEqual([]);
+    expect(stable(a.runDir)).toEqual(stable(b.runDir));
+    const man = JSON.parse(readFileSync(join(a.runDir, 'manifest.json'), 'utf8'));
+    expect(man.backend.name).toBe('cpu');
+    expect(man.seed).toBe(3);
+    expect(man.status).toBe('complete');
+    expect(man.packages['@tensorflow/tfjs-core']).toBe('4.22.0');
+    expect(Date.parse(man.endTime)).toBeGreaterThanOrEqual(Date.parse(man.startTime));
+    // A different seed gives different numbers.
+    const c = await runExperiment(tiny({ seed: 4 }), { resultsDir: root, progress: null });
+    expect(stable(c.runDir).history).not.toEqual(stable(a.runDir).history);
+  });
+
+  it('curves have exact operating points and the CSV has one row per point and predictive', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
+    const r = await runExperiment(tiny(), { resultsDir: root, progress: null });
+    const rows = r.variants[0]!.curves.rows;
+    const weights = 2 * 16 + 16 * 3;
+    for (const row of rows.filter((x) => x.targetSparsity !== null)) {
+      expect(row.sparsity).toBeCloseTo(Math.round(row.targetSparsity! * weights) / weights, 10);
+    }
+    // 3 criteria × 3 sparsities + 1 threshold point, each with mc and mean predictive.
+    expect(rows.length).toBe((3 * 3 + 1) * 2);
+    const csv = readFileSync(join(r.runDir, 'curves.csv'), 'utf8').trim().split(/\r?\n/);
+    expect(csv.length).toBe(rows.length + 1);
+    expect(csv[0]).toMatch(/^variant,criterion,scope,targetSparsity,sparsity/);
+  });
+
+  it('a run resumed from a checkpoint gives the same numbers as an uninterrupted run', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
+    const full = await runExperiment(tiny(), { resultsDir: root, progress: null });
+    // Interrupt: make the report step fail after training, leaving the partial directory with checkpoints.
+    const cfg = tiny();
+    let partial = '';
+    await expect(
+      runExperiment(cfg, {
+        resultsDir: root,
+        progress: {
+          write: (s: string) => {
+            const m = /run (\S+):/.exec(s);
+            if (m) partial = join(root, 'tiny', `.${m[1]}.partial`);
+            if (s.includes('train 100%') || s.includes('train done')) throw new Error('simulated crash');
+          },
+        },
+      }),
+    ).rejects.toThrow('simulated crash');
+    expect(existsSync(join(partial, 'ckpt-main.ckpt.json'))).toBe(true);
+    expect(existsSync(join(partial, 'metrics.json'))).toBe(false);
+    const resumed = await runExperiment(cfg, { resultsDir: root, progress: null, resume: partial });
+    expect(stable(resumed.runDir)).toEqual(stable(full.runDir));
+    expect(existsSync(partial)).toBe(false);
+  });
+
+  it('live tensors stay flat across epochs', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
+    const counts: number[] = [];
+    const { Trainer } = await import('../../src/inference/trainer.js');
+    const { networkFor } = await import('../../src/inference/methods.js');
+    const { loadData } = await import('../../src/experiment/run.js');
+    const { rootStream } = await import('../../src/random.js');
+    const cfg = tiny({ train: { epochs: 6, batchSize: 50 } });
+    const data = loadData(cfg);
+    const net = networkFor(cfg, data.train, rootStream(1));
+    const tr = new Trainer(net, data.train, { epochs: 6, batchSize: 50, lr: { name: 'constant', lr: 0.01 }, temperature: 1 }, rootStream(1));
+    await tr.run({ validation: data.validation, onEpoch: () => void counts.push(tf.memory().numTensors) });
+    tr.dispose();
+    net.dispose();
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    void root;
+  });
+});
+
+describe('command line errors leave no results behind', { timeout: 120_000 }, () => {
+  const repo = process.cwd();
+  const cli = (args: string[], cwd: string) => spawnSync(join(repo, 'node_modules/.bin/tsx'), [join(repo, 'src/cli.ts'), ...args], { cwd, encoding: 'utf8' });
+
+  function check(args: string[], pattern: RegExp) {
+    const cwd = mkdtempSync(join(tmpdir(), 'bp-cli-'));
+    const r = cli(args, cwd);
+    expect(r.status).toBe(1);
+    const err = r.stderr.trim();
+    expect(err).toMatch(pattern);
+    expect(err.split('\n')[0]).toMatch(/^error: /);
+    expect(err).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(join(cwd, 'results'))).toBe(false);
+    return err;
+  }
+
+  it('unknown key, out-of-range value, missing data file, corrupt IDX file', () => {
+    const q = join(process.cwd(), 'configs/quickstart.yaml');
+    check(['run', q, 'train.epochz=3'], /train: unknown key "epochz"; allowed: epochs/);
+    check(['run', q, 'train.epochs=-2'], /train\.epochs: must be ≥ 0/);
+    const empty = mkdtempSync(join(tmpdir(), 'bp-fm-'));
+    check(['run', q, 'data.name=fashion-mnist', `data.dir=${empty}`, 'backend=cpu'], new RegExp(`Fashion-MNIST files missing in ${empty}`));
+    const bad = mkdtempSync(join(tmpdir(), 'bp-fm-'));
+    const imgs = new Uint8Array(5 * 28 * 28);
+    writeIdx(join(bad, 'train-images-idx3-ubyte'), [5, 28, 28], imgs);
+    writeIdx(join(bad, 'train-labels-idx1-ubyte'), [5], new Uint8Array(5));
+    writeIdx(join(bad, 't10k-images-idx3-ubyte'), [5, 28, 28], imgs);
+    // A truncated labels file: header says 5 labels, only 2 bytes follow.
+    const full = readFileSync(join(bad, 'train-labels-idx1-ubyte'));
+    writeFileSync(join(bad, 't10k-labels-idx1-ubyte'), full.subarray(0, full.length - 3));
+    check(['run', q, 'data.name=fashion-mnist', `data.dir=${bad}`, 'backend=cpu'], /t10k-labels-idx1-ubyte.*truncated/);
+    mkdirSync(join(bad, 'x'), { recursive: true });
+  });
+
+  it('--help and an unknown command', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'bp-cli-'));
+    const h = cli(['--help'], cwd);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toMatch(/bayesprune run <config.yaml>/);
+    const u = cli(['frobnicate'], cwd);
+    expect(u.status).toBe(1);
+    expect(u.stderr.trim()).toBe('error: unknown command "frobnicate"; commands: run, validate, info, criteria, help');
+  });
+});
