@@ -11,12 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import './nn/wasm-kernels.js'; // registers Conv2DBackpropFilter for wasm (missing in tfjs-backend-wasm 4.22)
-import { createRequire } from 'node:module';
-
-// tfjs-core registers no gradient functions itself; its ESM `register_all_gradients`
-// cannot be imported from Node (extensionless imports). The Node bundle of
-// tfjs-layers registers every core gradient into the global (shared) registry.
-createRequire(import.meta.url)('@tensorflow/tfjs-layers');
+// Gradient functions (tfjs-core registers none itself), with a faster matMul gradient on wasm.
+import './nn/gradients.js';
 
 /** Names accepted by {@link initBackend}. `auto` picks the fastest that loads. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -99,9 +99,10 @@ export class LrtDense implements Layer {
     const variance = new Float32Array(mean.length);
     const m = this.maskData;
     for (let i = 0; i < mean.length; i++) {
-      const k = m ? m[i]! : 1;
-      mean[i]! *= k;
-      variance[i] = k * Math.exp(ls2[i]!);
+      if (m && m[i] === 0) {
+        mean[i] = 0;
+        variance[i] = 0;
+      } else variance[i] = Math.exp(ls2[i]!);
     }
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: 1 };
   }

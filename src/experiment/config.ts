@@ -33,7 +33,69 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map'] as const;
+export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace'] as const;
+
+/**
+ * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,
+ * `inference.laplace`); each is used only by its method. Formulas: src/inference/swag.ts,
+ * svgd.ts, laplace.ts. (Enum values are spelled out here to keep this module free of the
+ * method implementations; they mirror SWAG_VARIANTS, SVGD_INITS and CURVATURE_KINDS.)
+ */
+const swagOptions = z
+  .object({
+    /** `swa` (mean only), `swag-diag` (diagonal, scale 1), `swag` (low rank + diagonal, scale 0.5). */
+    variant: z.enum(['swa', 'swag-diag', 'swag']).default('swag'),
+    /** Collection starts after floor(start · train.epochs) epochs of burn-in (at most epochs − 1). */
+    start: fraction.default(0.5),
+    /** Initial SGD learning rate (constant for the first half of the burn-in, then linear to swaLr by 90 %). */
+    lr: z.number().gt(0).max(10).default(0.05),
+    /** SGD learning rate of the collection phase (keep it high enough for the iterates to move). */
+    swaLr: z.number().gt(0).max(10).default(0.02),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    /** L2 weight decay wd (loss + ½·wd·‖θ‖², all parameters). */
+    weightDecay: z.number().min(0).max(1).default(1e-4),
+    /** 0 = collect once per epoch; c > 0 = every c SGD steps. */
+    collectEvery: z.number().int().min(0).default(0),
+    /** K, the number of deviation columns of the low-rank part. */
+    rank: z.number().int().min(2).max(1000).default(20),
+    /** Sampling scale; default by variant (swag 0.5, swag-diag 1; swa always 0). */
+    scale: z.number().min(0).max(100).optional(),
+  })
+  .strict();
+
+const svgdOptions = z
+  .object({
+    /** Number of particles n (the reference BNN uses 20). */
+    particles: z.number().int().min(2).max(1000).default(20),
+    /** Step size of the RMSProp-like update (reference 1e-3). */
+    stepSize: z.number().gt(0).max(10).default(1e-3),
+    /** Decay α of the squared-step history (reference 0.9). */
+    alpha: z.number().gt(0).lt(1).default(0.9),
+    /** Gaussian prior N(0, σ²) on every weight and bias. */
+    priorSigma: z.number().positive().default(1),
+    /** `shared`: one initial network jittered per particle (one mode: meaningful per-weight moments); `independent`: n initial draws. */
+    init: z.enum(['shared', 'independent']).default('shared'),
+    /** Jitter of the shared init, relative to the RMS of the initial weights. */
+    initSpread: z.number().min(0).max(10).default(0.1),
+  })
+  .strict();
+
+const laplaceOptions = z
+  .object({
+    /** Diagonal curvature: exact GGN (= true Fisher for softmax), empirical Fisher, or MC Fisher. */
+    curvature: z.enum(['ggn', 'ef', 'mc-fisher']).default('ggn'),
+    /** Prior precisions searched on the validation NLL (one value: fixed). */
+    priorPrecisions: z.array(z.number().positive()).min(1).default([1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4]),
+    /** MC samples of the grid-search predictive. */
+    gridSamples: z.number().int().min(1).max(1000).default(10),
+    /** Validation examples used by the grid search (0 = all). */
+    gridExamples: z.number().int().min(0).default(1000),
+    /** Training examples used for the curvature (0 = all; a subset is rescaled by N/n). */
+    curvatureExamples: z.number().int().min(0).default(0),
+    /** Batch size of the curvature and grid passes. */
+    batchSize: posInt(65536).default(250),
+  })
+  .strict();
 
 const schema = z
   .object({
@@ -72,6 +134,12 @@ const schema = z
         temperature: z.number().gt(0).max(1e6).default(1),
         /** KL warm-up: β = 0 before startEpoch, linear to 1 at endEpoch. */
         warmup: z.object({ startEpoch: z.number().min(0), endEpoch: z.number().min(0) }).strict().optional(),
+        /** SWAG options (method swag). */
+        swag: swagOptions.default({}),
+        /** SVGD options (method svgd). */
+        svgd: svgdOptions.default({}),
+        /** Diagonal Laplace options (method laplace). */
+        laplace: laplaceOptions.default({}),
       })
       .strict()
       .default({}),

@@ -62,6 +62,8 @@ export interface CurveOptions {
   batchSize: number;
   stream: RandomStream;
   data: Dataset;
+  /** Data for data-dependent criteria (fisher, obd, snip, taylor): the training set. */
+  scoreData?: Dataset;
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
 }
@@ -115,7 +117,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   tick(dense.rows[0]!);
 
   for (const c of criteria) {
-    const scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`) });
+    const scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
     for (const s of o.sparsities) {
       if (s === 0) continue;
       const masks = masksAtSparsity(scores, s, o.scope);

@@ -12,6 +12,12 @@ import { meanFieldFactory, pointFactory } from './layer-factories.js';
 import { NetworkPosterior } from './network-posterior.js';
 import type { Posterior } from './posterior.js';
 import { Trainer, type EpochStats, type TrainHooks } from './trainer.js';
+import { fitSwag } from './swag.js';
+import { fitSvgd } from './svgd.js';
+import { fitLaplace } from './laplace.js';
+
+/** Methods whose posterior sits on a point-estimate (Dense) network. */
+const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace']);
 
 export interface FitContext {
   config: ExperimentConfig;
@@ -39,7 +45,7 @@ export interface InferenceMethod {
 export function networkFor(config: ExperimentConfig, train: Dataset, stream: RandomStream): Network {
   const m = config.model;
   const i = config.inference;
-  const factory = i.method === 'map' ? pointFactory(m.init) : meanFieldFactory(i.prior, i.initLogSigma2, m.init);
+  const factory = POINT_NETWORK_METHODS.has(i.method) ? pointFactory(m.init) : meanFieldFactory(i.prior, i.initLogSigma2, m.init);
   return buildNetwork({ arch: m.arch, hidden: m.hidden, activation: m.activation }, train.shape, train.numClasses, factory, stream.fork('init'));
 }
 
@@ -90,3 +96,23 @@ registerMethod({
   description: 'point estimate by maximum likelihood (the plain network), trained by the same trainer',
   fit: (ctx) => fitByTrainer('map', ctx),
 });
+registerMethod({
+  name: 'swag',
+  description: 'SWA / SWAG-diagonal / SWAG (inference.swag.variant): SGD with the reference schedule, Gaussian from the collected iterates (Maddox et al. 2019)',
+  fit: fitSwag,
+});
+registerMethod({
+  name: 'svgd',
+  description: 'Stein variational gradient descent over n network particles, RBF kernel with the median heuristic (Liu & Wang 2016)',
+  fit: fitSvgd,
+});
+registerMethod({
+  name: 'laplace',
+  description: 'diagonal Laplace after a MAP fit: GGN or empirical Fisher, prior precision by grid search on validation NLL',
+  fit: fitLaplace,
+});
+
+/** Names of the registered inference methods. */
+export function methodNames(): string[] {
+  return [...registry.keys()];
+}

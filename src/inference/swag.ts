@@ -94,24 +94,32 @@ export class SwagCollector {
   collect(values: tf.Tensor[]): void {
     if (values.length !== this.shapes.length) throw new Error(`SwagCollector: ${values.length} tensors, expected ${this.shapes.length}`);
     const n = this.n;
-    const next = tf.tidy(() =>
-      values.map((v, i) => {
-        const m = n === 0 ? tf.clone(v) : tf.add(tf.mul(this.mean[i]!, n / (n + 1)), tf.div(v, n + 1));
-        const sq = n === 0 ? tf.square(v) : tf.add(tf.mul(this.sqMean[i]!, n / (n + 1)), tf.div(tf.square(v), n + 1));
-        let d: tf.Tensor2D | null = null;
-        if (this.rank > 0) {
-          const row = tf.reshape(tf.sub(v, m), [1, -1]) as tf.Tensor2D;
-          const old = this.dev[i];
-          d = old ? (tf.concat([old, row], 0) as tf.Tensor2D) : row;
-          if (d.shape[0] > this.rank) d = tf.slice(d, [d.shape[0] - this.rank, 0], [this.rank, -1]);
-        }
-        return { m, sq, d };
-      }),
-    );
+    const m: tf.Tensor[] = [];
+    const sq: tf.Tensor[] = [];
+    const dev: (tf.Tensor2D | null)[] = [];
+    values.forEach((v, i) => {
+      const [mi, sqi] = tf.tidy(() => [
+        n === 0 ? tf.clone(v) : tf.add(tf.mul(this.mean[i]!, n / (n + 1)), tf.div(v, n + 1)),
+        n === 0 ? tf.square(v) : tf.add(tf.mul(this.sqMean[i]!, n / (n + 1)), tf.div(tf.square(v), n + 1)),
+      ]);
+      m.push(mi!);
+      sq.push(sqi!);
+      if (this.rank > 0) {
+        dev.push(
+          tf.tidy(() => {
+            const row = tf.reshape(tf.sub(v, mi!), [1, -1]) as tf.Tensor2D;
+            const old = this.dev[i];
+            let d = old ? (tf.concat([old, row], 0) as tf.Tensor2D) : row;
+            if (d.shape[0] > this.rank) d = tf.slice(d, [d.shape[0] - this.rank, 0], [this.rank, -1]);
+            return d;
+          }),
+        );
+      } else dev.push(null);
+    });
     tf.dispose([...this.mean, ...this.sqMean, ...this.dev.filter((d): d is tf.Tensor2D => d !== null)]);
-    this.mean = next.map((x) => x.m);
-    this.sqMean = next.map((x) => x.sq);
-    this.dev = next.map((x) => x.d);
+    this.mean = m;
+    this.sqMean = sq;
+    this.dev = dev;
     this.n++;
   }
 

@@ -49,7 +49,7 @@ export class Dense implements Layer {
 
   moments(): WeightMoments {
     const mean = this.w.dataSync().slice() as Float32Array;
-    if (this.maskData) for (let i = 0; i < mean.length; i++) mean[i]! *= this.maskData[i]!;
+    if (this.maskData) for (let i = 0; i < mean.length; i++) if (this.maskData[i] === 0) mean[i] = 0;
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
   }
 

@@ -16,11 +16,13 @@
  * directly in the wasm heap, then dW = X_colᵀ · dy_[N·OH·OW, Cout] runs on the
  * backend's own (SIMD, possibly threaded) `BatchMatMul` kernel. The row-major
  * layout of X_col's columns (kh, kw, ci) is the filter layout, so the product is
- * the filter gradient with no transpose.
+ * the filter gradient with no transpose. X_col is written transposed ([K, P]) so the
+ * product needs no `transposeA`, which is much slower in the wasm matMul.
  *
  * Measured on the LeNet-5-Caffe conv2 gradient (x [100,12,12,20], dy [100,8,8,50],
- * 2-core machine): im2col + wasm matMul ≈ 25–40 ms; a direct JS 7-deep loop ≈
- * 250–400 ms. The direct loop is kept as {@link conv2dBackpropFilterReference}
+ * busy 2-core machine, wasm SIMD without threads): transposed im2col (≈ 15–25 ms) +
+ * wasm matMul (≈ 30 ms) ≈ 50 ms; im2col with a `transposeA` matMul ≈ 280 ms; a direct
+ * JS loop ≈ 850–950 ms; the cpu backend's own kernel over 60 s. The direct loop is kept as {@link conv2dBackpropFilterReference}
  * for tests and for the measurement.
  * @module
  */
@@ -58,32 +60,31 @@ function convInfoOf(xShape: number[], a: BackpropFilterAttrs): ConvInfo {
 }
 
 /**
- * Fill `col` [N·OH·OW, KH·KW·Cin] with the input patches of `x` (zero where the
- * patch reaches into padding).
+ * Fill `colT` [KH·KW·Cin, N·OH·OW] with the transposed patch matrix of `x` (zero
+ * where a patch reaches into padding): colT[(kh·KW + kw)·Cin + ci, (n·OH + oh)·OW + ow].
+ * Built transposed because the wasm matMul with `transposeA` is ~8× slower than without.
  */
-export function im2col(x: ArrayLike<number>, c: ConvInfo, col: Float32Array): void {
+export function im2colT(x: ArrayLike<number>, c: ConvInfo, colT: Float32Array): void {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
   const top = c.padInfo.top;
   const left = c.padInfo.left;
-  const K = KH * KW * C;
-  let row = 0;
-  for (let n = 0; n < N; n++) {
-    const xn = n * H * W * C;
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++, row++) {
-        const base = row * K;
-        let k = 0;
-        for (let kh = 0; kh < KH; kh++) {
+  const P = N * OH * OW;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const kBase = (kh * KW + kw) * C;
+      let row = 0;
+      for (let n = 0; n < N; n++) {
+        const xn = n * H * W * C;
+        for (let oh = 0; oh < OH; oh++) {
           const ih = oh * sh + kh * dh - top;
-          for (let kw = 0; kw < KW; kw++) {
+          for (let ow = 0; ow < OW; ow++, row++) {
             const iw = ow * sw + kw * dw - left;
             if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
-              col.fill(0, base + k, base + k + C);
+              for (let ci = 0; ci < C; ci++) colT[(kBase + ci) * P + row] = 0;
             } else {
               const src = xn + (ih * W + iw) * C;
-              for (let ci = 0; ci < C; ci++) col[base + k + ci] = x[src + ci]!;
+              for (let ci = 0; ci < C; ci++) colT[(kBase + ci) * P + row] = x[src + ci]!;
             }
-            k += C;
           }
         }
       }
@@ -133,16 +134,16 @@ function conv2dBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend
   const c = convInfoOf(x.shape, attrs);
   const P = c.batchSize * c.outHeight * c.outWidth;
   const K = c.filterHeight * c.filterWidth * c.inChannels;
-  const col = backend.makeOutput([1, P, K], 'float32');
+  const col = backend.makeOutput([1, K, P], 'float32');
   // Views into the heap are taken after the allocation (an allocation may grow and move the heap).
-  im2col(backend.typedArrayFromHeap(x) as Float32Array, c, backend.typedArrayFromHeap(col) as Float32Array);
+  im2colT(backend.typedArrayFromHeap(x) as Float32Array, c, backend.typedArrayFromHeap(col) as Float32Array);
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   if (!matMul) throw new Error('Conv2DBackpropFilter (wasm): the wasm backend has no BatchMatMul kernel');
   const dy3: tf.TensorInfo = { dataId: dy.dataId, shape: [1, P, c.outChannels], dtype: 'float32' };
   const out = matMul.kernelFunc({
     inputs: { a: col, b: dy3 },
     backend: args.backend as tf.KernelBackend,
-    attrs: { transposeA: true, transposeB: false } as unknown as tf.NamedAttrMap,
+    attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap,
   }) as tf.TensorInfo;
   backend.disposeData(col.dataId);
   return { dataId: out.dataId, shape: [...attrs.filterShape], dtype: 'float32' };

@@ -10,6 +10,8 @@ import type { Dataset } from '../data/dataset.js';
 import type { WeightMoments } from '../nn/layer.js';
 import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
+import type { Network } from '../nn/network.js';
+import { gradientCriteria } from './gradient-criteria.js';
 
 /** Scores keyed by weight name (`<layer>.weight`), each as long as the weight. */
 export type ScoreSet = Map<string, Float32Array>;
@@ -19,6 +21,8 @@ export interface ScoreContext {
   stream: RandomStream;
   /** Training data, for data-dependent criteria (gradients, Fisher). */
   data?: Dataset;
+  /** The network at initialization (same layer names), for criteria defined there (SNIP). */
+  initialNetwork?: Network;
 }
 
 export interface Criterion {
@@ -113,3 +117,5 @@ registerCriterion({
   needsData: false,
   compute: (p, ctx) => perWeight(p, (m) => Float32Array.from(m.mean, () => ctx.stream.uniform())),
 });
+// Gradient and curvature criteria (fisher, obd, snip, taylor): src/scores/gradient-criteria.ts.
+for (const c of gradientCriteria()) registerCriterion(c);
