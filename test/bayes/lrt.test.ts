@@ -49,7 +49,9 @@ describe('LRT dense layer', { timeout: 60_000 }, () => {
     // Masked input columns do not move the output of a masked weight.
     const x = tf.tensor2d([[0, 5, 0]]); // only input 1 is on; its weights are [0 (masked), 1 (kept)]
     const y = layer.forward(x, { sample: true, stream: st }).dataSync();
-    expect(y[0]).toBeCloseTo(0, 6); // masked: zero mean and zero variance
+    // Masked: zero mean and zero variance (only the 1e-8 variance floor's noise, ~1e-4, remains).
+    expect(Math.abs(y[0]!)).toBeLessThan(1e-3);
+    expect(Math.abs(y[1]!)).toBeGreaterThan(1e-3);
     tf.dispose(x);
     layer.dispose();
   });
