@@ -121,7 +121,13 @@ export function outputGradient(z: tf.Tensor2D, y: tf.Tensor, lik: Likelihood): t
 function ggnFactors(z: tf.Tensor2D, lik: Likelihood): tf.Tensor2D[] {
   const k = z.shape[1];
   if (lik.type === 'gaussian') {
-    return Array.from({ length: k }, (_, o) => tf.tidy(() => tf.mul(tf.oneHot(tf.fill([z.shape[0]], o, 'int32') as tf.Tensor1D, k), 1 / lik.sigma) as tf.Tensor2D));
+    return Array.from({ length: k }, (_, o) =>
+      tf.tidy(() => {
+        const row = new Float32Array(k);
+        row[o] = 1 / lik.sigma;
+        return tf.mul(tf.ones([z.shape[0], 1]), tf.tensor2d(row, [1, k])) as tf.Tensor2D;
+      }),
+    );
   }
   const p = tf.softmax(z);
   return Array.from({ length: k }, (_, c) =>

@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { gaussianBlobs } from '../../src/data/synthetic.js';
+import { pointFactory } from '../../src/inference/layer-factories.js';
+import { medianBandwidth, pairwiseSqDist, ParticleNetwork, svgdDirection, SvgdSampler, trainSvgd } from '../../src/inference/svgd.js';
+import { buildNetwork } from '../../src/nn/builders.js';
+import { Dense } from '../../src/nn/dense.js';
+import { RandomStream } from '../../src/random.js';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+function randomArray(n: number, s: RandomStream): Float32Array {
+  return Float32Array.from({ length: n }, () => s.normal());
+}
+
+describe('SVGD direction', () => {
+  it('matches a direct per-particle evaluation of φ(x_i) = (1/n) Σ_j [k_ij ∇log p(x_j) + (2/h)(x_i − x_j) k_ij]', () => {
+    const n = 5;
+    const s = new RandomStream('phi');
+    // two parameter tensors per particle: [n, 2] and [n, 3] → 5-dimensional particles
+    const a = randomArray(n * 2, s);
+    const b = randomArray(n * 3, s);
+    const ga = randomArray(n * 2, s);
+    const gb = randomArray(n * 3, s);
+    const X = Array.from({ length: n }, (_, i) => [...a.subarray(i * 2, i * 2 + 2), ...b.subarray(i * 3, i * 3 + 3)]);
+    const G = Array.from({ length: n }, (_, i) => [...ga.subarray(i * 2, i * 2 + 2), ...gb.subarray(i * 3, i * 3 + 3)]);
+    const sq = (u: number[], v: number[]) => u.reduce((acc, x, k) => acc + (x - v[k]!) ** 2, 0);
+    const d2 = X.flatMap((xi) => X.map((xj) => sq(xi, xj))).sort((p, q) => p - q);
+    const med = (d2[(n * n - 1) / 2]!); // n² = 25 is odd
+    const h = med / Math.log(n + 1);
+    const expected = X.map((xi) => {
+      const phi = new Array(5).fill(0);
+      X.forEach((xj, j) => {
+        const k = Math.exp(-sq(xi, xj) / h);
+        for (let c = 0; c < 5; c++) phi[c] += (k * G[j]![c]! + (2 / h) * (xi[c]! - xj[c]!) * k) / n;
+      });
+      return phi;
+    });
+    const { phi, h: ht } = svgdDirection([tf.tensor2d(a, [n, 2]), tf.tensor2d(b, [n, 3])], [tf.tensor2d(ga, [n, 2]), tf.tensor2d(gb, [n, 3])]);
+    expect(ht.dataSync()[0]!).toBeCloseTo(h, 4);
+    const pa = phi[0]!.dataSync();
+    const pb = phi[1]!.dataSync();
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 2; c++) expect(pa[i * 2 + c]!).toBeCloseTo(expected[i]![c]!, 4);
+      for (let c = 0; c < 3; c++) expect(pb[i * 3 + c]!).toBeCloseTo(expected[i]![2 + c]!, 4);
+    }
+  });
+
+  it('median heuristic averages the two middle squared distances for an even count and falls back to 1', () => {
+    const sq = pairwiseSqDist([tf.tensor2d([0, 1, 3, 7], [4, 1])]);
+    const v = Array.from(sq.dataSync()).sort((p, q) => p - q); // 16 entries
+    expect(medianBandwidth(sq).dataSync()[0]!).toBeCloseTo((v[7]! + v[8]!) / 2 / Math.log(5), 5);
+    expect(medianBandwidth(pairwiseSqDist([tf.zeros([3, 2])])).dataSync()[0]).toBe(1);
+  });
+});
+
+describe('SVGD on a two-component Gaussian mixture', { timeout: 60_000 }, () => {
+  it('puts particles in both modes with the right weights (1/3, 2/3) within 10 %', () => {
+    const n = 100;
+    // p(x) = 1/3 N(−2, 1) + 2/3 N(2, 1); particles start far away at N(−10, 1) (Liu & Wang 2016, Fig. 1)
+    const x = tf.variable(tf.randomNormal([n, 1], -10, 1, 'float32', new RandomStream('gmm').nextSeed()));
+    const sampler = new SvgdSampler([x], 0.25);
+    const steps = 800;
+    for (let s = 0; s < steps; s++) {
+      sampler.stepSize = 0.25 * Math.pow(0.05, s / steps);
+      sampler.step(() =>
+        tf.tidy(() => {
+          const a = tf.sub(Math.log(1 / 3), tf.div(tf.square(tf.add(x, 2)), 2));
+          const b = tf.sub(Math.log(2 / 3), tf.div(tf.square(tf.sub(x, 2)), 2));
+          return tf.sum(tf.logSumExp(tf.concat([a, b], 1), 1)) as tf.Scalar;
+        }),
+      );
+    }
+    const v = Array.from(x.dataSync());
+    const right = v.filter((t) => t > 0);
+    const left = v.filter((t) => t <= 0);
+    expect(Math.abs(right.length / n - 2 / 3) / (2 / 3)).toBeLessThan(0.1);
+    expect(Math.abs(left.length / n - 1 / 3) / (1 / 3)).toBeLessThan(0.1);
+    const mean = (a: number[]) => a.reduce((p, c) => p + c, 0) / a.length;
+    expect(Math.abs(mean(right) - 2)).toBeLessThan(0.25);
+    expect(Math.abs(mean(left) + 2)).toBeLessThan(0.25);
+    x.dispose();
+    sampler.dispose();
+  });
+});
+
+describe('SVGD over network particles', { timeout: 60_000 }, () => {
+  const stream = new RandomStream('svgd-net');
+  const spec = { arch: 'mlp' as const, hidden: [8], activation: 'relu' as const };
+
+  it('the batched forward equals each particle run through the network', () => {
+    const net = buildNetwork(spec, [4], 3, pointFactory(), stream.fork('a'));
+    const pn = new ParticleNetwork(net, 4, { init: 'independent', initSpread: 0, initializer: 'he-normal', stream: stream.fork('p') });
+    const x = tf.randomNormal([6, 4], 0, 1, 'float32', 7);
+    const all = pn.forward(x).arraySync();
+    const dense = net.weightLayers() as Dense[];
+    for (let i = 0; i < 4; i++) {
+      dense.forEach((l, li) => {
+        l.w.assign(tf.squeeze(tf.slice(pn.weights[li]!, [i, 0, 0], [1, -1, -1]), [0]));
+        l.b.assign(tf.reshape(tf.slice(pn.biases[li]!, [i, 0, 0], [1, -1, -1]), [-1]));
+      });
+      const one = net.forward(x, { sample: false }).arraySync();
+      for (let r = 0; r < 6; r++) for (let c = 0; c < 3; c++) expect(all[i]![r]![c]!).toBeCloseTo(one[r]![c]!, 4);
+    }
+    pn.dispose();
+    net.dispose();
+  });
+
+  it('trains on blobs: posterior contract, ensemble accuracy, masks', async () => {
+    const data = gaussianBlobs({ n: 300, dim: 4, numClasses: 3, separation: 4, stream: stream.fork('data') });
+    const net = buildNetwork(spec, [4], 3, pointFactory(), stream.fork('init'));
+    const { posterior, history } = await trainSvgd(
+      net,
+      data,
+      { particles: 8, epochs: 8, batchSize: 50, stepSize: 0.03, priorSigma: 1, temperature: 1, init: 'shared', initSpread: 0.1, initializer: 'he-normal', hooks: { validation: data } },
+      stream.fork('train'),
+    );
+    expect(history).toHaveLength(8);
+    expect(history.at(-1)!.validationAccuracy!).toBeGreaterThan(0.85);
+    const x = tf.tensor2d(data.x.subarray(0, 40), [10, 4]);
+    const p = posterior.predictSamples(x, 10, stream);
+    expect(p.shape).toEqual([8, 10, 3]);
+    const sums = tf.sum(p, 2).dataSync();
+    for (const s of sums) expect(s).toBeCloseTo(1, 5);
+    expect(posterior.predictSamples(x, 0, stream).shape).toEqual([1, 10, 3]);
+    const ms = posterior.moments();
+    expect(ms.map((m) => m.name)).toEqual(['fc1.weight', 'fc2.weight']);
+    expect(ms.every((m) => m.variance.every((v) => v > 0))).toBe(true);
+    // mean of the particles = the network's weights
+    expect(Array.from(ms[0]!.mean.slice(0, 5))).toEqual(Array.from((net.weightLayers()[0] as Dense).w.dataSync().slice(0, 5)));
+    const mask = new Float32Array(ms[0]!.mean.length).fill(1);
+    mask[0] = 0;
+    posterior.setMasks(new Map([['fc1.weight', mask]]));
+    const mm = posterior.moments()[0]!;
+    expect(mm.mean[0]).toBe(0);
+    expect(mm.variance[0]).toBe(0);
+    // with fc1 fully masked every particle predicts from biases only: identical rows across examples
+    posterior.setMasks(new Map([['fc1.weight', new Float32Array(mask.length)]]));
+    const q = posterior.predictSamples(x, 1, stream).arraySync();
+    for (let r = 1; r < 10; r++) for (let c = 0; c < 3; c++) expect(q[0]![r]![c]!).toBeCloseTo(q[0]![0]![c]!, 5);
+    posterior.setMasks(null);
+    posterior.dispose();
+  });
+});
