@@ -25,6 +25,8 @@ export interface CurveRow {
   sparsityWithBiases: number;
   compression: number;
   speedup: number;
+  /** Fraction of weights removed in each layer. */
+  layerSparsity: Record<string, number>;
   /** `mc`: S-sample predictive; `mean`: the posterior-mean network. */
   predictive: 'mc' | 'mean';
   samples: number;
@@ -75,7 +77,14 @@ function evaluatePoint(posterior: Posterior, masks: MaskSet | null, o: CurveOpti
     const report = accountSparsity(posterior, masks);
     const mc = evaluatePosterior(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
     const mean = evaluatePosterior(posterior, o.data, { samples: 0, stream: o.stream.fork(`${key}/mean`), batchSize: o.batchSize });
-    const common = { ...base, sparsity: report.weights.sparsity, sparsityWithBiases: report.withBiases.sparsity, compression: report.weights.compression, speedup: report.speedup };
+    const common = {
+      ...base,
+      sparsity: report.weights.sparsity,
+      sparsityWithBiases: report.withBiases.sparsity,
+      compression: report.weights.compression,
+      speedup: report.speedup,
+      layerSparsity: Object.fromEntries(report.layers.map((l) => [l.name, l.weights.sparsity])),
+    };
     const row = (e: Evaluation, predictive: 'mc' | 'mean'): CurveRow => ({
       ...common,
       predictive,
@@ -137,4 +146,12 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     tick(p.rows[0]!);
   }
   return { rows, dense: dense.mc, threshold };
+}
+
+/** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */
+export function flattenRow(r: CurveRow): Record<string, number | string | null> {
+  const { layerSparsity, ...rest } = r;
+  const out: Record<string, number | string | null> = { ...rest };
+  for (const [k, v] of Object.entries(layerSparsity)) out[`sparsity.${k}`] = v;
+  return out;
 }

@@ -22,7 +22,7 @@ import { toCsv } from '../report/table.js';
 import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
 import { validateConfig, variantConfig, type ExperimentConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { pruningCurves, type CurveResult, type CurveRow } from './curves.js';
+import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { writeReport } from './report.js';
@@ -197,7 +197,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   for (const v of variants) results.push(await runVariant(v.name, v.config, data, partial, sink));
 
   const rows: CurveRow[] = results.flatMap((r) => r.curves.rows);
-  await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows as unknown as Record<string, number | string | null>[]));
+  await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
   const metrics = {
     experiment: cfg.experiment,
     runId,

@@ -68,6 +68,12 @@ describe('running an experiment', { timeout: 120_000 }, () => {
     const csv = readFileSync(join(r.runDir, 'curves.csv'), 'utf8').trim().split(/\r?\n/);
     expect(csv.length).toBe(rows.length + 1);
     expect(csv[0]).toMatch(/^variant,criterion,scope,targetSparsity,sparsity/);
+    expect(csv[0]).toMatch(/sparsity\.fc1,sparsity\.fc2$/);
+    // Per-layer sparsities add up to the total, weighted by layer size.
+    for (const row of rows) {
+      const total = (row.layerSparsity['fc1']! * 32 + row.layerSparsity['fc2']! * 48) / 80;
+      expect(total).toBeCloseTo(row.sparsity, 10);
+    }
   });
 
   it('a run resumed from a checkpoint gives the same numbers as an uninterrupted run', async () => {

@@ -1,0 +1,165 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { gaussianBlobs } from '../../src/data/synthetic.js';
+import { pruningCurves } from '../../src/experiment/curves.js';
+import { batchGradients, datasetBatches, diagonalCurvature } from '../../src/inference/curvature.js';
+import { meanFieldFactory, pointFactory } from '../../src/inference/layer-factories.js';
+import { NetworkPosterior } from '../../src/inference/network-posterior.js';
+import { buildNetwork } from '../../src/nn/builders.js';
+import type { Dense } from '../../src/nn/dense.js';
+import type { Network } from '../../src/nn/network.js';
+import { RandomStream } from '../../src/random.js';
+import { criterionNames, getCriterion } from '../../src/scores/registry.js';
+import { expandUnitMask, unitScores } from '../../src/scores/unit.js';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+const stream = new RandomStream('grad-criteria');
+const data = gaussianBlobs({ n: 60, dim: 5, numClasses: 3, separation: 2, stream: stream.fork('data') });
+const spec = { arch: 'mlp' as const, hidden: [4], activation: 'tanh' as const };
+
+/** Per-example gradients of −log p(y_i | x_i) w.r.t. every Dense weight, by brute force (one backward pass per example). */
+function bruteForce(net: Network, n: number, label?: (i: number, c: number) => number): { grads: Float32Array[][]; probs: Float32Array[] } {
+  const vars = (net.weightLayers() as Dense[]).map((l) => l.w);
+  const grads: Float32Array[][] = [];
+  const probs: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = tf.tensor2d(data.x.subarray(i * 5, (i + 1) * 5), [1, 5]);
+    probs.push(tf.tidy(() => tf.softmax(net.forward(x, { sample: false }))).dataSync() as Float32Array);
+    const per: Float32Array[] = [];
+    const classes = label ? 3 : 1;
+    for (let c = 0; c < classes; c++) {
+      const y = label ? label(i, c) : data.y[i]!;
+      const { grads: g, value } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(tf.logSoftmax(net.forward(x, { sample: false })), tf.oneHot([y], 3)))) as tf.Scalar, vars);
+      per.push(...vars.map((v) => g[v.name]!.dataSync().slice() as Float32Array));
+      tf.dispose([value, ...Object.values(g)]);
+    }
+    grads.push(per);
+    x.dispose();
+  }
+  return { grads, probs };
+}
+
+describe('vectorized per-example curvature', () => {
+  it('empirical Fisher Σ_i (A²)ᵀ(Δ²) equals the sum of squared per-example gradients', () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init'));
+    const n = 12;
+    const curv = diagonalCurvature(net, datasetBatches(data, 5, n), 'ef', { type: 'categorical' });
+    const { grads } = bruteForce(net, n);
+    curv.forEach((c, l) => {
+      for (let j = 0; j < c.weight.length; j++) {
+        const ref = grads.reduce((a, g) => a + g[l]![j]! ** 2, 0);
+        expect(c.weight[j]!).toBeCloseTo(ref, 5);
+      }
+    });
+    net.dispose();
+  });
+
+  it('exact GGN equals Σ_i Σ_c p_ic (∂ℓ(c)/∂w)² (the true Fisher of the softmax model)', () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init2'));
+    const n = 8;
+    const curv = diagonalCurvature(net, datasetBatches(data, 8, n), 'ggn', { type: 'categorical' });
+    const { grads, probs } = bruteForce(net, n, (_i, c) => c);
+    curv.forEach((c, l) => {
+      for (let j = 0; j < c.weight.length; j++) {
+        let ref = 0;
+        for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) ref += probs[i]![k]! * grads[i]![k * 2 + l]![j]! ** 2;
+        expect(c.weight[j]!).toBeCloseTo(ref, 5);
+      }
+    });
+    // the one-sample Monte Carlo Fisher is unbiased: its average over draws approaches the GGN
+    const draws = 60;
+    const acc = curv.map((c) => new Float64Array(c.weight.length));
+    for (let s = 0; s < draws; s++) {
+      diagonalCurvature(net, datasetBatches(data, 8, n), 'mc-fisher', { type: 'categorical' }, stream.fork(`mc-${s}`)).forEach((c, l) => c.weight.forEach((v, j) => (acc[l]![j]! += v / draws)));
+    }
+    const total = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
+    curv.forEach((c, l) => expect(Math.abs(total(acc[l]!) - total(c.weight)) / total(c.weight)).toBeLessThan(0.15));
+    net.dispose();
+  });
+
+  it('batch gradients equal autodiff of the summed loss; masked weights get 0', () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init3'));
+    const mask = new Float32Array(20).fill(1);
+    mask[3] = 0;
+    net.setMasks(new Map([['fc1.weight', mask]]));
+    const x = tf.tensor2d(data.x.subarray(0, 50), [10, 5]);
+    const y = tf.tensor1d(data.y.subarray(0, 10), 'int32');
+    const g = batchGradients(net, { x, y }, { type: 'categorical' });
+    const vars = (net.weightLayers() as Dense[]).map((l) => l.w);
+    const ref = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(tf.logSoftmax(net.forward(x, { sample: false })), tf.oneHot(y, 3)))) as tf.Scalar, vars);
+    g.forEach((gl, l) => {
+      const r = ref.grads[vars[l]!.name]!.dataSync();
+      gl.weight.forEach((v, j) => expect(v).toBeCloseTo(r[j]!, 4));
+    });
+    expect(Math.abs(g[0]!.weight[3]!)).toBe(0);
+    net.dispose();
+  });
+});
+
+describe('gradient criteria', { timeout: 60_000 }, () => {
+  it('are registered and give one non-negative score per weight', async () => {
+    for (const name of ['fisher', 'obd', 'snip', 'taylor']) expect(criterionNames()).toContain(name);
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init4'));
+    const post = new NetworkPosterior('map', net);
+    for (const name of ['fisher', 'obd', 'snip', 'taylor']) {
+      const c = getCriterion(name);
+      expect(c.needsData).toBe(true);
+      await expect(async () => c.compute(post, { stream })).rejects.toThrow(/needs data/);
+      const s = await c.compute(post, { stream, data });
+      expect([...s.keys()]).toEqual(['fc1.weight', 'fc2.weight']);
+      expect(s.get('fc1.weight')!.length).toBe(20);
+      for (const v of s.values()) for (const x of v) expect(x).toBeGreaterThanOrEqual(0);
+    }
+    net.dispose();
+  });
+
+  it('fisher is ½·F·w² with the empirical Fisher', async () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init5'));
+    const post = new NetworkPosterior('map', net);
+    const s = await getCriterion('fisher').compute(post, { stream, data });
+    const F = diagonalCurvature(net, datasetBatches(data, 250), 'ef', { type: 'categorical' });
+    const w = post.moments();
+    F.forEach((f, l) => f.weight.forEach((v, j) => expect(s.get(`fc${l + 1}.weight`)![j]!).toBeCloseTo(0.5 * v * w[l]!.mean[j]! ** 2, 5)));
+    net.dispose();
+  });
+
+  it('snip uses the initial network when given, and works on mean-field (VI) networks', async () => {
+    const init = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init6'));
+    const trained = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('other'));
+    const post = new NetworkPosterior('map', trained);
+    const atInit = await getCriterion('snip').compute(post, { stream, data, initialNetwork: init });
+    const direct = await getCriterion('snip').compute(new NetworkPosterior('map', init), { stream, data });
+    expect(Array.from(atInit.get('fc1.weight')!)).toEqual(Array.from(direct.get('fc1.weight')!));
+    const vi = buildNetwork(spec, [5], 3, meanFieldFactory({ type: 'log-uniform' }, -10), stream.fork('vi'));
+    const f = await getCriterion('fisher').compute(new NetworkPosterior('vi', vi), { stream, data });
+    expect(f.get('fc2.weight')!.some((v) => v > 0)).toBe(true);
+    [init, trained, vi].forEach((n) => n.dispose());
+  });
+
+  it('pruning curves pass scoreData to data-dependent criteria', async () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init7'));
+    const post = new NetworkPosterior('map', net);
+    const res = await pruningCurves(post, { variant: 'main', criteria: ['fisher', 'magnitude'], scope: 'global', sparsities: [0, 0.5], logAlphaThreshold: null, samples: 1, batchSize: 100, stream, data, scoreData: data });
+    const rows = res.rows.filter((r) => r.criterion === 'fisher' && r.targetSparsity === 0.5);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]!.sparsity).toBeCloseTo(0.5, 2);
+    net.dispose();
+  });
+});
+
+describe('unit scores', () => {
+  it('aggregate per output unit (column) or input unit (row)', () => {
+    const s = Float32Array.from([1, 2, 3, 4, 5, 6]); // shape [2, 3]
+    expect(Array.from(unitScores(s, [2, 3], 'sum'))).toEqual([5, 7, 9]);
+    expect(Array.from(unitScores(s, [2, 3], 'max'))).toEqual([4, 5, 6]);
+    expect(Array.from(unitScores(s, [2, 3], 'mean'))).toEqual([2.5, 3.5, 4.5]);
+    expect(unitScores(s, [2, 3], 'l2')[0]).toBeCloseTo(Math.sqrt(17), 6);
+    expect(Array.from(unitScores(s, [2, 3], 'sum', 'input'))).toEqual([6, 15]);
+    expect(Array.from(expandUnitMask(Float32Array.from([1, 0, 1]), [2, 3]))).toEqual([1, 0, 1, 1, 0, 1]);
+    expect(Array.from(expandUnitMask(Float32Array.from([0, 1]), [2, 3], 'input'))).toEqual([0, 0, 0, 1, 1, 1]);
+  });
+});
