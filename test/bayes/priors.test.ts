@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { klGaussian, klLogUniform, klScaleMixtureMC, klTerm, logScaleMixture } from '../../src/bayes/priors.js';
+import { klGaussian, klLogUniform, klLogUniformFused, klScaleMixtureMC, klTerm, logAlpha, logScaleMixture } from '../../src/bayes/priors.js';
 import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
 
@@ -94,6 +94,24 @@ describe('KL terms', () => {
     for (let i = 0; i < p.length; i++) s += p[i]! * 0.001;
     expect(s).toBeCloseTo(1, 3);
     tf.dispose([xs, d]);
+  });
+
+  it('the fused sparse-VD KL equals autodiff through the approximation, in value and gradient', () => {
+    const st = new RandomStream('fused');
+    // Include weights in and beyond the clip range (log α far above 8 and below −8).
+    const th = tf.tensor1d(Array.from({ length: 400 }, (_, i) => (i % 50 === 0 ? 1e-6 : st.normal() * 0.5)));
+    const ls = tf.tensor1d(Array.from({ length: 400 }, (_, i) => (i % 40 === 0 ? -30 : -12 + 12 * st.uniform())));
+    const ref = (a: tf.Tensor, b: tf.Tensor) => klLogUniform(logAlpha(a, b));
+    const [ga, gb] = tf.grads(ref)([th, ls]);
+    const [fa, fb] = tf.grads((a: tf.Tensor, b: tf.Tensor) => klLogUniformFused(a, b))([th, ls]);
+    expect(num(klLogUniformFused(th, ls))).toBeCloseTo(num(ref(th, ls)), 1);
+    expect(Math.abs(num(klLogUniformFused(th, ls)) / num(ref(th, ls)) - 1)).toBeLessThan(1e-5);
+    const [a1, b1, a2, b2] = [ga!, gb!, fa!, fb!].map((t) => t.dataSync());
+    for (let i = 0; i < 400; i++) {
+      expect(a2![i]).toBeCloseTo(a1![i]!, 4);
+      expect(b2![i]).toBeCloseTo(b1![i]!, 5);
+    }
+    tf.dispose([th, ls, ga!, gb!, fa!, fb!]);
   });
 
   it('a Monte Carlo prior without a seed is an error', () => {

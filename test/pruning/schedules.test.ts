@@ -1,0 +1,222 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { gaussianBlobs } from '../../src/data/synthetic.js';
+import { pointFactory } from '../../src/inference/layer-factories.js';
+import { buildNetwork } from '../../src/nn/builders.js';
+import type { Dense } from '../../src/nn/dense.js';
+import type { MaskSet, Network } from '../../src/nn/network.js';
+import { RandomStream } from '../../src/random.js';
+import { magnitudeScores, type ScoreSet } from '../../src/scores/registry.js';
+import {
+  accuracyOn,
+  criterionScorer,
+  gradualPrune,
+  gradualPruningPoints,
+  iterativePrune,
+  iterativeSparsities,
+  layerSensitivity,
+  lotteryTicket,
+  masksAtLayerRatios,
+  oneShotPrune,
+  proposeLayerRatios,
+  snapshotVariables,
+  trainerFineTune,
+  trainFromScratch,
+  zhuGuptaSparsity,
+  type GradualSchedule,
+  type PruningHarness,
+} from '../../src/pruning/schedules.js';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+const stream = new RandomStream('schedules');
+const data = gaussianBlobs({ n: 200, dim: 6, numClasses: 3, separation: 3, stream: stream.fork('data') });
+const spec = { arch: 'mlp' as const, hidden: [10], activation: 'relu' as const };
+const makeNet = (name: string) => buildNetwork(spec, [6], 3, pointFactory(), stream.fork(name));
+
+function magnitude(net: Network): ScoreSet {
+  return new Map(net.moments().map((m) => [m.name, magnitudeScores(m)]));
+}
+
+/** A "training" step that moves every weight (including masked raw weights) randomly. */
+function jiggle(s: RandomStream) {
+  return (net: Network) => {
+    for (const v of net.variables()) v.assign(tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', s.nextSeed()))));
+  };
+}
+
+function zeros(m: MaskSet): number {
+  let z = 0;
+  for (const a of m.values()) for (const v of a) if (v === 0) z++;
+  return z;
+}
+
+/** Every weight pruned in `before` is still pruned in `after`. */
+function neverRevived(before: MaskSet, after: MaskSet): boolean {
+  for (const [name, b] of before) {
+    const a = after.get(name)!;
+    for (let i = 0; i < b.length; i++) if (b[i] === 0 && a[i] !== 0) return false;
+  }
+  return true;
+}
+
+describe('Zhu & Gupta gradual schedule', () => {
+  const s: GradualSchedule = { initialSparsity: 0.1, finalSparsity: 0.9, startStep: 5, numSteps: 8, frequency: 3 };
+
+  it('equals s_f + (s_i − s_f)(1 − (t − t0)/(nΔt))³ at every step, s_i before and s_f after', () => {
+    for (let t = 0; t <= 40; t++) {
+      let expected: number;
+      if (t < 5) expected = 0.1;
+      else if (t > 5 + 24) expected = 0.9;
+      else expected = 0.9 + (0.1 - 0.9) * Math.pow(1 - (t - 5) / 24, 3);
+      expect(zhuGuptaSparsity(t, s)).toBeCloseTo(expected, 14);
+    }
+    const pts = gradualPruningPoints(s);
+    expect(pts.map((p) => p.step)).toEqual([5, 8, 11, 14, 17, 20, 23, 26, 29]);
+    pts.forEach((p) => expect(p.sparsity).toBeCloseTo(0.9 + (0.1 - 0.9) * Math.pow(1 - (p.step - 5) / 24, 3), 14));
+    expect(pts[0]!.sparsity).toBe(0.1);
+    expect(pts.at(-1)!.sparsity).toBe(0.9);
+  });
+
+  it('the driver prunes exactly round(s_t·total) weights at each event, never reviving one', async () => {
+    const net = makeNet('gradual');
+    const total = net.numWeights();
+    const masksSeen: MaskSet[] = [];
+    const trained: number[] = [];
+    const h: PruningHarness = {
+      net,
+      score: magnitude,
+      train: (n, amount) => {
+        trained.push(amount);
+        jiggle(stream.fork(`g${trained.length}`))(n);
+      },
+      evaluate: (n) => {
+        masksSeen.push(n.getMasks());
+        return 0;
+      },
+    };
+    const recs = await gradualPrune(h, s, 2);
+    expect(trained).toEqual([5, 3, 3, 3, 3, 3, 3, 3, 3, 2]);
+    recs.forEach((r, k) => {
+      expect(r.step).toBe(5 + 3 * k);
+      expect(r.targetSparsity).toBeCloseTo(zhuGuptaSparsity(r.step, s), 14);
+      expect(r.sparsity).toBe(Math.round(r.targetSparsity * total) / total);
+    });
+    const pruneMasks = masksSeen.filter((_, i) => i % 2 === 0); // evaluate after pruning, then after training
+    pruneMasks.forEach((m, k) => {
+      expect(zeros(m)).toBe(Math.round(recs[k]!.targetSparsity * total));
+      if (k > 0) expect(neverRevived(pruneMasks[k - 1]!, m)).toBe(true);
+    });
+    net.dispose();
+  });
+});
+
+describe('iterative pruning', { timeout: 60_000 }, () => {
+  it('never revives pruned weights and hits exact counts (global and per layer), with real fine-tuning', async () => {
+    for (const scope of ['global', 'layer'] as const) {
+      const net = makeNet(`iter-${scope}`);
+      const sizes = net.weightLayers().map((l) => l.weightShape!.reduce((a, b) => a * b, 1));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const history: MaskSet[] = [];
+      const fineTune = trainerFineTune(data, { batchSize: 50, lr: { name: 'constant', lr: 0.01 }, temperature: 1 }, stream.fork('ft'));
+      const h: PruningHarness = {
+        net,
+        scope,
+        score: magnitude,
+        train: async (n, amount) => {
+          await fineTune(n, amount);
+          history.push(n.getMasks());
+        },
+        evaluate: accuracyOn(data),
+      };
+      const targets = iterativeSparsities(0.9, 4);
+      expect(targets.at(-1)!).toBeCloseTo(0.9, 12);
+      const recs = await iterativePrune(h, targets, 1);
+      recs.forEach((r, k) => {
+        const m = history[k]!;
+        if (scope === 'global') expect(zeros(m)).toBe(Math.round(r.targetSparsity * total));
+        else net.weightLayers().forEach((l, li) => expect(zeros(new Map([['x', m.get(`${l.name}.weight`)!]]))).toBe(Math.round(r.targetSparsity * sizes[li]!)));
+        if (k > 0) expect(neverRevived(history[k - 1]!, m)).toBe(true);
+        // fine-tuning keeps masked weights at zero in the forward pass (effective weight)
+        (net.weightLayers() as Dense[]).forEach((l) => {
+          const eff = l.effectiveWeight().dataSync();
+          const mask = m.get(`${l.name}.weight`)!;
+          mask.forEach((v, i) => v === 0 && expect(Math.abs(eff[i]!)).toBe(0));
+        });
+      });
+      // accuracy recovers after fine-tuning at the last step (blobs are easy)
+      expect(recs.at(-1)!.tuned).toBeGreaterThanOrEqual(recs.at(-1)!.pruned - 0.05);
+      await expect(iterativePrune(h, [0.5, 0.3], 0)).rejects.toThrow(/must not decrease/);
+      net.dispose();
+    }
+  });
+
+  it('one-shot with a registered criterion', async () => {
+    const net = makeNet('oneshot');
+    const h: PruningHarness = { net, score: criterionScorer('taylor', { stream, data }), train: () => {}, evaluate: accuracyOn(data) };
+    const r = await oneShotPrune(h, 0.5);
+    expect(r.sparsity).toBe(Math.round(0.5 * net.numWeights()) / net.numWeights());
+    net.dispose();
+  });
+});
+
+describe('lottery ticket and training from scratch', { timeout: 60_000 }, () => {
+  it('rewinds kept weights to their initial values and keeps the masks', async () => {
+    const net = makeNet('lottery');
+    const init = snapshotVariables(net);
+    let round = 0;
+    const rewound: Map<string, Float32Array>[] = [];
+    const h: PruningHarness = {
+      net,
+      score: magnitude,
+      train: (n) => {
+        if (round > 0) rewound.push(snapshotVariables(n)); // state right after the rewind
+        round++;
+        jiggle(stream.fork(`lt${round}`))(n);
+      },
+      evaluate: () => 0,
+    };
+    const recs = await lotteryTicket(h, init, [0.5, 0.75], 1);
+    expect(recs.map((r) => r.sparsity)).toEqual([0.5, 0.75].map((s) => Math.round(s * net.numWeights()) / net.numWeights()));
+    expect(rewound).toHaveLength(2);
+    for (const snap of rewound) for (const [name, v] of snap) expect(Array.from(v)).toEqual(Array.from(init.get(name)!));
+    expect(Number.isNaN(recs.at(-1)!.tuned)).toBe(false);
+    // the same sparse architecture, freshly initialized, trained from scratch
+    const masks = net.getMasks();
+    const scratch = await trainFromScratch(() => makeNet('scratch'), masks, () => {}, () => 1, 0);
+    expect(scratch.net.getMasks().get('fc1.weight')).toEqual(masks.get('fc1.weight'));
+    expect(Array.from((scratch.net.weightLayers()[0] as Dense).w.dataSync())).not.toEqual(Array.from(init.values().next().value!));
+    scratch.net.dispose();
+    net.dispose();
+  });
+});
+
+describe('layer sensitivity', () => {
+  it('records the drop per layer and ratio, restores masks, and proposes ratios meeting the budget', async () => {
+    const net = makeNet('sens');
+    const scores = magnitude(net);
+    const { base, layers } = await layerSensitivity(net, scores, accuracyOn(data), [0.2, 0.5, 0.8]);
+    expect(net.getMasks().size).toBe(0);
+    expect(layers.map((l) => l.weight)).toEqual(['fc1.weight', 'fc2.weight']);
+    layers.forEach((l) => l.drop.forEach((d, i) => expect(d).toBeCloseTo(base - l.metric[i]!, 12)));
+
+    // synthetic curves: fc1 (60 weights) is robust, fc2 (30 weights) is sensitive
+    const syn = [
+      { weight: 'fc1.weight', size: 60, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0, 0.01, 0.02] },
+      { weight: 'fc2.weight', size: 30, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0.05, 0.2, 0.5] },
+    ];
+    const p = proposeLayerRatios(syn, 0.5);
+    expect(p.met).toBe(true);
+    expect(p.ratios.get('fc1.weight')).toBe(0.8);
+    expect(p.ratios.get('fc2.weight')).toBe(0);
+    expect(p.sparsity).toBeCloseTo(48 / 90, 12);
+    expect(proposeLayerRatios(syn, 0.95).met).toBe(false);
+    const masks = masksAtLayerRatios(scores, new Map([['fc1.weight', 0.8]]));
+    expect(zeros(new Map([['a', masks.get('fc1.weight')!]]))).toBe(48);
+    expect(zeros(new Map([['a', masks.get('fc2.weight')!]]))).toBe(0);
+    net.dispose();
+  });
+});
