@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { datasetBatches, diagonalCurvature } from '../../src/inference/curvature.js';
 import { laplaceAround, LaplacePosterior } from '../../src/inference/laplace.js';
@@ -9,10 +8,9 @@ import { Trainer } from '../../src/inference/trainer.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import type { Dense } from '../../src/nn/dense.js';
 import { RandomStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 describe('diagonal Laplace on a small classifier', { timeout: 60_000 }, () => {
   const stream = new RandomStream('laplace-net');

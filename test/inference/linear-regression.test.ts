@@ -9,7 +9,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as math from 'mathjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { linearRegression, orthogonalDesign } from '../../src/data/synthetic.js';
 import { LrtDense } from '../../src/bayes/lrt-dense.js';
 import { diagonalCurvature } from '../../src/inference/curvature.js';
@@ -18,10 +17,9 @@ import { SvgdSampler } from '../../src/inference/svgd.js';
 import { Dense } from '../../src/nn/dense.js';
 import { Network } from '../../src/nn/network.js';
 import { RandomStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 interface Exact {
   mean: number[];

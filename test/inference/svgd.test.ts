@@ -1,16 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
 import { medianBandwidth, pairwiseSqDist, ParticleNetwork, svgdDirection, SvgdSampler, trainSvgd } from '../../src/inference/svgd.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import { Dense } from '../../src/nn/dense.js';
 import { RandomStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 function randomArray(n: number, s: RandomStream): Float32Array {
   return Float32Array.from({ length: n }, () => s.normal());

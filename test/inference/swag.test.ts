@@ -1,16 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
 import { SwagCollector, swagLearningRate, trainSwag } from '../../src/inference/swag.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import type { Dense } from '../../src/nn/dense.js';
 import { RandomStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 describe('SWAG learning-rate schedule (reference run_swag.py)', () => {
   it('is constant for the first half of the burn-in, linear to swaLr by 90 %, then swaLr', () => {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
 import { buildNetwork } from '../../src/nn/builders.js';
@@ -27,10 +26,9 @@ import {
   type GradualSchedule,
   type PruningHarness,
 } from '../../src/pruning/schedules.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 const stream = new RandomStream('schedules');
 const data = gaussianBlobs({ n: 200, dim: 6, numClasses: 3, separation: 3, stream: stream.fork('data') });

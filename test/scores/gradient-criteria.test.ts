@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pruningCurves } from '../../src/experiment/curves.js';
 import { batchGradients, datasetBatches, diagonalCurvature } from '../../src/inference/curvature.js';
@@ -12,10 +11,9 @@ import type { Network } from '../../src/nn/network.js';
 import { RandomStream } from '../../src/random.js';
 import { criterionNames, getCriterion } from '../../src/scores/registry.js';
 import { expandUnitMask, unitScores } from '../../src/scores/unit.js';
+import { useTestBackend } from '../setup-backend.js';
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+beforeAll(useTestBackend);
 
 const stream = new RandomStream('grad-criteria');
 const data = gaussianBlobs({ n: 60, dim: 5, numClasses: 3, separation: 2, stream: stream.fork('data') });

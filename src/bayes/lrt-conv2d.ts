@@ -1,0 +1,138 @@
+/**
+ * Mean-field Gaussian 2-D convolution trained with the local reparameterization trick.
+ *
+ * Posterior: every kernel weight w ~ N(θ, σ²), parameterized additively by (θ, log σ²)
+ * as in sparse variational dropout (Molchanov, Ashukha & Vetrov 2017). The
+ * pre-activation at every output position is a sum of independent Gaussians, so
+ * (Kingma, Salimans & Welling 2015; Molchanov et al. 2017 for conv layers)
+ *
+ *   b ~ N(conv(a, θ) + bias, conv(a∘a, σ²)),
+ *
+ * sampled with one N(0, 1) draw per example, position and channel: a mean
+ * convolution and a variance convolution replace the weight sample.
+ * (The noise of neighbouring positions is treated as independent, which is the
+ * standard LRT approximation for convolutions: it matches every marginal exactly.)
+ *
+ * `macsPerWeight` is the number of output positions H_out·W_out, fixed by the
+ * input size given to the constructor. KL against any prior of `priors.ts`.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
+import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
+import { newVariable } from '../nn/names.js';
+import type { RandomStream } from '../random.js';
+import { keptIndices } from './lrt-dense.js';
+import { klTerm, logAlpha, type PriorSpec } from './priors.js';
+
+export interface LrtConv2dOptions extends ConvOptions {
+  prior: PriorSpec;
+  /** Initial log σ² of every kernel weight (Molchanov et al.: −10). */
+  initLogSigma2?: number;
+}
+
+/** Variance floor inside the square root (keeps the gradient of sqrt finite). */
+const VAR_EPS = 1e-8;
+
+/** A conv layer with a factorized Gaussian posterior over its kernel and LRT sampling. */
+export class LrtConv2d implements Layer {
+  readonly kind = 'lrt-conv2d';
+  readonly name: string;
+  readonly geometry: ConvGeometry;
+  readonly weightShape: number[];
+  readonly macsPerWeight: number;
+  readonly prior: PriorSpec;
+  readonly theta: tf.Variable;
+  readonly logSigma2: tf.Variable;
+  readonly b: tf.Variable;
+  private mask: tf.Tensor | null = null;
+  private maskData: Float32Array | null = null;
+  private keepIdx: tf.Tensor1D | null = null;
+
+  constructor(o: LrtConv2dOptions) {
+    this.name = o.name;
+    this.prior = o.prior;
+    this.geometry = geometryOf(o);
+    const [oh, ow] = convOutputSize(o.inH, o.inW, o.k, this.geometry.stride);
+    this.macsPerWeight = oh * ow;
+    this.weightShape = [o.k, o.k, o.cin, o.cout];
+    this.theta = newVariable(initKernel(this.geometry, o.init ?? 'he-normal', o.stream), `${o.name}.theta`);
+    this.logSigma2 = newVariable(tf.fill(this.weightShape, o.initLogSigma2 ?? -10), `${o.name}.logSigma2`);
+    this.b = newVariable(tf.zeros([o.cout]), `${o.name}.b`);
+  }
+
+  /** The analytic mean and variance of the pre-activation for input x (masks applied). */
+  preActivationMoments(x: tf.Tensor): { mean: tf.Tensor4D; variance: tf.Tensor4D } {
+    return tf.tidy(() => {
+      const s = this.geometry.stride;
+      const theta = this.mask ? tf.mul(this.theta, this.mask) : this.theta;
+      const s2 = tf.exp(this.logSigma2);
+      const sigma2 = this.mask ? tf.mul(s2, this.mask) : s2;
+      return { mean: tf.add(conv(x, theta, s), this.b) as tf.Tensor4D, variance: conv(tf.square(x), sigma2, s) };
+    });
+  }
+
+  forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
+    return tf.tidy(() => {
+      const s = this.geometry.stride;
+      const theta = this.mask ? tf.mul(this.theta, this.mask) : this.theta;
+      const mean = tf.add(conv(x, theta, s), this.b);
+      if (!opts.sample) return mean;
+      if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
+      const s2 = tf.exp(this.logSigma2);
+      const variance = conv(tf.square(x), this.mask ? tf.mul(s2, this.mask) : s2, s);
+      const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', opts.stream.nextSeed());
+      return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
+    });
+  }
+
+  kl(opts?: { stream?: RandomStream }): tf.Scalar {
+    const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
+    if (!this.keepIdx) return klTerm(this.prior, this.theta, this.logSigma2, seed);
+    return tf.tidy(() => {
+      const mu = tf.gather(tf.reshape(this.theta, [-1]), this.keepIdx!);
+      const ls2 = tf.gather(tf.reshape(this.logSigma2, [-1]), this.keepIdx!);
+      return klTerm(this.prior, mu, ls2, seed);
+    });
+  }
+
+  /** log α per weight (clipped to ±8). */
+  logAlpha(): tf.Tensor {
+    return logAlpha(this.theta, this.logSigma2);
+  }
+
+  variables(): tf.Variable[] {
+    return [this.theta, this.logSigma2, this.b];
+  }
+
+  moments(): WeightMoments {
+    const mean = this.theta.dataSync().slice() as Float32Array;
+    const ls2 = this.logSigma2.dataSync();
+    const variance = new Float32Array(mean.length);
+    const m = this.maskData;
+    for (let i = 0; i < mean.length; i++) {
+      const k = m ? m[i]! : 1;
+      mean[i]! *= k;
+      variance[i] = k * Math.exp(ls2[i]!);
+    }
+    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: this.macsPerWeight };
+  }
+
+  setMask(mask: Float32Array | null): void {
+    this.mask?.dispose();
+    this.maskData = mask;
+    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
+    this.keepIdx?.dispose();
+    this.keepIdx = mask ? tf.tensor1d(keptIndices(mask), 'int32') : null;
+  }
+
+  getMask(): Float32Array | null {
+    return this.maskData;
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+    this.mask?.dispose();
+    this.keepIdx?.dispose();
+  }
+}

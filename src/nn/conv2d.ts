@@ -1,0 +1,116 @@
+/**
+ * Point-estimate 2-D convolution (NHWC) and the conv geometry shared by every conv layer.
+ *
+ * Weights are [kh, kw, cin, cout] (tfjs layout). Padding is `valid` (as in
+ * LeNet-5-Caffe); a `valid` conv makes the compaction of a removed input channel
+ * exact, because a constant input channel then adds a constant to every output
+ * position (see `src/pruning/compaction.ts`).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
+import { initWeight, type Initializer } from './init.js';
+import type { RandomStream } from '../random.js';
+import { newVariable } from './names.js';
+
+/** Geometry of a conv layer: input size, kernel, stride. */
+export interface ConvGeometry {
+  inH: number;
+  inW: number;
+  cin: number;
+  cout: number;
+  /** Square kernel size k (kh = kw = k). */
+  k: number;
+  stride: number;
+}
+
+/** Output height and width of a `valid` convolution: ⌊(in − k)/s⌋ + 1. */
+export function convOutputSize(inH: number, inW: number, k: number, stride = 1): [number, number] {
+  const oh = Math.floor((inH - k) / stride) + 1;
+  const ow = Math.floor((inW - k) / stride) + 1;
+  if (!(oh >= 1 && ow >= 1)) throw new Error(`conv: kernel ${k} with stride ${stride} does not fit an input of ${inH}×${inW}`);
+  return [oh, ow];
+}
+
+/** Options shared by conv layers. */
+export interface ConvOptions {
+  name: string;
+  /** Input height and width (fixes `macsPerWeight` = output positions). */
+  inH: number;
+  inW: number;
+  cin: number;
+  cout: number;
+  k: number;
+  stride?: number;
+  init?: Initializer;
+  stream: RandomStream;
+}
+
+/** Geometry from options (stride defaults to 1). */
+export function geometryOf(o: ConvOptions): ConvGeometry {
+  return { inH: o.inH, inW: o.inW, cin: o.cin, cout: o.cout, k: o.k, stride: o.stride ?? 1 };
+}
+
+/** Initial kernel: fan-in = k²·cin, fan-out = k²·cout (He et al. 2015; Glorot & Bengio 2010). */
+export function initKernel(g: ConvGeometry, init: Initializer, stream: RandomStream): tf.Tensor {
+  return initWeight([g.k, g.k, g.cin, g.cout], g.k * g.k * g.cin, g.k * g.k * g.cout, init, stream);
+}
+
+/** `valid` conv of x [B, H, W, cin] with w [k, k, cin, cout]. */
+export function conv(x: tf.Tensor, w: tf.Tensor, stride: number): tf.Tensor4D {
+  return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'valid');
+}
+
+/** Deterministic conv layer y = conv(x, W) + b; its "posterior" is a point mass. */
+export class Conv2d implements Layer {
+  readonly kind = 'conv2d';
+  readonly name: string;
+  readonly geometry: ConvGeometry;
+  readonly weightShape: number[];
+  /** Output positions H_out·W_out: multiply-adds of one kernel weight per example. */
+  readonly macsPerWeight: number;
+  readonly w: tf.Variable;
+  readonly b: tf.Variable;
+  private mask: tf.Tensor | null = null;
+  private maskData: Float32Array | null = null;
+
+  constructor(o: ConvOptions) {
+    this.name = o.name;
+    this.geometry = geometryOf(o);
+    const [oh, ow] = convOutputSize(o.inH, o.inW, o.k, this.geometry.stride);
+    this.macsPerWeight = oh * ow;
+    this.weightShape = [o.k, o.k, o.cin, o.cout];
+    this.w = newVariable(initKernel(this.geometry, o.init ?? 'he-normal', o.stream), `${o.name}.w`);
+    this.b = newVariable(tf.zeros([o.cout]), `${o.name}.b`);
+  }
+
+  forward(x: tf.Tensor, _opts: ForwardOptions): tf.Tensor {
+    return tf.tidy(() => tf.add(conv(x, this.mask ? tf.mul(this.w, this.mask) : this.w, this.geometry.stride), this.b));
+  }
+
+  variables(): tf.Variable[] {
+    return [this.w, this.b];
+  }
+
+  moments(): WeightMoments {
+    const mean = this.w.dataSync().slice() as Float32Array;
+    if (this.maskData) for (let i = 0; i < mean.length; i++) mean[i]! *= this.maskData[i]!;
+    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: this.macsPerWeight };
+  }
+
+  setMask(mask: Float32Array | null): void {
+    this.mask?.dispose();
+    this.maskData = mask;
+    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
+  }
+
+  getMask(): Float32Array | null {
+    return this.maskData;
+  }
+
+  dispose(): void {
+    this.w.dispose();
+    this.b.dispose();
+    this.mask?.dispose();
+  }
+}
