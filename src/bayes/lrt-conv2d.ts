@@ -21,7 +21,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
 import { newVariable } from '../nn/names.js';
-import type { RandomStream } from '../random.js';
+import { RandomStream } from '../random.js';
+import type { UnitStructure } from '../nn/structure.js';
 import { keptIndices } from './lrt-dense.js';
 import { klTerm, logAlpha, type PriorSpec } from './priors.js';
 
@@ -116,6 +117,23 @@ export class LrtConv2d implements Layer {
       variance[i] = k * Math.exp(ls2[i]!);
     }
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: this.macsPerWeight };
+  }
+
+  structure(): UnitStructure {
+    const g = this.geometry;
+    return {
+      geometry: 'conv',
+      inUnits: g.cin,
+      outUnits: g.cout,
+      bias: this.b,
+      parameterAxes: () => [
+        { variable: this.theta, inAxis: 2, outAxis: 3 },
+        { variable: this.logSigma2, inAxis: 2, outAxis: 3 },
+        { variable: this.b, outAxis: 0 },
+      ],
+      deterministicWeight: () => tf.tidy(() => (this.mask ? tf.mul(this.theta, this.mask) : this.theta.clone()).dataSync() as Float32Array),
+      resized: (i, o) => new LrtConv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, prior: this.prior, stream: new RandomStream(`resize/${this.name}`) }),
+    };
   }
 
   setMask(mask: Float32Array | null): void {

@@ -33,7 +33,7 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace'] as const;
+export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'l0', 'spike-slab', 'unit-gates'] as const;
 
 /**
  * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,
@@ -97,6 +97,47 @@ const laplaceOptions = z
   })
   .strict();
 
+/**
+ * Options of the gated layers of issue 3 (`inference.gates`), used by the methods `l0`
+ * (hard-concrete L0 gates, Louizos et al. 2018), `spike-slab` (Bai et al. 2020; Jantre et
+ * al. 2023) and `unit-gates` (Bernoulli unit gates, Gaussian scale-mixture prior).
+ * Formulas: src/bayes/hard-concrete.ts, spike-slab.ts, unit-gates.ts.
+ */
+const gateOptions = z
+  .object({
+    /**
+     * What one gate controls: `weight` (= `edge`), `input` (a dense layer's input unit; l0 only)
+     * or `output` (= `node`: an output unit). Default: l0 `input`; spike-slab and unit-gates `node`.
+     * l0 conv layers always gate output channels.
+     */
+    granularity: z.enum(['weight', 'input', 'output', 'edge', 'node']).optional(),
+    /** λ of the expected-L0 penalty λ·E[L0]/N (l0; per gated parameter). */
+    lambda: z.number().min(0).max(1e6).default(0.1),
+    /** Initial gate drop rate p of hard-concrete gates: log α = log(1 − p) − log p (l0). */
+    initDropRate: z.number().gt(0).lt(1).default(0.2),
+    /** Temperature τ of the binary-concrete relaxation (spike-slab, unit-gates); not the KL temperature. */
+    concreteTemperature: z.number().gt(0).max(100).default(0.5),
+    /** Prior inclusion probability λ of spike-and-slab / unit gates. */
+    priorInclusion: z.number().gt(0).lt(1).default(1e-3),
+    /** Initial inclusion probability φ. */
+    initInclusion: z.number().gt(0).lt(1).default(0.99),
+    /** Slab prior σ0 (spike-slab) / wide mixture component σ1 (unit-gates). */
+    slabSigma: z.number().positive().default(1),
+    /** Narrow mixture component σ2 of the unit-gates prior (the spike). */
+    spikeSigma: z.number().min(0).default(1e-3),
+    /**
+     * Remove units whose P(gate ≠ 0) stays below `threshold` for `patience` consecutive
+     * epoch-end checks, while training goes on (default on for unit-gates, off otherwise;
+     * null turns it off).
+     */
+    removal: z
+      .object({ threshold: z.number().gt(0).lt(1).default(0.01), patience: z.number().int().min(1).max(1000).default(3) })
+      .strict()
+      .nullable()
+      .optional(),
+  })
+  .strict();
+
 const schema = z
   .object({
     /** Name of the experiment: results go to results/<experiment>/<run-id>/. */
@@ -140,6 +181,8 @@ const schema = z
         svgd: svgdOptions.default({}),
         /** Diagonal Laplace options (method laplace). */
         laplace: laplaceOptions.default({}),
+        /** Gate options (methods l0, spike-slab, unit-gates). */
+        gates: gateOptions.default({}),
       })
       .strict()
       .default({}),
@@ -291,6 +334,15 @@ export function validateConfig(raw: unknown, source = 'config'): ExperimentConfi
   if (c.inference.method === 'map') {
     const bayesOnly = c.pruning.criteria.filter((n) => n === 'snr' || n === 'log-alpha');
     if (bayesOnly.length) issues.push({ path: 'pruning.criteria', message: `${bayesOnly.join(', ')} need posterior variances; inference.method "map" has none` });
+  }
+  const gated = ['l0', 'spike-slab', 'unit-gates'].includes(c.inference.method);
+  if (!gated && c.pruning.criteria.includes('inclusion')) issues.push({ path: 'pruning.criteria', message: `inclusion needs gates; inference.method "${c.inference.method}" has none (use l0, spike-slab or unit-gates)` });
+  const gran = c.inference.gates.granularity;
+  if (c.inference.method === 'l0' && (gran === 'edge' || gran === 'node')) issues.push({ path: 'inference.gates.granularity', message: `l0 gates are weight, input or output (got "${gran}")` });
+  if (c.inference.method === 'spike-slab' && gran === 'input') issues.push({ path: 'inference.gates.granularity', message: 'spike-slab gates are edge (weight) or node (output)' });
+  if (c.inference.method === 'unit-gates' && gran && gran !== 'node' && gran !== 'output') issues.push({ path: 'inference.gates.granularity', message: 'unit-gates gate output units (node)' });
+  if (c.model.arch === 'lenet-5-caffe' && (c.inference.method === 'spike-slab' || c.inference.method === 'unit-gates')) {
+    issues.push({ path: 'model.arch', message: `lenet-5-caffe needs conv layers, which inference.method "${c.inference.method}" does not provide (use vi, map or l0)` });
   }
   const names = new Set<string>();
   c.variants.forEach((v, i) => {

@@ -7,9 +7,10 @@
 /** Human-readable seconds: 42s, 3m05s, 1h02m. */
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '?';
-  if (sec < 60) return `${sec.toFixed(sec < 10 ? 1 : 0)}s`;
-  const m = Math.floor(sec / 60);
-  if (m < 60) return `${m}m${String(Math.round(sec % 60)).padStart(2, '0')}s`;
+  if (sec < 59.5) return `${sec.toFixed(sec < 10 ? 1 : 0)}s`;
+  const whole = Math.round(sec);
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m}m${String(whole % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 

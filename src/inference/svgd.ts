@@ -60,55 +60,63 @@ export const SVGD_FUDGE = 1e-6;
 
 /**
  * Median-heuristic bandwidth h = median(‖x_i − x_j‖², all n² pairs)/log(n + 1) from the
- * [n, n] squared-distance matrix (1 when the median is 0). A scalar tensor.
+ * [n, n] squared-distance matrix (1 when the median is 0). Read back to JavaScript (one
+ * sync of n² numbers; sorting them there is much cheaper than a device top-k).
  */
-export function medianBandwidth(sqDist: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const n = sqDist.shape[0];
-    const m = n * n;
-    const sorted = tf.topk(tf.reshape(sqDist, [m]), m).values; // descending
-    const med = m % 2 === 1 ? tf.slice(sorted, [(m - 1) / 2], [1]) : tf.mean(tf.slice(sorted, [m / 2 - 1], [2]));
-    const h = tf.div(tf.reshape(med, []), Math.log(n + 1));
-    return tf.where(tf.greater(h, 0), h, tf.onesLike(h)) as tf.Scalar;
-  });
+export function medianBandwidth(sqDist: tf.Tensor2D): number {
+  const n = sqDist.shape[0];
+  const v = (sqDist.dataSync() as Float32Array).slice().sort();
+  const m = v.length;
+  const med = m % 2 === 1 ? v[(m - 1) / 2]! : (v[m / 2 - 1]! + v[m / 2]!) / 2;
+  const h = med / Math.log(n + 1);
+  return h > 0 && Number.isFinite(h) ? h : 1;
 }
 
-/** Squared pairwise distances Σ_p ‖x_ip − x_jp‖² over parameter tensors [n, ...] (zero diagonal, ≥ 0). */
+/**
+ * Squared pairwise distances D_ij = Σ_p ‖x_ip − x_jp‖² over parameter tensors [n, ...]
+ * (zero diagonal, ≥ 0), as one product of augmented matrices:
+ * [−2X, 1, r]·[X, r, 1]ᵀ = r_i + r_j − 2 x_i·x_j with X all parameters side by side and
+ * r_i = ‖x_i‖² (no broadcasting ops, which are slow on the cpu backend).
+ */
 export function pairwiseSqDist(params: tf.Tensor[]): tf.Tensor2D {
   return tf.tidy(() => {
     const n = params[0]!.shape[0]!;
-    let d: tf.Tensor = tf.zeros([n, n]);
-    for (const p of params) {
-      const x = tf.reshape(p, [n, -1]) as tf.Tensor2D;
-      const r = tf.sum(tf.square(x), 1, true);
-      d = tf.add(d, tf.sub(tf.add(r, tf.transpose(r)), tf.mul(tf.matMul(x, x, false, true), 2)));
-    }
-    return tf.mul(tf.relu(d), tf.sub(1, tf.eye(n))) as tf.Tensor2D;
+    const xs = params.map((p) => tf.reshape(p, [n, -1]) as tf.Tensor2D);
+    const X = xs.length === 1 ? xs[0]! : (tf.concat(xs, 1) as tf.Tensor2D);
+    const r = tf.sum(tf.square(X), 1, true);
+    const one = tf.ones([n, 1]);
+    const A = tf.concat([tf.mul(X, -2), one, r], 1) as tf.Tensor2D;
+    const B = tf.concat([X, r, one], 1) as tf.Tensor2D;
+    const d = tf.relu(tf.matMul(A, B, false, true));
+    // exact zeros on the diagonal (rounding leaves ~1e-7 there)
+    return tf.mul(d, tf.sub(tf.onesLike(d), tf.eye(n))) as tf.Tensor2D;
   });
 }
 
 /**
  * The SVGD direction φ for particles `params` (tensors [n, ...]) with log-density
- * gradients `grads` (same shapes): φ = (K G + (2/h)(diag(K1) X − K X))/n.
+ * gradients `grads` (same shapes):
+ *
+ *   φ = (K G + (2/h)·L X)/n,   L = diag(K 1) − K   (so L X = diag(K1) X − K X, the repulsive sum).
+ *
  * `h` defaults to the median heuristic.
  */
-export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: number | tf.Scalar): { phi: tf.Tensor[]; h: tf.Scalar } {
-  return tf.tidy(() => {
-    const n = params[0]!.shape[0]!;
-    const sq = pairwiseSqDist(params);
-    const bw = h === undefined ? medianBandwidth(sq) : typeof h === 'number' ? tf.scalar(h) : h;
-    const K = tf.exp(tf.neg(tf.div(sq, bw))) as tf.Tensor2D;
-    const rowSum = tf.sum(K, 1, true); // [n, 1]
-    const c = tf.div(2, bw);
-    const phi = params.map((p, i) => {
+export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: number): { phi: tf.Tensor[]; h: number } {
+  const n = params[0]!.shape[0]!;
+  const sq = pairwiseSqDist(params);
+  const bw = h ?? medianBandwidth(sq);
+  const phi = tf.tidy(() => {
+    const K = tf.exp(tf.mul(sq, -1 / bw)) as tf.Tensor2D;
+    const L = tf.sub(tf.diag(tf.sum(K, 1)), K) as tf.Tensor2D;
+    const Ls = tf.mul(L, 2 / bw) as tf.Tensor2D;
+    return params.map((p, i) => {
       const x = tf.reshape(p, [n, -1]) as tf.Tensor2D;
       const g = tf.reshape(grads[i]!, [n, -1]) as tf.Tensor2D;
-      const drive = tf.matMul(K, g);
-      const repulse = tf.mul(tf.sub(tf.mul(x, rowSum), tf.matMul(K, x)), c);
-      return tf.reshape(tf.div(tf.add(drive, repulse), n), p.shape);
+      return tf.reshape(tf.div(tf.add(tf.matMul(K, g), tf.matMul(Ls, x)), n), p.shape);
     });
-    return { phi, h: tf.keep(tf.clone(bw)) as tf.Scalar };
   });
+  sq.dispose();
+  return { phi, h: bw };
 }
 
 /** SVGD with the reference RMSProp-like step, over particle variables [n, ...]. */
@@ -127,31 +135,27 @@ export class SvgdSampler {
     readonly bandwidth?: number,
   ) {}
 
-  /**
-   * One step given a function returning Σ_i log p(x_i) (a scalar over all particles).
-   * `readH` reads the bandwidth back into {@link lastH} (one device sync).
-   */
-  step(logProb: () => tf.Scalar, readH = false): void {
+  /** One step given a function returning Σ_i log p(x_i) (a scalar over all particles). */
+  step(logProb: () => tf.Scalar): void {
     const { value, grads } = tf.variableGrads(logProb, this.particles);
-    this.stepWithGrads(this.particles.map((p) => grads[p.name]!), readH);
+    this.stepWithGrads(this.particles.map((p) => grads[p.name]!));
     tf.dispose([value, ...Object.values(grads)]);
   }
 
   /** One step from given log-density gradients (tensors like the particles). */
-  stepWithGrads(grads: tf.Tensor[], readH = false): number {
+  stepWithGrads(grads: tf.Tensor[]): void {
     const first = this.hist === null;
-    const next = tf.tidy(() => {
-      const { phi, h } = svgdDirection(this.particles, grads, this.bandwidth);
-      const hist = phi.map((f, i) => (first ? tf.square(f) : tf.add(tf.mul(this.hist![i]!, this.alpha), tf.mul(tf.square(f), 1 - this.alpha))));
-      this.particles.forEach((p, i) => p.assign(tf.add(p, tf.mul(tf.div(phi[i]!, tf.add(tf.sqrt(hist[i]!), this.fudge)), this.stepSize))));
-      return { hist, h };
+    const { phi, h } = svgdDirection(this.particles, grads, this.bandwidth);
+    const hist = tf.tidy(() => {
+      const hs = phi.map((f, i) => (first ? tf.square(f) : tf.add(tf.mul(this.hist![i]!, this.alpha), tf.mul(tf.square(f), 1 - this.alpha))));
+      this.particles.forEach((p, i) => p.assign(tf.add(p, tf.mul(tf.div(phi[i]!, tf.add(tf.sqrt(hs[i]!), this.fudge)), this.stepSize))));
+      return hs;
     });
+    tf.dispose(phi);
     if (this.hist) tf.dispose(this.hist);
-    this.hist = next.hist;
-    if (readH) this.lastH = next.h.dataSync()[0]!;
-    next.h.dispose();
+    this.hist = hist;
+    this.lastH = h;
     this.steps++;
-    return this.lastH;
   }
 
   dispose(): void {

@@ -8,9 +8,10 @@ import type { Layer } from './layer.js';
 import { Activation, Flatten, type ActivationName } from './activations.js';
 import { Network } from './network.js';
 import type { RandomStream } from '../random.js';
+import { buildLenet5Caffe } from './lenet5.js';
 
 /** Architectures available in configs (`model.arch`). */
-export const ARCHITECTURES = ['mlp', 'lenet-300-100'] as const;
+export const ARCHITECTURES = ['mlp', 'lenet-300-100', 'lenet-5-caffe'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface ModelSpec {
@@ -25,6 +26,11 @@ export interface LayerFactory {
   /** Short name of what the factory builds, for descriptions (e.g. `lrt-dense, log-uniform prior`). */
   describe: string;
   dense(name: string, inFeatures: number, outFeatures: number, stream: RandomStream): Layer;
+  /**
+   * A `valid` k×k conv layer from cin to cout channels on an inH×inW input (stride 1).
+   * Optional: architectures with convolutions fail with a clear error without it.
+   */
+  conv2d?(name: string, inH: number, inW: number, cin: number, cout: number, k: number, stream: RandomStream): Layer;
 }
 
 /** Hidden widths of an architecture. */
@@ -40,6 +46,7 @@ export function hiddenSizes(spec: ModelSpec): number[] {
  * so adding a layer never changes another layer's initial weights.
  */
 export function buildNetwork(spec: ModelSpec, inputShape: number[], numClasses: number, factory: LayerFactory, stream: RandomStream): Network {
+  if (spec.arch === 'lenet-5-caffe') return buildLenet5Caffe(spec, inputShape, numClasses, factory, stream);
   const inFeatures = inputShape.reduce((a, b) => a * b, 1);
   const sizes = [inFeatures, ...hiddenSizes(spec), numClasses];
   const layers: Layer[] = [];
@@ -51,4 +58,10 @@ export function buildNetwork(spec: ModelSpec, inputShape: number[], numClasses: 
   }
   const arch = spec.arch === 'mlp' ? `mlp-${sizes.slice(1, -1).join('-')}` : spec.arch;
   return new Network(layers, inputShape, numClasses, `${arch} (${factory.describe})`);
+}
+
+/** Name of the classifier (last weight) layer of an architecture: its outputs are the classes. */
+export function classifierLayerName(spec: ModelSpec): string {
+  if (spec.arch === 'lenet-5-caffe') return 'fc2';
+  return `fc${hiddenSizes(spec).length + 1}`;
 }

@@ -12,6 +12,8 @@ import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
+import type { UnitStructure } from './structure.js';
+import { RandomStream as Stream } from '../random.js';
 
 /** Geometry of a conv layer: input size, kernel, stride. */
 export interface ConvGeometry {
@@ -96,6 +98,22 @@ export class Conv2d implements Layer {
     const mean = this.w.dataSync().slice() as Float32Array;
     if (this.maskData) for (let i = 0; i < mean.length; i++) mean[i]! *= this.maskData[i]!;
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: this.macsPerWeight };
+  }
+
+  structure(): UnitStructure {
+    const g = this.geometry;
+    return {
+      geometry: 'conv',
+      inUnits: g.cin,
+      outUnits: g.cout,
+      bias: this.b,
+      parameterAxes: () => [
+        { variable: this.w, inAxis: 2, outAxis: 3 },
+        { variable: this.b, outAxis: 0 },
+      ],
+      deterministicWeight: () => tf.tidy(() => (this.mask ? tf.mul(this.w, this.mask) : this.w.clone()).dataSync() as Float32Array),
+      resized: (i, o) => new Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, stream: new Stream(`resize/${this.name}`) }),
+    };
   }
 
   setMask(mask: Float32Array | null): void {

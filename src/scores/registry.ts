@@ -119,3 +119,16 @@ registerCriterion({
 });
 // Gradient and curvature criteria (fisher, obd, snip, taylor): src/scores/gradient-criteria.ts.
 for (const c of gradientCriteria()) registerCriterion(c);
+registerCriterion({
+  name: 'inclusion',
+  description: 'gate inclusion probability P(w ≠ 0): hard-concrete P(z ≠ 0) (L0), spike-and-slab φ; weights of ungated layers in a gated network score 1',
+  needsVariance: false,
+  needsData: false,
+  compute: (p) => {
+    const ms = p.moments();
+    if (!ms.some((m) => m.inclusion)) {
+      throw new Error(`criterion "inclusion" needs gate inclusion probabilities, but the "${p.method}" posterior has no gates; use inference.method l0, spike-slab or unit-gates`);
+    }
+    return new Map(ms.map((m) => [m.name, m.inclusion ? Float32Array.from(m.inclusion) : new Float32Array(m.mean.length).fill(1)]));
+  },
+});
