@@ -10,7 +10,7 @@
 import { BACKEND_CHOICES, initBackend, parseBackendChoice, type BackendChoice } from './backend.js';
 import { ConfigError, loadConfig, parseOverrides } from './experiment/config.js';
 import { packageVersions } from './experiment/manifest.js';
-import { getMethod } from './inference/methods.js';
+import { getMethod, methodNames } from './inference/methods.js';
 import { criterionNames, getCriterion } from './scores/registry.js';
 
 export const HELP = `bayesprune — Bayesian variational pruning with calibration reports
@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
         backend: info,
         packages: packageVersions(),
         node: process.version,
-        inferenceMethods: ['vi', 'map'].map((n) => ({ name: n, description: getMethod(n).description })),
+        inferenceMethods: methodNames().map((n) => ({ name: n, description: getMethod(n).description })),
         criteria: criterionNames(),
       };
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');

@@ -113,7 +113,7 @@ export function klScaleMixtureMC(mu: tf.Tensor, logSigma2: tf.Tensor, pi: number
  */
 export function klLogUniformFused(theta: tf.Tensor, logSigma2: tf.Tensor): tf.Scalar {
   const { k1, k2, k3 } = SPARSE_VD_K;
-  const f = tf.customGrad((th: tf.Tensor, ls: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad(((th: tf.Tensor, ls: tf.Tensor, save: tf.GradSaveFunc) => {
     const t = tf.add(tf.square(th), 1e-8);
     const raw = tf.sub(ls, tf.log(t));
     const la = tf.clipByValue(raw, -LOG_ALPHA_CLIP, LOG_ALPHA_CLIP);
@@ -131,7 +131,7 @@ export function klLogUniformFused(theta: tf.Tensor, logSigma2: tf.Tensor): tf.Sc
         return [tf.mul(g, tf.div(tf.mul(th0, -2), t0)), g];
       },
     };
-  });
+  }) as unknown as tf.CustomGradientFunc<tf.Scalar>);
   return f(theta, logSigma2) as tf.Scalar;
 }
 

@@ -136,6 +136,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     batchSize: cfg.eval.batchSize,
     stream: stream.fork('eval'),
     data: evalSet,
+    scoreData: data.train,
     onPoint: (d, total, r) => {
       (pbar as unknown as { total: number }).total = total;
       pbar.update(d, `${r.criterion} @ ${(100 * r.sparsity).toFixed(1)}%: acc ${(100 * r.accuracy).toFixed(2)}% ece ${r.ece.toFixed(4)}`);

@@ -15,6 +15,7 @@ import { Trainer, type EpochStats, type TrainHooks } from './trainer.js';
 import { fitSwag } from './swag.js';
 import { fitSvgd } from './svgd.js';
 import { fitLaplace } from './laplace.js';
+import { fitGated } from '../bayes/gated-methods.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
 const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace']);
@@ -110,6 +111,22 @@ registerMethod({
   name: 'laplace',
   description: 'diagonal Laplace after a MAP fit: GGN or empirical Fisher, prior precision by grid search on validation NLL',
   fit: fitLaplace,
+});
+// Gated methods of issue 3 (hard-concrete L0, spike-and-slab, unit gates): src/bayes/gated-methods.ts.
+registerMethod({
+  name: 'l0',
+  description: 'hard-concrete L0 gates on point-estimate weights, penalty λ·E[L0]/N (Louizos, Welling & Kingma 2018); inference.gates',
+  fit: (ctx) => fitGated('l0', ctx),
+});
+registerMethod({
+  name: 'spike-slab',
+  description: 'spike-and-slab variational layers, edge or node selection, closed-form KL (Bai et al. 2020; Jantre et al. 2023); inference.gates',
+  fit: (ctx) => fitGated('spike-slab', ctx),
+});
+registerMethod({
+  name: 'unit-gates',
+  description: 'Bernoulli unit gates with a Gaussian scale-mixture prior; settled units removed during training; inference.gates',
+  fit: (ctx) => fitGated('unit-gates', ctx),
 });
 
 /** Names of the registered inference methods. */

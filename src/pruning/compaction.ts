@@ -39,6 +39,7 @@ import { hasStructure, type UnitStructure } from '../nn/structure.js';
 import { LrtDense } from '../bayes/lrt-dense.js';
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
+import { gateMasks } from './structured.js';
 
 /** Weightless layer kinds compaction knows how to carry a cut through. */
 const PASS_THROUGH = new Set(['activation', 'maxpool2d', 'flatten', 'reshape']);
@@ -391,6 +392,29 @@ export function compactNetwork(net: Network, masks?: MaskSet): CompactionResult 
   } finally {
     if (saved) net.setMasks(saved.size ? saved : null);
   }
+}
+
+/**
+ * The structured operating point of a gated network: masks from the gates' deterministic
+ * decisions ({@link gateMasks}: hard-concrete ẑ = 0, spike-and-slab φ ≤ ½, or P(z ≠ 0) <
+ * `threshold`), then {@link compactNetwork}. `report.inputs` counts the pixels kept by
+ * input gates, `report.macs.after` the multiply-adds of the compacted network.
+ */
+export function compactByGates(net: Network, threshold?: number): CompactionResult {
+  return compactNetwork(net, gateMasks(net, threshold));
+}
+
+/** A Markdown table of a compaction report (per layer, then totals). */
+export function formatCompactionReport(r: CompactionReport): string {
+  const lines = [
+    '| layer | kind | shape before | shape after | params before | params after | MACs before | MACs after |',
+    '|---|---|---|---|---:|---:|---:|---:|',
+    ...r.layers.map((l) => `| ${l.name} | ${l.kind} | ${l.shapeBefore.join('×')} | ${l.shapeAfter.join('×')} | ${l.paramsBefore} | ${l.paramsAfter} | ${l.macsBefore} | ${l.macsAfter} |`),
+    `| total | | inputs ${r.inputs.before} | inputs ${r.inputs.after} | ${r.params.before} | ${r.params.after} | ${r.macs.before} | ${r.macs.after} |`,
+    '',
+    `Parameters removed: ${(100 * r.params.removedFraction).toFixed(2)} % (biases ${r.biases.before} → ${r.biases.after}); theoretical speed-up ${r.speedup.toFixed(2)}×.`,
+  ];
+  return lines.join('\n');
 }
 
 interface AdamSlot {

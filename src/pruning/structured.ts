@@ -6,7 +6,7 @@
  * over the weights of each output unit — dense column j of W[in, out]; conv filter
  * W[:, :, :, j] — by the L2 norm, L1 sum, mean or max (higher = more important). Gated
  * layers also give a unit score directly: the gate probability P(z_j ≠ 0)
- * ({@link gateUnitScores}).
+ * ({@link gateUnitScores}); rank them with {@link unitMasksAtRatio} like any unit score.
  *
  * A unit mask zeros the unit's whole column / filter in the weight masks; the unit
  * then outputs the constant act(b_j), and `compaction.ts` removes it exactly. The
@@ -73,20 +73,31 @@ export function unitScores(net: Network, scores: ScoreSet, aggregate: UnitAggreg
 }
 
 /**
- * Unit scores from gates: P(z_j ≠ 0) of every per-output-unit gate. Layers with input
- * gates score the units of the layer before them (an input of layer l+1 is an output
- * unit of layer l, for dense → dense). Layers without unit gates get no entry.
+ * Unit scores from gates: the probability that output unit j of layer l is in use,
+ * P(z_j ≠ 0) of its own output gate times P(z ≠ 0) of the next layer's input gate that
+ * reads it (dense → dense), whichever exist (independent gates). Layers with neither get
+ * no entry; the classifier is never scored.
  */
 export function gateUnitScores(net: Network): UnitScores[] {
   const wl = net.weightLayers();
   const out: UnitScores[] = [];
   wl.forEach((l, idx) => {
     if (idx === wl.length - 1) return;
+    const nOut = l.weightShape!.at(-1)!;
     let scores: Float32Array | undefined;
-    if (hasGates(l) && l.gates().granularity === 'output') scores = l.gates().inclusion;
+    if (hasGates(l)) {
+      const g = l.gates();
+      if (g.granularity === 'output') scores = Float32Array.from(g.inclusion);
+    }
     const next = wl[idx + 1]!;
-    if (!scores && hasGates(next) && next.gates().granularity === 'input' && next.weightShape!.at(-2) === l.weightShape!.at(-1)) scores = next.gates().inclusion;
-    if (scores) out.push({ weight: `${l.name}.weight`, shape: l.weightShape!, scores: Float32Array.from(scores) });
+    if (hasGates(next) && next.weightShape!.at(-2) === nOut) {
+      const g = next.gates();
+      if (g.granularity === 'input') {
+        scores ??= new Float32Array(nOut).fill(1);
+        for (let j = 0; j < nOut; j++) scores[j]! *= g.inclusion[j]!;
+      }
+    }
+    if (scores) out.push({ weight: `${l.name}.weight`, shape: l.weightShape!, scores });
   });
   return out;
 }

@@ -18,6 +18,10 @@
  * - `taylor`: Σ_b |g_{b,i}·w_i| over a few batches b (first-order Taylor estimate of the
  *   loss change when removing w_i, accumulated over batches; Molchanov et al. 2017/2019).
  *
+ * Per-unit versions for structured pruning: aggregate these score sets with
+ * `unitScores` of `src/pruning/structured.ts` (`l1` of `taylor` is the per-unit Taylor
+ * criterion, `l2` of `fisher` a per-unit Fisher).
+ *
  * Data used: at most {@link GRADIENT_CRITERIA_LIMITS} examples, drawn with `ctx.stream`
  * (scores rank weights, so the scale of a subset sum does not matter).
  * @module

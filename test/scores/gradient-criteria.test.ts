@@ -10,7 +10,7 @@ import type { Dense } from '../../src/nn/dense.js';
 import type { Network } from '../../src/nn/network.js';
 import { RandomStream } from '../../src/random.js';
 import { criterionNames, getCriterion } from '../../src/scores/registry.js';
-import { expandUnitMask, unitScores } from '../../src/scores/unit.js';
+import { unitScores } from '../../src/pruning/structured.js';
 import { useTestBackend } from '../setup-backend.js';
 
 beforeAll(useTestBackend);
@@ -149,15 +149,17 @@ describe('gradient criteria', { timeout: 60_000 }, () => {
   });
 });
 
-describe('unit scores', () => {
-  it('aggregate per output unit (column) or input unit (row)', () => {
-    const s = Float32Array.from([1, 2, 3, 4, 5, 6]); // shape [2, 3]
-    expect(Array.from(unitScores(s, [2, 3], 'sum'))).toEqual([5, 7, 9]);
-    expect(Array.from(unitScores(s, [2, 3], 'max'))).toEqual([4, 5, 6]);
-    expect(Array.from(unitScores(s, [2, 3], 'mean'))).toEqual([2.5, 3.5, 4.5]);
-    expect(unitScores(s, [2, 3], 'l2')[0]).toBeCloseTo(Math.sqrt(17), 6);
-    expect(Array.from(unitScores(s, [2, 3], 'sum', 'input'))).toEqual([6, 15]);
-    expect(Array.from(expandUnitMask(Float32Array.from([1, 0, 1]), [2, 3]))).toEqual([1, 0, 1, 1, 0, 1]);
-    expect(Array.from(expandUnitMask(Float32Array.from([0, 1]), [2, 3], 'input'))).toEqual([0, 0, 0, 1, 1, 1]);
+describe('per-unit versions', () => {
+  it('aggregate through the structured-pruning unit scores (l1 = per-unit Taylor sum)', async () => {
+    const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init8'));
+    const taylor = await getCriterion('taylor').compute(new NetworkPosterior('map', net), { stream, data });
+    const [u] = unitScores(net, taylor, 'l1'); // fc1 only: the classifier's units are the classes
+    const s = taylor.get('fc1.weight')!;
+    for (let j = 0; j < 4; j++) {
+      let sum = 0;
+      for (let i = 0; i < 5; i++) sum += s[i * 4 + j]!;
+      expect(u!.scores[j]!).toBeCloseTo(sum, 5);
+    }
+    net.dispose();
   });
 });
