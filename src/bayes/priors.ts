@@ -131,7 +131,7 @@ export function klLogUniformFused(theta: tf.Tensor, logSigma2: tf.Tensor): tf.Sc
         return [tf.mul(g, tf.div(tf.mul(th0, -2), t0)), g];
       },
     };
-  }) as unknown as tf.CustomGradientFunc<tf.Scalar>);
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(theta, logSigma2) as tf.Scalar;
 }
 
