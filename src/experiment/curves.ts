@@ -114,8 +114,12 @@ export interface CurveResult {
 /** All operating points of all criteria. Masks are cleared afterwards. */
 export async function pruningCurves(posterior: Posterior, o: CurveOptions): Promise<CurveResult> {
   const rows: CurveRow[] = [];
-  const hasVariance = posterior.moments().some((m) => m.variance.some((v) => v > 0));
-  const criteria = o.criteria.filter((c) => hasVariance || !getCriterion(c).needsVariance);
+  const moments = posterior.moments();
+  const hasVariance = moments.some((m) => m.variance.some((v) => v > 0));
+  const hasGates = moments.some((m) => m.inclusion !== undefined);
+  // Criteria that need what this posterior lacks (variances, gates) are skipped, not failed:
+  // one config can compare methods whose posteriors differ.
+  const criteria = o.criteria.filter((c) => (hasVariance || !getCriterion(c).needsVariance) && (hasGates || !getCriterion(c).needsGates));
   const doThreshold = o.logAlphaThreshold !== null && hasVariance;
   const total = 1 + criteria.length * o.sparsities.filter((s) => s > 0).length + (doThreshold ? 1 : 0);
   let done = 0;

@@ -159,7 +159,6 @@ export function masksFromUnitDrops(net: Network, drop: Map<string, Uint8Array>):
     const name = `${l.name}.weight`;
     const shape = l.weightShape!;
     const nOut = shape.at(-1)!;
-    const nIn = shape.at(-2)!;
     const d = drop.get(name);
     const base = l.getMask();
     const m = base ? base.slice() : new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1);

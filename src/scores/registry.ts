@@ -33,6 +33,8 @@ export interface Criterion {
   needsVariance: boolean;
   /** Whether the criterion needs data (gradients). */
   needsData: boolean;
+  /** Whether the criterion needs gates (WeightMoments.inclusion); such criteria throw for ungated posteriors. */
+  needsGates?: boolean;
   compute(posterior: Posterior, ctx: ScoreContext): ScoreSet | Promise<ScoreSet>;
 }
 
@@ -124,6 +126,7 @@ registerCriterion({
   description: 'gate inclusion probability P(w ≠ 0): hard-concrete P(z ≠ 0) (L0), spike-and-slab φ; weights of ungated layers in a gated network score 1',
   needsVariance: false,
   needsData: false,
+  needsGates: true,
   compute: (p) => {
     const ms = p.moments();
     if (!ms.some((m) => m.inclusion)) {
