@@ -17,6 +17,8 @@ export const HELP = `bayesprune — Bayesian variational pruning with calibratio
 
 Usage:
   bayesprune run <config.yaml> [key=value ...] [options]   train, prune, evaluate, report
+  bayesprune sweep <config.yaml> [key=value ...] [options] run every combination of the config's
+                                                           "sweep" grid; mean ± std over seeds
   bayesprune validate <config.yaml> [key=value ...]        check a config and print it resolved
   bayesprune info [--backend NAME]                          backend, versions, registries
   bayesprune criteria                                       list pruning criteria
@@ -28,7 +30,8 @@ Options:
   --backend NAME   force the tfjs backend (${BACKEND_CHOICES.join(', ')}); also: config key
                    "backend" or environment variable BAYESPRUNE_BACKEND
   --results DIR    results root (default: results)
-  --resume DIR     continue an interrupted run from its results/<experiment>/.<run-id>.partial directory
+  --resume DIR     continue an interrupted run (its results/<experiment>/.<run-id>.partial
+                   directory) or sweep (its results/<experiment>/sweep-<id> directory)
   --quiet          no progress output
 `;
 
@@ -68,6 +71,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   switch (p.command) {
+    case 'sweep': {
+      const [file, ...rest] = p.positional;
+      if (!file) throw new Error('sweep needs a config file with a "sweep" grid, e.g. bayesprune sweep configs/swag.yaml');
+      const cfg = loadConfig(file, parseOverrides(rest));
+      const { runSweep, sweepPoints } = await import('./experiment/sweep.js');
+      sweepPoints(cfg); // validates every combination before any work
+      const resume = p.flags.get('resume');
+      const results = p.flags.get('results');
+      await runSweep(cfg, {
+        configFile: file,
+        overrides: rest,
+        backend,
+        resume: typeof resume === 'string' ? resume : undefined,
+        resultsDir: typeof results === 'string' ? results : undefined,
+        progress: p.flags.has('quiet') ? null : process.stderr,
+      });
+      return 0;
+    }
     case 'run':
     case 'validate': {
       const [file, ...rest] = p.positional;
@@ -106,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const n of criterionNames()) process.stdout.write(`${n.padEnd(12)} ${getCriterion(n).description}\n`);
       return 0;
     default:
-      throw new Error(`unknown command "${p.command}"; commands: run, validate, info, criteria, help`);
+      throw new Error(`unknown command "${p.command}"; commands: run, sweep, validate, info, criteria, help`);
   }
 }
 

@@ -234,6 +234,11 @@ const schema = z
     variants: z
       .array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), set: z.record(z.unknown()) }).strict())
       .default([]),
+    /**
+     * Sweep grid for `bayesprune sweep`: dot path → list of values; every combination is
+     * one run, and curves are aggregated over seeds (mean ± std).
+     */
+    sweep: z.record(z.array(z.unknown()).min(1)).default({}),
   })
   .strict();
 

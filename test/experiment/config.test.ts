@@ -66,7 +66,7 @@ describe('config validation', () => {
         "<file>: invalid config (3 problems):
           - train.epochs: must be ≤ 10000
           - train.optimizer.lr: must be > 0
-          - (root): unknown key "foo"; allowed: experiment, description, seed, backend, data, model, inference, train, eval, pruning, variants"
+          - (root): unknown key "foo"; allowed: experiment, description, seed, backend, data, model, inference, train, eval, pruning, variants, sweep"
       `);
       return;
     }

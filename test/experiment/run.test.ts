@@ -161,6 +161,6 @@ describe('command line errors leave no results behind', { timeout: 120_000 }, ()
     expect(h.stdout).toMatch(/bayesprune run <config.yaml>/);
     const u = cli(['frobnicate'], cwd);
     expect(u.status).toBe(1);
-    expect(u.stderr.trim()).toBe('error: unknown command "frobnicate"; commands: run, validate, info, criteria, help');
+    expect(u.stderr.trim()).toBe('error: unknown command "frobnicate"; commands: run, sweep, validate, info, criteria, help');
   });
 });
