@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, parseOverrides } from './experiment/config.js'
 import { packageVersions } from './experiment/manifest.js';
 import { getMethod, methodNames } from './inference/methods.js';
 import { criterionNames, getCriterion } from './scores/registry.js';
+import type { RunOptions } from './experiment/run.js';
 
 export const HELP = `bayesprune — Bayesian variational pruning with calibration reports
 
@@ -62,6 +63,20 @@ export function parseArgs(argv: string[]): Parsed {
   return { command: positional.shift() ?? 'help', positional, flags };
 }
 
+/** Run / sweep options from the parsed command line. */
+function runOptions(p: Parsed, file: string, overrides: string[], backend: BackendChoice | undefined): RunOptions {
+  const resume = p.flags.get('resume');
+  const results = p.flags.get('results');
+  return {
+    configFile: file,
+    overrides,
+    backend,
+    resume: typeof resume === 'string' ? resume : undefined,
+    resultsDir: typeof results === 'string' ? results : undefined,
+    progress: p.flags.has('quiet') ? null : process.stderr,
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const p = parseArgs(argv);
   const backendFlag = p.flags.get('backend');
@@ -77,16 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       const cfg = loadConfig(file, parseOverrides(rest));
       const { runSweep, sweepPoints } = await import('./experiment/sweep.js');
       sweepPoints(cfg); // validates every combination before any work
-      const resume = p.flags.get('resume');
-      const results = p.flags.get('results');
-      await runSweep(cfg, {
-        configFile: file,
-        overrides: rest,
-        backend,
-        resume: typeof resume === 'string' ? resume : undefined,
-        resultsDir: typeof results === 'string' ? results : undefined,
-        progress: p.flags.has('quiet') ? null : process.stderr,
-      });
+      await runSweep(cfg, runOptions(p, file, rest, backend));
       return 0;
     }
     case 'run':
@@ -99,16 +105,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const { runExperiment } = await import('./experiment/run.js');
-      const resume = p.flags.get('resume');
-      const results = p.flags.get('results');
-      await runExperiment(cfg, {
-        configFile: file,
-        overrides: rest,
-        backend,
-        resume: typeof resume === 'string' ? resume : undefined,
-        resultsDir: typeof results === 'string' ? results : undefined,
-        progress: p.flags.has('quiet') ? null : process.stderr,
-      });
+      await runExperiment(cfg, runOptions(p, file, rest, backend));
       return 0;
     }
     case 'info': {

@@ -20,6 +20,7 @@
  * are smaller than a freshly built network's); such a resume fails with a clear error.
  * @module
  */
+import { trainOptionsFrom } from '../inference/train-options.js';
 import type { ExperimentConfig } from '../experiment/config.js';
 import type { FitContext, FitResult } from '../inference/methods.js';
 import { NetworkPosterior } from '../inference/network-posterior.js';
@@ -142,13 +143,7 @@ export async function fitGated(method: GatedMethod, ctx: FitContext): Promise<Fi
   const trainer = new Trainer(
     net,
     ctx.train,
-    {
-      epochs: c.train.epochs,
-      batchSize: c.train.batchSize,
-      lr: { name: c.train.optimizer.schedule, lr: c.train.optimizer.lr, finalFraction: c.train.optimizer.finalFraction, every: c.train.optimizer.every, gamma: c.train.optimizer.gamma },
-      temperature: c.inference.temperature,
-      warmup: c.inference.warmup,
-    },
+    trainOptionsFrom(c),
     ctx.stream.fork('train'),
   );
   const removal = removalOf(c);

@@ -27,6 +27,7 @@
  * variances are 1/diag(XᵀX/σ² + λI): the exact marginals when the features are orthogonal.
  * @module
  */
+import { trainOptionsFrom } from './train-options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
 import type { Network } from '../nn/network.js';
@@ -177,12 +178,7 @@ export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: G
   const trainer = new Trainer(
     net,
     ctx.train,
-    {
-      epochs: c.train.epochs,
-      batchSize: c.train.batchSize,
-      lr: { name: c.train.optimizer.schedule, lr: c.train.optimizer.lr, finalFraction: c.train.optimizer.finalFraction, every: c.train.optimizer.every, gamma: c.train.optimizer.gamma },
-      temperature: 1,
-    },
+    { ...trainOptionsFrom(c), temperature: 1, warmup: undefined },
     ctx.stream.fork('train'),
   );
   let history;

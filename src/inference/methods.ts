@@ -3,6 +3,7 @@
  * {@link Posterior}; everything after (scores, pruning, calibration) is shared.
  * @module
  */
+import { trainOptionsFrom } from './train-options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ExperimentConfig } from '../experiment/config.js';
 import { buildNetwork } from '../nn/builders.js';
@@ -57,13 +58,7 @@ async function fitByTrainer(method: string, ctx: FitContext): Promise<FitResult>
   const trainer = new Trainer(
     net,
     ctx.train,
-    {
-      epochs: c.train.epochs,
-      batchSize: c.train.batchSize,
-      lr: { name: c.train.optimizer.schedule, lr: c.train.optimizer.lr, finalFraction: c.train.optimizer.finalFraction, every: c.train.optimizer.every, gamma: c.train.optimizer.gamma },
-      temperature: c.inference.temperature,
-      warmup: c.inference.warmup,
-    },
+    trainOptionsFrom(c),
     ctx.stream.fork('train'),
   );
   try {
