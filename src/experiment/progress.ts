@@ -29,7 +29,8 @@ export class Progress {
 
   constructor(
     readonly label: string,
-    readonly total: number,
+    /** Units of work in all; may be raised when the amount becomes known. */
+    public total: number,
     private readonly out: ProgressSink = process.stderr,
     /** Set false to silence completely (tests). */
     private readonly enabled = true,

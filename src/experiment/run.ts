@@ -138,7 +138,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     data: evalSet,
     scoreData: data.train,
     onPoint: (d, total, r) => {
-      (pbar as unknown as { total: number }).total = total;
+      pbar.total = total;
       pbar.update(d, `${r.criterion} @ ${(100 * r.sparsity).toFixed(1)}%: acc ${(100 * r.accuracy).toFixed(2)}% ece ${r.ece.toFixed(4)}`);
     },
   });
@@ -165,8 +165,14 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   const variants = [{ name: 'main', config: cfg }, ...cfg.variants.map((v) => ({ name: v.name, config: variantConfig(cfg, v) }))];
   const sink = o.progress === undefined ? process.stderr : o.progress;
   const backend: BackendInfo = await initBackend(o.backend ?? cfg.backend, o.backend ? 'flag' : 'config');
-  const data = loadData(cfg);
-  for (const v of variants) if (v.config.data.name !== cfg.data.name) loadData(v.config);
+  // Every model's data is loaded (and so checked) before anything is created; variants that
+  // share a data config share one copy.
+  const dataByKey = new Map<string, LoadedDataset>();
+  for (const v of variants) {
+    const key = JSON.stringify(v.config.data);
+    if (!dataByKey.has(key)) dataByKey.set(key, loadData(v.config));
+  }
+  const data = dataByKey.get(JSON.stringify(cfg.data))!;
 
   const resultsDir = o.resultsDir ?? 'results';
   let partial: string;
@@ -195,7 +201,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   sink?.write(`run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`);
 
   const results: VariantResult[] = [];
-  for (const v of variants) results.push(await runVariant(v.name, v.config, data, partial, sink));
+  for (const v of variants) results.push(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink));
 
   const rows: CurveRow[] = results.flatMap((r) => r.curves.rows);
   await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
