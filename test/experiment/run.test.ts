@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -102,7 +102,6 @@ describe('running an experiment', { timeout: 120_000 }, () => {
   });
 
   it('live tensors stay flat across epochs', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
     const counts: number[] = [];
     const { Trainer } = await import('../../src/inference/trainer.js');
     const { networkFor } = await import('../../src/inference/methods.js');
@@ -116,7 +115,6 @@ describe('running an experiment', { timeout: 120_000 }, () => {
     tr.dispose();
     net.dispose();
     expect(new Set(counts.slice(1)).size).toBe(1);
-    void root;
   });
 });
 
@@ -151,7 +149,6 @@ describe('command line errors leave no results behind', { timeout: 120_000 }, ()
     const full = readFileSync(join(bad, 'train-labels-idx1-ubyte'));
     writeFileSync(join(bad, 't10k-labels-idx1-ubyte'), full.subarray(0, full.length - 3));
     check(['run', q, 'data.name=fashion-mnist', `data.dir=${bad}`, 'backend=cpu'], /t10k-labels-idx1-ubyte.*truncated/);
-    mkdirSync(join(bad, 'x'), { recursive: true });
   });
 
   it('--help and an unknown command', () => {
