@@ -15,15 +15,18 @@ import type { VariantResult } from './run.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** Curves are drawn against compression on a log axis: 2×, 10×, 100× are 50 %, 90 %, 99 % sparsity, spread evenly. */
+const COMPRESSION_AXIS = 'compression (total / kept weights, log scale)';
+
 function series(results: VariantResult[], metric: keyof CurveRow): LineSeries[] {
   const out: LineSeries[] = [];
   for (const r of results) {
     const crits = [...new Set(r.curves.rows.filter((x) => x.scope !== 'threshold').map((x) => x.criterion))];
     for (const c of crits) {
-      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold').sort((a, b) => a.sparsity - b.sparsity);
+      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold' && Number.isFinite(x.compression)).sort((a, b) => a.sparsity - b.sparsity);
       out.push({
         name: results.length > 1 ? `${r.name}: ${c}` : c,
-        x: rows.map((x) => 100 * x.sparsity),
+        x: rows.map((x) => x.compression),
         y: rows.map((x) => (metric === 'accuracy' ? 100 * (x[metric] as number) : (x[metric] as number))),
         dashed: c === 'random',
       });
@@ -45,7 +48,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
   md.push(
     `Run \`${manifest.runId}\` · seed ${cfg.seed} · backend **${manifest.backend.name}** · data \`${cfg.data.name}\` (split \`${manifest.dataSplit}\`) · evaluated on the ${cfg.eval.split} split with ${cfg.eval.samples} posterior samples · git ${manifest.git ? manifest.git.commit.slice(0, 10) + (manifest.git.dirty ? ' (dirty)' : '') : 'n/a'}`,
     '',
-    'Conventions: sparsity = fraction of weights removed, counted over weight matrices (biases not counted; `curves.csv` has both); compression = total / kept weights; NLL is the mean per example; ECE and MCE are top-label with 15 equal-width bins. Pruned weights are removed from both the posterior mean and variance. Curves use the Monte Carlo predictive unless marked *mean*.',
+    'Conventions: sparsity = fraction of weights removed, counted over weight matrices (biases not counted; `curves.csv` has both); compression = total / kept weights; NLL is the mean per example; ECE and MCE are top-label with 15 equal-width bins. Pruned weights are removed from both the posterior mean and variance. Curves use the Monte Carlo predictive unless marked *mean*. Plots put compression on a log axis so the high-sparsity end is readable: 2×, 10×, 20×, 100× are 50 %, 90 %, 95 %, 99 % sparsity.',
     '',
   );
 
@@ -72,9 +75,9 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
   md.push(markdownTable(modelRows), '');
 
   md.push('## Accuracy and calibration against sparsity', '');
-  md.push(plot('accuracy_vs_sparsity.svg', linePlot({ title: 'Test accuracy vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'accuracy (%)', series: series(results, 'accuracy') })), '');
-  md.push(plot('ece_vs_sparsity.svg', linePlot({ title: 'Expected calibration error vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'ECE (15 bins)', series: series(results, 'ece') })), '');
-  md.push(plot('nll_vs_sparsity.svg', linePlot({ title: 'NLL vs sparsity', xLabel: 'sparsity (% of weights removed)', yLabel: 'NLL (nats / example)', series: series(results, 'nll'), yScale: 'log' })), '');
+  md.push(plot('accuracy_vs_sparsity.svg', linePlot({ title: 'Test accuracy vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'accuracy (%)', series: series(results, 'accuracy'), xScale: 'log' })), '');
+  md.push(plot('ece_vs_sparsity.svg', linePlot({ title: 'Expected calibration error vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'ECE (15 bins)', series: series(results, 'ece'), xScale: 'log' })), '');
+  md.push(plot('nll_vs_sparsity.svg', linePlot({ title: 'NLL vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'NLL (nats / example)', series: series(results, 'nll'), yScale: 'log', xScale: 'log' })), '');
 
   for (const r of results) {
     md.push(`### ${r.name}: operating points`, '');
