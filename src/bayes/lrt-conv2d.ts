@@ -23,8 +23,9 @@ import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type C
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
 import type { UnitStructure } from '../nn/structure.js';
-import { keptIndices } from './lrt-dense.js';
-import { klTerm, logAlpha, type PriorSpec } from './priors.js';
+import { logAlpha, type PriorSpec } from './priors.js';
+import { maskedKl, meanFieldMoments } from './mean-field.js';
+import { MaskSlot } from '../nn/mask-slot.js';
 
 export interface LrtConv2dOptions extends ConvOptions {
   prior: PriorSpec;
@@ -46,9 +47,7 @@ export class LrtConv2d implements Layer {
   readonly theta: tf.Variable;
   readonly logSigma2: tf.Variable;
   readonly b: tf.Variable;
-  private mask: tf.Tensor | null = null;
-  private maskData: Float32Array | null = null;
-  private keepIdx: tf.Tensor1D | null = null;
+  private readonly mask = new MaskSlot();
 
   constructor(o: LrtConv2dOptions) {
     this.name = o.name;
@@ -66,9 +65,8 @@ export class LrtConv2d implements Layer {
   preActivationMoments(x: tf.Tensor): { mean: tf.Tensor4D; variance: tf.Tensor4D } {
     return tf.tidy(() => {
       const s = this.geometry.stride;
-      const theta = this.mask ? tf.mul(this.theta, this.mask) : this.theta;
-      const s2 = tf.exp(this.logSigma2);
-      const sigma2 = this.mask ? tf.mul(s2, this.mask) : s2;
+      const theta = this.mask.apply(this.theta);
+      const sigma2 = this.mask.apply(tf.exp(this.logSigma2));
       return { mean: tf.add(conv(x, theta, s), this.b) as tf.Tensor4D, variance: conv(tf.square(x), sigma2, s) };
     });
   }
@@ -76,12 +74,10 @@ export class LrtConv2d implements Layer {
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     return tf.tidy(() => {
       const s = this.geometry.stride;
-      const theta = this.mask ? tf.mul(this.theta, this.mask) : this.theta;
-      const mean = tf.add(conv(x, theta, s), this.b);
+      const mean = tf.add(conv(x, this.mask.apply(this.theta), s), this.b);
       if (!opts.sample) return mean;
       if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
-      const s2 = tf.exp(this.logSigma2);
-      const variance = conv(tf.square(x), this.mask ? tf.mul(s2, this.mask) : s2, s);
+      const variance = conv(tf.square(x), this.mask.apply(tf.exp(this.logSigma2)), s);
       const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', opts.stream.nextSeed());
       return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
     });
@@ -89,12 +85,7 @@ export class LrtConv2d implements Layer {
 
   kl(opts?: { stream?: RandomStream }): tf.Scalar {
     const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
-    if (!this.keepIdx) return klTerm(this.prior, this.theta, this.logSigma2, seed);
-    return tf.tidy(() => {
-      const mu = tf.gather(tf.reshape(this.theta, [-1]), this.keepIdx!);
-      const ls2 = tf.gather(tf.reshape(this.logSigma2, [-1]), this.keepIdx!);
-      return klTerm(this.prior, mu, ls2, seed);
-    });
+    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
   }
 
   /** log α per weight (clipped to ±8). */
@@ -107,15 +98,7 @@ export class LrtConv2d implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.theta.dataSync().slice() as Float32Array;
-    const ls2 = this.logSigma2.dataSync();
-    const variance = new Float32Array(mean.length);
-    const m = this.maskData;
-    for (let i = 0; i < mean.length; i++) {
-      const k = m ? m[i]! : 1;
-      mean[i]! *= k;
-      variance[i] = k * Math.exp(ls2[i]!);
-    }
+    const { mean, variance } = meanFieldMoments(this.theta, this.logSigma2, this.mask);
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: this.macsPerWeight };
   }
 
@@ -131,26 +114,21 @@ export class LrtConv2d implements Layer {
         { variable: this.logSigma2, inAxis: 2, outAxis: 3 },
         { variable: this.b, outAxis: 0 },
       ],
-      deterministicWeight: () => tf.tidy(() => (this.mask ? tf.mul(this.theta, this.mask) : this.theta.clone()).dataSync() as Float32Array),
+      deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.theta) : this.theta.clone()).dataSync() as Float32Array),
       resized: (i, o) => new LrtConv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, prior: this.prior, stream: new RandomStream(`resize/${this.name}`) }),
     };
   }
 
   setMask(mask: Float32Array | null): void {
-    this.mask?.dispose();
-    this.maskData = mask;
-    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
-    this.keepIdx?.dispose();
-    this.keepIdx = mask ? tf.tensor1d(keptIndices(mask), 'int32') : null;
+    this.mask.set(mask, this.weightShape);
   }
 
   getMask(): Float32Array | null {
-    return this.maskData;
+    return this.mask.data;
   }
 
   dispose(): void {
     for (const v of this.variables()) v.dispose();
-    this.mask?.dispose();
-    this.keepIdx?.dispose();
+    this.mask.dispose();
   }
 }

@@ -20,7 +20,9 @@ import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from '../nn/names.js';
-import { klTerm, logAlpha, type PriorSpec } from './priors.js';
+import { logAlpha, type PriorSpec } from './priors.js';
+import { maskedKl, meanFieldMoments } from './mean-field.js';
+import { MaskSlot } from '../nn/mask-slot.js';
 
 export interface LrtDenseOptions {
   name: string;
@@ -45,9 +47,7 @@ export class LrtDense implements Layer {
   readonly theta: tf.Variable;
   readonly logSigma2: tf.Variable;
   readonly b: tf.Variable;
-  private mask: tf.Tensor | null = null;
-  private maskData: Float32Array | null = null;
-  private keepIdx: tf.Tensor1D | null = null;
+  private readonly mask = new MaskSlot();
 
   constructor(o: LrtDenseOptions) {
     this.name = o.name;
@@ -61,12 +61,11 @@ export class LrtDense implements Layer {
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     return tf.tidy(() => {
       const x2 = x as tf.Tensor2D;
-      const theta = (this.mask ? tf.mul(this.theta, this.mask) : this.theta) as tf.Tensor2D;
+      const theta = this.mask.apply(this.theta) as tf.Tensor2D;
       const mean = tf.add(tf.matMul(x2, theta), this.b);
       if (!opts.sample) return mean;
       if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
-      const s2 = tf.exp(this.logSigma2);
-      const sigma2 = (this.mask ? tf.mul(s2, this.mask) : s2) as tf.Tensor2D;
+      const sigma2 = this.mask.apply(tf.exp(this.logSigma2)) as tf.Tensor2D;
       const variance = tf.matMul(tf.square(x2), sigma2);
       const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', opts.stream.nextSeed());
       return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
@@ -76,12 +75,7 @@ export class LrtDense implements Layer {
   kl(opts?: { stream?: RandomStream }): tf.Scalar {
     const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
     // Pruned weights are removed from the model: only kept weights contribute KL.
-    if (!this.keepIdx) return klTerm(this.prior, this.theta, this.logSigma2, seed);
-    return tf.tidy(() => {
-      const mu = tf.gather(tf.reshape(this.theta, [-1]), this.keepIdx!);
-      const ls2 = tf.gather(tf.reshape(this.logSigma2, [-1]), this.keepIdx!);
-      return klTerm(this.prior, mu, ls2, seed);
-    });
+    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
   }
 
   /** log α per weight (clipped to ±8), the sparse-VD dropout-rate parameter. */
@@ -94,43 +88,20 @@ export class LrtDense implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.theta.dataSync().slice() as Float32Array;
-    const ls2 = this.logSigma2.dataSync();
-    const variance = new Float32Array(mean.length);
-    const m = this.maskData;
-    for (let i = 0; i < mean.length; i++) {
-      if (m && m[i] === 0) {
-        mean[i] = 0;
-        variance[i] = 0;
-      } else variance[i] = Math.exp(ls2[i]!);
-    }
+    const { mean, variance } = meanFieldMoments(this.theta, this.logSigma2, this.mask);
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: 1 };
   }
 
   setMask(mask: Float32Array | null): void {
-    this.mask?.dispose();
-    this.maskData = mask;
-    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
-    this.keepIdx?.dispose();
-    this.keepIdx = mask ? tf.tensor1d(keptIndices(mask), 'int32') : null;
+    this.mask.set(mask, this.weightShape);
   }
 
   getMask(): Float32Array | null {
-    return this.maskData;
+    return this.mask.data;
   }
 
   dispose(): void {
     for (const v of this.variables()) v.dispose();
-    this.mask?.dispose();
-    this.keepIdx?.dispose();
+    this.mask.dispose();
   }
-}
-
-/** Flat indices of the kept (non-zero) mask entries. */
-export function keptIndices(mask: Float32Array): Int32Array {
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) n++;
-  const out = new Int32Array(n);
-  for (let i = 0, j = 0; i < mask.length; i++) if (mask[i] !== 0) out[j++] = i;
-  return out;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MaskSlot } from './mask-slot.js';
 import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
@@ -73,8 +74,7 @@ export class Conv2d implements Layer {
   readonly macsPerWeight: number;
   readonly w: tf.Variable;
   readonly b: tf.Variable;
-  private mask: tf.Tensor | null = null;
-  private maskData: Float32Array | null = null;
+  private readonly mask = new MaskSlot();
 
   constructor(o: ConvOptions) {
     this.name = o.name;
@@ -87,7 +87,7 @@ export class Conv2d implements Layer {
   }
 
   forward(x: tf.Tensor, _opts: ForwardOptions): tf.Tensor {
-    return tf.tidy(() => tf.add(conv(x, this.mask ? tf.mul(this.w, this.mask) : this.w, this.geometry.stride), this.b));
+    return tf.tidy(() => tf.add(conv(x, this.mask.apply(this.w), this.geometry.stride), this.b));
   }
 
   variables(): tf.Variable[] {
@@ -95,8 +95,7 @@ export class Conv2d implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.w.dataSync().slice() as Float32Array;
-    if (this.maskData) for (let i = 0; i < mean.length; i++) mean[i]! *= this.maskData[i]!;
+    const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: this.macsPerWeight };
   }
 
@@ -111,24 +110,22 @@ export class Conv2d implements Layer {
         { variable: this.w, inAxis: 2, outAxis: 3 },
         { variable: this.b, outAxis: 0 },
       ],
-      deterministicWeight: () => tf.tidy(() => (this.mask ? tf.mul(this.w, this.mask) : this.w.clone()).dataSync() as Float32Array),
+      deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.w) : this.w.clone()).dataSync() as Float32Array),
       resized: (i, o) => new Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, stream: new Stream(`resize/${this.name}`) }),
     };
   }
 
   setMask(mask: Float32Array | null): void {
-    this.mask?.dispose();
-    this.maskData = mask;
-    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
+    this.mask.set(mask, this.weightShape);
   }
 
   getMask(): Float32Array | null {
-    return this.maskData;
+    return this.mask.data;
   }
 
   dispose(): void {
     this.w.dispose();
     this.b.dispose();
-    this.mask?.dispose();
+    this.mask.dispose();
   }
 }

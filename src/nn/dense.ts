@@ -8,6 +8,7 @@ import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
+import { MaskSlot } from './mask-slot.js';
 
 export interface DenseOptions {
   name: string;
@@ -24,8 +25,7 @@ export class Dense implements Layer {
   readonly weightShape: number[];
   readonly w: tf.Variable;
   readonly b: tf.Variable;
-  private mask: tf.Tensor | null = null;
-  private maskData: Float32Array | null = null;
+  private readonly mask = new MaskSlot();
 
   constructor(o: DenseOptions) {
     this.name = o.name;
@@ -36,7 +36,7 @@ export class Dense implements Layer {
 
   /** The weight with its mask applied. */
   effectiveWeight(): tf.Tensor {
-    return this.mask ? tf.mul(this.w, this.mask) : this.w;
+    return this.mask.apply(this.w);
   }
 
   forward(x: tf.Tensor, _opts: ForwardOptions): tf.Tensor {
@@ -48,24 +48,21 @@ export class Dense implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.w.dataSync().slice() as Float32Array;
-    if (this.maskData) for (let i = 0; i < mean.length; i++) if (this.maskData[i] === 0) mean[i] = 0;
+    const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
   }
 
   setMask(mask: Float32Array | null): void {
-    this.mask?.dispose();
-    this.maskData = mask;
-    this.mask = mask ? tf.tensor(mask, this.weightShape) : null;
+    this.mask.set(mask, this.weightShape);
   }
 
   getMask(): Float32Array | null {
-    return this.maskData;
+    return this.mask.data;
   }
 
   dispose(): void {
     this.w.dispose();
     this.b.dispose();
-    this.mask?.dispose();
+    this.mask.dispose();
   }
 }
