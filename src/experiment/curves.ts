@@ -8,6 +8,9 @@ import type { Posterior } from '../inference/posterior.js';
 import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
 import type { MaskSet } from '../nn/network.js';
 import { masksAtSparsity, masksAtThreshold, type PruningScope } from '../pruning/masks.js';
+import { compactNetwork, type CompactionReport } from '../pruning/compaction.js';
+import { gateMasks } from '../pruning/structured.js';
+import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
 import { evaluatePosterior, type Evaluation } from './evaluate.js';
@@ -109,6 +112,34 @@ export interface CurveResult {
   dense: Evaluation;
   /** The log α threshold point, when requested and defined. */
   threshold?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
+  /**
+   * The structured operating point of a gated network: the gates' own deterministic
+   * decisions (hard-concrete ẑ = 0, spike-and-slab φ ≤ ½) as masks, evaluated, and the
+   * network compacted (units, pixels and channels removed) with its parameter and
+   * multiply-add counts. `maxAbsDiff` is the largest difference between the masked and the
+   * compacted network's posterior-mean logits on the first `agreementExamples` evaluation inputs.
+   */
+  gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; agreementExamples: number };
+}
+
+/** Masked vs compacted posterior-mean logits on up to `n` examples of `data`. */
+function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset, n = 500): { compaction: CompactionReport; maxAbsDiff: number; agreementExamples: number } {
+  const net = posterior.network;
+  const saved = net.getMasks();
+  net.setMasks(masks);
+  try {
+    const { network, report } = compactNetwork(net);
+    const m = Math.min(n, data.n);
+    const d = data.x.length / data.n;
+    const diff = tf.tidy(() => {
+      const x = tf.tensor(data.x.subarray(0, m * d), [m, ...data.shape]);
+      return tf.max(tf.abs(tf.sub(net.forward(x, { sample: false }), network.forward(x, { sample: false })))).dataSync()[0]!;
+    });
+    network.dispose();
+    return { compaction: report, maxAbsDiff: diff, agreementExamples: m };
+  } finally {
+    net.setMasks(saved.size ? saved : null);
+  }
 }
 
 /** All operating points of all criteria. Masks are cleared afterwards. */
@@ -121,7 +152,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   // one config can compare methods whose posteriors differ.
   const criteria = o.criteria.filter((c) => (hasVariance || !getCriterion(c).needsVariance) && (hasGates || !getCriterion(c).needsGates));
   const doThreshold = o.logAlphaThreshold !== null && hasVariance;
-  const total = 1 + criteria.length * o.sparsities.filter((s) => s > 0).length + (doThreshold ? 1 : 0);
+  const total = 1 + criteria.length * o.sparsities.filter((s) => s > 0).length + (doThreshold ? 1 : 0) + (hasGates ? 1 : 0);
   let done = 0;
   const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
 
@@ -149,7 +180,15 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows };
     tick(p.rows[0]!);
   }
-  return { rows, dense: dense.mc, threshold };
+  let gates: CurveResult['gates'];
+  if (hasGates) {
+    const masks = gateMasks(posterior.network);
+    const p = evaluatePoint(posterior, masks, o, 'gates', { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null });
+    rows.push(...p.rows);
+    gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
+    tick(p.rows[0]!);
+  }
+  return { rows, dense: dense.mc, threshold, gates };
 }
 
 /** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../report/atomic.js';
 import { barChart, linePlot, reliabilityDiagram, type LineSeries } from '../report/svg.js';
 import { markdownTable, type Row } from '../report/table.js';
+import { formatCompactionReport } from '../pruning/compaction.js';
 import type { ExperimentConfig } from './config.js';
 import type { CurveRow } from './curves.js';
 import type { Manifest } from './manifest.js';
@@ -118,6 +119,21 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
         ),
         '',
       );
+    }
+    const g = r.curves.gates;
+    if (g) {
+      const c = g.compaction;
+      md.push(`#### ${r.name}: structured operating point (the gates' own decisions)`, '');
+      md.push(
+        `Gates closed at test time (hard-concrete ẑ = 0, spike-and-slab φ ≤ ½) remove whole inputs, units or channels. ` +
+          `Inputs kept: **${c.inputs.after} of ${c.inputs.before}**; ` +
+          `units kept per layer: ${c.layers.map((l) => `${l.name} ${l.shapeAfter.at(-1)}/${l.shapeBefore.at(-1)}`).join(', ')}. ` +
+          `Test accuracy **${pct(g.evaluation.accuracy)}** (MC, ${g.evaluation.samples} samples), ECE ${g.evaluation.ece.toFixed(4)}, NLL ${g.evaluation.nll.toFixed(4)}; ` +
+          `weights removed ${pct(g.sparsity.weights.sparsity)}. Multiply-adds per example ${c.macs.before} → **${c.macs.after}** (${c.speedup.toFixed(2)}× fewer). ` +
+          `Compacted vs masked network, largest logit difference on ${g.agreementExamples} ${cfg.eval.split} inputs: ${g.maxAbsDiff.toExponential(2)}.`,
+        '',
+      );
+      md.push(formatCompactionReport(c), '');
     }
     md.push('');
   }

@@ -143,7 +143,14 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     },
   });
   const th = curves.threshold;
-  pbar.finish(th ? `log α ≥ ${cfg.pruning.logAlphaThreshold}: sparsity ${(100 * th.sparsity.weights.sparsity).toFixed(2)}%, acc ${(100 * th.evaluation.accuracy).toFixed(2)}%` : `${curves.rows.length} rows`);
+  const gt = curves.gates;
+  pbar.finish(
+    th
+      ? `log α ≥ ${cfg.pruning.logAlphaThreshold}: sparsity ${(100 * th.sparsity.weights.sparsity).toFixed(2)}%, acc ${(100 * th.evaluation.accuracy).toFixed(2)}%`
+      : gt
+        ? `gates: inputs ${gt.compaction.inputs.after}/${gt.compaction.inputs.before}, MACs ${gt.compaction.macs.before} → ${gt.compaction.macs.after}, acc ${(100 * gt.evaluation.accuracy).toFixed(2)}%`
+        : `${curves.rows.length} rows`,
+  );
   const result: VariantResult = {
     name,
     config: cfg,
@@ -221,6 +228,9 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           final: r.history.at(-1) ?? null,
           dense: summarizeEval(r.curves.dense),
           threshold: r.curves.threshold ? { ...summarizeEval(r.curves.threshold.evaluation), sparsity: r.curves.threshold.sparsity } : null,
+          gates: r.curves.gates
+            ? { ...summarizeEval(r.curves.gates.evaluation), sparsity: r.curves.gates.sparsity, compaction: r.curves.gates.compaction, maxAbsDiff: r.curves.gates.maxAbsDiff, agreementExamples: r.curves.gates.agreementExamples }
+            : null,
           history: r.history,
           curves: r.curves.rows,
         },
