@@ -115,6 +115,17 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
       // Units whose gates start below ½ are off in the median model, so only l0 and spike-slab are held to accuracy.
       if (inference.method !== 'unit-gates') expect(v.dense.accuracy).toBeGreaterThan(0.7);
       expect(v.curves.some((row: { criterion: string }) => row.criterion === 'inclusion')).toBe(true);
+      // The gates' own operating point: compacted = masked, and the multiply-adds are the hand
+      // count Σ in·out over the compacted layers, whose widths chain (a layer's kept outputs are
+      // the next one's kept inputs).
+      const g = v.gates;
+      expect(g.maxAbsDiff).toBeLessThan(1e-5);
+      const layers = g.compaction.layers as { shapeAfter: number[]; macsAfter: number }[];
+      for (let i = 1; i < layers.length; i++) expect(layers[i]!.shapeAfter[0]).toBe(layers[i - 1]!.shapeAfter[1]);
+      expect(g.compaction.inputs.after).toBe(layers[0]!.shapeAfter[0]);
+      expect(g.compaction.macs.after).toBe(layers.reduce((a, l) => a + l.shapeAfter[0]! * l.shapeAfter[1]!, 0));
+      if (inference.method !== 'unit-gates') expect(g.compaction.macs.before).toBe(2 * 12 + 12 * 8 + 8 * 3);
+      expect(readFileSync(join(r.runDir, 'report.md'), 'utf8')).toContain('structured operating point');
       if (inference.method === 'unit-gates') {
         // Gates initialized at φ = 0.4 < threshold 0.5: units are removed after the first epoch.
         expect(v.history[0].removed).toBeDefined();
