@@ -9,20 +9,18 @@
  *   npx tsx experiments/sparse-vd-lenet300/check.ts [results/quickstart/<run-id>]
  * Without an argument the newest complete run is checked. Exit code 1 if a claim fails.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { findRun, printClaims, readRun, type Claim } from '../lib/check.js';
 
-const root = 'results/quickstart';
-const dir = process.argv[2] ?? (existsSync(root) ? readdirSync(root).filter((d) => !d.startsWith('.')).sort().map((d) => join(root, d)).at(-1) : undefined);
-if (!dir || !existsSync(join(dir, 'metrics.json'))) {
-  console.error(`no complete quickstart run found${dir ? ` at ${dir}` : ''}; run \`npm run quickstart\` first`);
+const dir = findRun('quickstart', process.argv[2]);
+if (!dir) {
+  console.error(`no complete quickstart run found${process.argv[2] ? ` at ${process.argv[2]}` : ''}; run \`npm run quickstart\` first`);
   process.exit(1);
 }
 interface Row { criterion: string; targetSparsity: number | null; sparsity: number; accuracy: number; ece: number; predictive: string }
-const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+const { metrics: m, manifest } = readRun(dir);
 const main = m.variants.main;
 const at = (rows: Row[], c: string, s: number) => rows.find((r) => r.criterion === c && r.targetSparsity === s && r.predictive === 'mc');
-const results: { claim: string; value: string; pass: boolean }[] = [];
+const results: Claim[] = [];
 
 const th = main.threshold;
 results.push({ claim: 'log α ≥ 3 prunes ≥ 98 % of weights', value: `${(100 * th.sparsity.weights.sparsity).toFixed(2)} %`, pass: th.sparsity.weights.sparsity >= 0.98 });
@@ -38,6 +36,5 @@ if (g) {
   const gs = at(g.curves, 'snr', 0.95), gm = at(g.curves, 'magnitude', 0.95);
   if (gs && gm) console.log(`Gaussian prior at 95 %: SNR ${(100 * gs.accuracy).toFixed(2)} %, magnitude ${(100 * gm.accuracy).toFixed(2)} % (the rankings part ways)`);
 }
-for (const r of results) console.log(`${r.pass ? 'PASS' : 'FAIL'}  ${r.claim}: ${r.value}`);
-console.log(`run: ${dir}, training ${main.trainSeconds.toFixed(0)} s, whole run ${JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).durationSeconds} s`);
-process.exit(results.every((r) => r.pass) ? 0 : 1);
+const ok = printClaims(`quickstart (${dir}, training ${main.trainSeconds.toFixed(0)} s, whole run ${manifest.durationSeconds} s)`, results);
+process.exit(ok ? 0 : 1);
