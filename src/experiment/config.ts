@@ -60,8 +60,17 @@ const swagOptions = z
     rank: z.number().int().min(2).max(1000).default(20),
     /** Sampling scale; default by variant (swag 0.5, swag-diag 1; swa always 0). */
     scale: z.number().min(0).max(100).optional(),
+    /**
+     * Further models from the same SGD trajectory, reported beside the main one: `swa`,
+     * `swag-diag`, and `sgd` (the iterate SWAG starts from, at the end of the burn-in).
+     */
+    companions: z.array(z.enum(['swa', 'swag-diag', 'sgd'])).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if ((o.companions as string[]).includes(o.variant)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['companions'], message: `"${o.variant}" is the main variant; companions may be the other ones of swa, swag-diag, sgd` });
+    if (new Set(o.companions).size !== o.companions.length) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['companions'], message: 'each companion at most once' });
+  });
 
 const svgdOptions = z
   .object({
@@ -283,15 +292,22 @@ function describeIssue(i: z.ZodIssue): string {
 
 /** Known keys of the schema at every object level, for the unknown-key hint. */
 function allowedKeys(path: (string | number)[]): string[] {
+  const unwrap = (t: z.ZodTypeAny): z.ZodTypeAny => {
+    for (;;) {
+      if (t instanceof z.ZodDefault || t instanceof z.ZodOptional || t instanceof z.ZodNullable) t = t._def.innerType;
+      else if (t instanceof z.ZodEffects) t = t._def.schema;
+      else return t;
+    }
+  };
   let s: z.ZodTypeAny = schema;
   for (const p of path) {
-    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s._def.innerType;
+    s = unwrap(s);
     if (s instanceof z.ZodObject) s = s.shape[p as string];
     else if (s instanceof z.ZodArray) s = s.element;
     else return [];
     if (!s) return [];
   }
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType;
+  s = unwrap(s);
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 

@@ -14,6 +14,9 @@ import type { CurveRow } from './curves.js';
 import type { Manifest } from './manifest.js';
 import type { VariantResult } from './run.js';
 
+/** A model name as part of a file name (companions are named `<variant>/<name>`). */
+const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
+
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** Curves are drawn against compression on a log axis: 2×, 10×, 100× are 50 %, 90 %, 99 % sparsity, spread evenly. */
@@ -63,9 +66,10 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
       network: r.network,
       weights: r.numWeights,
       epochs: r.history.length,
-      'train time': `${r.trainSeconds.toFixed(0)} s`,
+      'train time': r.sharedTrainingWith ? `${r.sharedTrainingWith}'s run` : `${r.trainSeconds.toFixed(0)} s`,
       'val acc': last?.validationAccuracy !== undefined ? pct(last.validationAccuracy) : '–',
       'test acc (dense)': pct(r.curves.dense.accuracy),
+      'NLL (dense)': r.curves.dense.nll.toFixed(4),
       'ECE (dense)': r.curves.dense.ece.toFixed(4),
       'log α threshold: sparsity': th ? pct(th.sparsity.weights.sparsity) : '–',
       'compression': th ? `${th.sparsity.weights.compression.toFixed(1)}×` : '–',
@@ -102,13 +106,13 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
       md.push('<details><summary>Same points with the posterior-mean network (no sampling)</summary>', '');
       md.push(markdownTable(mean.map((x) => ({ criterion: x.criterion, sparsity: pct(x.sparsity), accuracy: pct(x.accuracy), NLL: x.nll.toFixed(4), ECE: x.ece.toFixed(4) }))), '', '</details>', '');
     }
-    md.push(plot(`reliability_${r.name}_dense.svg`, reliabilityDiagram(r.curves.dense.reliability, { title: `${r.name}: dense` })));
+    md.push(plot(`reliability_${fileSafe(r.name)}_dense.svg`, reliabilityDiagram(r.curves.dense.reliability, { title: `${r.name}: dense` })));
     const th = r.curves.threshold;
     if (th) {
-      md.push(plot(`reliability_${r.name}_threshold.svg`, reliabilityDiagram(th.evaluation.reliability, { title: `${r.name}: log α ≥ ${cfg.pruning.logAlphaThreshold}` })), '');
+      md.push(plot(`reliability_${fileSafe(r.name)}_threshold.svg`, reliabilityDiagram(th.evaluation.reliability, { title: `${r.name}: log α ≥ ${cfg.pruning.logAlphaThreshold}` })), '');
       md.push(
         plot(
-          `layers_${r.name}.svg`,
+          `layers_${fileSafe(r.name)}.svg`,
           barChart({ title: `${r.name}: sparsity per layer at log α ≥ ${cfg.pruning.logAlphaThreshold}`, categories: th.sparsity.layers.map((l) => l.name), series: [{ name: 'sparsity', values: th.sparsity.layers.map((l) => l.weights.sparsity) }], yLabel: 'fraction removed', yRange: [0, 1] }),
         ),
         '',
@@ -140,9 +144,9 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
 
   md.push('## Training', '');
   for (const r of results) {
-    if (!r.history.length) continue;
+    if (!r.history.length || r.sharedTrainingWith) continue;
     const h = r.history;
-    md.push(plot(`training_${r.name}.svg`, linePlot({ title: `${r.name}: accuracy during training`, xLabel: 'epoch', yLabel: 'accuracy (%)', series: [{ name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) }, { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) }] })), '');
+    md.push(plot(`training_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: accuracy during training`, xLabel: 'epoch', yLabel: 'accuracy (%)', series: [{ name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) }, { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) }] })), '');
   }
   md.push('## Files', '', '- `config.json`: the resolved config (every default filled in)', '- `manifest.json`: versions, backend, seed, git commit, times', '- `metrics.json`: everything above as numbers, with the training history', '- `curves.csv`: one row per model × criterion × operating point × predictive', '');
   for (const [name, svg] of files) await writeFileAtomic(join(dir, name), svg);

@@ -14,7 +14,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } 
 import { dirname, join } from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend.js';
 import { loadDataset, type LoadedDataset } from '../data/registry.js';
-import { subset } from '../data/dataset.js';
+import { subset, type Dataset } from '../data/dataset.js';
+import type { Posterior } from '../inference/posterior.js';
+import type { RandomStream } from '../random.js';
 import { getMethod } from '../inference/methods.js';
 import type { EpochStats } from '../inference/trainer.js';
 import { rootStream } from '../random.js';
@@ -48,6 +50,8 @@ export interface VariantResult {
   numWeights: number;
   history: EpochStats[];
   trainSeconds: number;
+  /** Set when this model came out of another model's training run (SWAG companions). */
+  sharedTrainingWith?: string;
   curves: CurveResult;
 }
 
@@ -72,9 +76,9 @@ export function loadData(cfg: ExperimentConfig): LoadedDataset {
 }
 
 /** Train and evaluate one variant, checkpointing into `dir`. */
-async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDataset, dir: string, sink: ProgressSink | null): Promise<VariantResult> {
+async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDataset, dir: string, sink: ProgressSink | null): Promise<VariantResult[]> {
   const done = join(dir, `variant-${name}.json`);
-  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as VariantResult;
+  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as VariantResult[];
 
   const stream = rootStream(cfg.seed).fork(`variant/${name}`);
   const epochs = cfg.train.epochs;
@@ -125,8 +129,33 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
   bar.finish(last ? `val ${(100 * (last.validationAccuracy ?? NaN)).toFixed(2)}%` : 'no training epochs');
 
   const evalSet = cfg.eval.split === 'test' ? data.test : data.validation;
+  const models = [{ name, posterior: fit.posterior }, ...(fit.companions ?? []).map((c) => ({ name: name === 'main' ? c.name : `${name}/${c.name}`, posterior: c.posterior }))];
+  const results: VariantResult[] = [];
+  for (const [k, m] of models.entries()) {
+    try {
+      results.push({
+        name: m.name,
+        config: cfg,
+        method: m.posterior.method,
+        network: m.posterior.network.description,
+        numWeights: m.posterior.network.numWeights(),
+        history,
+        trainSeconds,
+        ...(k > 0 ? { sharedTrainingWith: name } : {}),
+        curves: await evaluateModel(m.name, m.posterior, cfg, data, evalSet, stream.fork(k === 0 ? 'eval' : `eval/${m.name}`), sink),
+      });
+    } finally {
+      m.posterior.dispose();
+    }
+  }
+  await writeJsonAtomic(done, results);
+  return results;
+}
+
+/** Pruning curves and calibration of one trained model. */
+async function evaluateModel(name: string, posterior: Posterior, cfg: ExperimentConfig, data: LoadedDataset, evalSet: Dataset, stream: RandomStream, sink: ProgressSink | null): Promise<CurveResult> {
   const pbar = new Progress(`[${name}] prune+eval`, 1, sink ?? undefined, sink !== null);
-  const curves = await pruningCurves(fit.posterior, {
+  const curves = await pruningCurves(posterior, {
     variant: name,
     criteria: cfg.pruning.criteria,
     scope: cfg.pruning.scope,
@@ -134,7 +163,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     logAlphaThreshold: cfg.pruning.logAlphaThreshold,
     samples: cfg.eval.samples,
     batchSize: cfg.eval.batchSize,
-    stream: stream.fork('eval'),
+    stream,
     data: evalSet,
     scoreData: data.train,
     onPoint: (d, total, r) => {
@@ -149,21 +178,9 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
       ? `log α ≥ ${cfg.pruning.logAlphaThreshold}: sparsity ${(100 * th.sparsity.weights.sparsity).toFixed(2)}%, acc ${(100 * th.evaluation.accuracy).toFixed(2)}%`
       : gt
         ? `gates: inputs ${gt.compaction.inputs.after}/${gt.compaction.inputs.before}, MACs ${gt.compaction.macs.before} → ${gt.compaction.macs.after}, acc ${(100 * gt.evaluation.accuracy).toFixed(2)}%`
-        : `${curves.rows.length} rows`,
+        : `dense: acc ${(100 * curves.dense.accuracy).toFixed(2)}%, NLL ${curves.dense.nll.toFixed(4)}, ECE ${curves.dense.ece.toFixed(4)}`,
   );
-  const result: VariantResult = {
-    name,
-    config: cfg,
-    method: method.name,
-    network: fit.posterior.network.description,
-    numWeights: fit.posterior.network.numWeights(),
-    history,
-    trainSeconds,
-    curves,
-  };
-  fit.posterior.dispose();
-  await writeJsonAtomic(done, result);
-  return result;
+  return curves;
 }
 
 /** Run an experiment end to end. Throws before creating anything if the config or data is bad. */
@@ -208,7 +225,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   sink?.write(`run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`);
 
   const results: VariantResult[] = [];
-  for (const v of variants) results.push(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink));
+  for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink)));
 
   const rows: CurveRow[] = results.flatMap((r) => r.curves.rows);
   await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
@@ -224,6 +241,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           network: r.network,
           numWeights: r.numWeights,
           trainSeconds: r.trainSeconds,
+          sharedTrainingWith: r.sharedTrainingWith ?? null,
           epochs: r.history.length,
           final: r.history.at(-1) ?? null,
           dense: summarizeEval(r.curves.dense),

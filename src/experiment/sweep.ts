@@ -108,10 +108,24 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
   };
   await writeFileAtomic(join(sweepDir, 'accuracy_vs_sparsity.svg'), linePlot({ title: 'Mean test accuracy vs sparsity', xLabel: 'sparsity (%)', yLabel: 'accuracy (%)', series: series('accuracy') }));
   await writeFileAtomic(join(sweepDir, 'ece_vs_sparsity.svg'), linePlot({ title: 'Mean ECE vs sparsity', xLabel: 'sparsity (%)', yLabel: 'ECE', series: series('ece') }));
+  // One dense row per model (every criterion shares the unpruned point).
+  const firstCriterion = new Map<string, unknown>();
+  const denseRows = mc.filter((r) => {
+    if (Number(r.targetSparsity) !== 0 || r.targetSparsity === null) return false;
+    const key = [...grid.filter((k) => k !== 'seed').map((k) => r[k]), r.variant].join('·');
+    if (!firstCriterion.has(key)) firstCriterion.set(key, r.criterion);
+    return firstCriterion.get(key) === r.criterion;
+  });
   const md = [
     `# Sweep: ${cfg.experiment}`,
     '',
     `Grid: ${grid.map((k) => `\`${k}\` ∈ {${cfg.sweep[k]!.map((v) => JSON.stringify(v)).join(', ')}}`).join(' × ')} — ${points.length} runs. Values are mean ± std (sample std) over ${grid.includes('seed') ? 'seeds' : 'runs'} of the Monte Carlo predictive.`,
+    '',
+    '## Dense models (no pruning)',
+    '',
+    markdownTable(meanStdColumns(denseRows, [...grid.filter((k) => k !== 'seed'), 'variant'], ['accuracy', 'nll', 'brier', 'ece', 'mutualInformation'])),
+    '',
+    '## Against sparsity',
     '',
     '![accuracy](accuracy_vs_sparsity.svg)',
     '',

@@ -35,6 +35,12 @@ export interface FitContext {
 export interface FitResult {
   posterior: Posterior;
   history: EpochStats[];
+  /**
+   * Further posteriors from the same training run (SWAG's SGD iterate, SWA mean and
+   * SWAG-diagonal), each evaluated and reported as a model of its own, named
+   * `<variant>/<name>` (`<name>` for the main model).
+   */
+  companions?: { name: string; posterior: Posterior }[];
 }
 
 export interface InferenceMethod {

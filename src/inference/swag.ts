@@ -180,7 +180,17 @@ export class SwagCollector {
     );
   }
 
+  private refs = 1;
+
+  /** One more owner (a companion posterior sharing these moments); each owner calls dispose once. */
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Release one owner's hold; the tensors are freed when the last owner lets go. */
   dispose(): void {
+    if (--this.refs > 0) return;
     tf.dispose([...this.mean, ...this.sqMean, ...this.dev.filter((d): d is tf.Tensor2D => d !== null)]);
     this.mean = [];
     this.sqMean = [];
@@ -256,6 +266,31 @@ export interface SwagOptions {
   sampling?: WeightSamplingHooks;
   /** Called after each collection with the collected iterate (tests). */
   onCollect?: (values: tf.Tensor[]) => void;
+  /**
+   * Further posteriors from the same SGD trajectory, each on its own copy of the network
+   * (built by `makeNetwork`): `swa` (the SWA mean), `swag-diag` (diagonal, scale 1) and
+   * `sgd` (the SGD iterate SWAG starts from: the first collected iterate, at the end of
+   * the burn-in). They share the collected moments, so SGD, SWA, SWAG-diagonal and SWAG
+   * are compared on exactly one training run.
+   */
+  companions?: SwagCompanion[];
+  makeNetwork?: () => Network;
+}
+
+export const SWAG_COMPANIONS = ['swa', 'swag-diag', 'sgd'] as const;
+export type SwagCompanion = (typeof SWAG_COMPANIONS)[number];
+
+/** The SGD iterate as a point-estimate posterior (no spread). */
+class IteratePosterior extends WeightSamplingPosterior {
+  protected get stochastic(): boolean {
+    return false;
+  }
+  protected drawSample(): tf.Tensor[] {
+    return this.meanValues.map((m) => tf.clone(m));
+  }
+  protected weightVariance(layerIndex: number): Float32Array {
+    return new Float32Array(this.dense[layerIndex]!.weightShape.reduce((a, b) => a * b, 1));
+  }
 }
 
 /**
@@ -263,8 +298,16 @@ export interface SwagOptions {
  * and return the SWAG posterior. If no iterate was collected (swaStart ≥ epochs),
  * the final iterate is collected once, so SWA is then the SGD solution.
  */
-export async function trainSwag(net: Network, data: Dataset, o: SwagOptions, stream: RandomStream): Promise<{ posterior: SwagPosterior; history: EpochStats[] }> {
+export async function trainSwag(
+  net: Network,
+  data: Dataset,
+  o: SwagOptions,
+  stream: RandomStream,
+): Promise<{ posterior: SwagPosterior; history: EpochStats[]; companions: { name: SwagCompanion; posterior: WeightSamplingPosterior }[] }> {
   if (data.n === 0) throw new Error('training set is empty');
+  const companions = o.companions ?? [];
+  if (companions.includes(o.variant as SwagCompanion)) throw new Error(`SWAG companions ${JSON.stringify(companions)} repeat the main variant "${o.variant}"`);
+  if (companions.length && !o.makeNetwork) throw new Error('SWAG companions need makeNetwork (a fresh copy of the network for each)');
   const vars = net.variables();
   const collector = new SwagCollector(
     vars.map((v) => v.shape),
@@ -272,7 +315,9 @@ export async function trainSwag(net: Network, data: Dataset, o: SwagOptions, str
   );
   const optimizer = tf.train.momentum(o.lr, o.momentum);
   const history: EpochStats[] = [];
+  let firstIterate: tf.Tensor[] | null = null;
   const collect = () => {
+    if (collector.n === 0 && companions.includes('sgd')) firstIterate = vars.map((v) => tf.keep(tf.clone(v)));
     collector.collect(vars);
     o.onCollect?.(vars);
   };
@@ -324,13 +369,25 @@ export async function trainSwag(net: Network, data: Dataset, o: SwagOptions, str
     if (collector.n === 0) collect();
   } catch (err) {
     collector.dispose();
+    if (firstIterate) tf.dispose(firstIterate);
     throw err;
   } finally {
     optimizer.dispose();
   }
   const scale = o.variant === 'swa' ? 0 : (o.scale ?? SWAG_DEFAULT_SCALE[o.variant]);
   const method = o.variant === 'swag' ? 'swag' : o.variant;
-  return { posterior: new SwagPosterior(method, net, collector, o.variant, scale, o.sampling), history };
+  const out: { name: SwagCompanion; posterior: WeightSamplingPosterior }[] = [];
+  for (const c of companions) {
+    const copy = o.makeNetwork!();
+    if (c === 'sgd') {
+      out.push({ name: c, posterior: new IteratePosterior('sgd', copy, firstIterate!, o.sampling) });
+    } else {
+      // A companion keeps the main variant's scale only where the variants agree (swag-diag: 1).
+      out.push({ name: c, posterior: new SwagPosterior(c, copy, collector.retain(), c, c === 'swa' ? 0 : SWAG_DEFAULT_SCALE[c], o.sampling) });
+    }
+  }
+  if (firstIterate) tf.dispose(firstIterate);
+  return { posterior: new SwagPosterior(method, net, collector, o.variant, scale, o.sampling), history, companions: out };
 }
 
 /** Fit SWAG from an experiment config (`inference.swag`). */
@@ -340,8 +397,9 @@ export async function fitSwag(ctx: FitContext): Promise<FitResult> {
   const net = pointNetworkFor(c, ctx.train, ctx.stream);
   const epochs = c.train.epochs;
   const swaStart = Math.min(Math.max(0, Math.floor(s.start * epochs)), Math.max(0, epochs - 1));
+  let copies = 0;
   try {
-    return await trainSwag(
+    const r = await trainSwag(
       net,
       ctx.train,
       {
@@ -357,9 +415,12 @@ export async function fitSwag(ctx: FitContext): Promise<FitResult> {
         rank: s.rank,
         scale: s.scale,
         hooks: ctx.hooks,
+        companions: s.companions,
+        makeNetwork: () => pointNetworkFor(c, ctx.train, ctx.stream.fork(`companion-${copies++}`)),
       },
       ctx.stream.fork('train'),
     );
+    return { posterior: r.posterior, history: r.history, companions: r.companions };
   } catch (e) {
     net.dispose();
     throw e;

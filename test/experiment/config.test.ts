@@ -42,6 +42,11 @@ describe('config validation', () => {
     expect(issues).toHaveLength(1);
     expect(issues[0]!.path).toBe('train');
     expect(issues[0]!.message).toMatch(/unknown key "epochz"; allowed: epochs, batchSize/);
+    // Also inside an object with cross-field checks (inference.swag has a refinement).
+    const swag = issuesOf(() => validateConfig({ experiment: 'x', inference: { method: 'swag', swag: { rnak: 3 } } }));
+    expect(swag[0]!.message).toMatch(/unknown key "rnak"; allowed: variant, start, .*rank/);
+    const rep = issuesOf(() => validateConfig({ experiment: 'x', inference: { method: 'swag', swag: { variant: 'swa', companions: ['swa'] } } }));
+    expect(rep[0]!.path).toBe('inference.swag.companions');
   });
 
   it('lists every problem at once, each with its key and what is allowed', () => {

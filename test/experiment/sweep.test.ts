@@ -51,6 +51,12 @@ describe('sweeps', { timeout: 120_000 }, () => {
     expect(row.n).toBe(3);
     expect(row.accuracy_mean).toBeCloseTo(mean, 12);
     expect(row.accuracy_std).toBeCloseTo(std, 12);
+    // The dense-model table: one line per model with the dense point's mean ± std.
+    const md = readFileSync(join(r.sweepDir, 'summary.md'), 'utf8');
+    const dense = r.summary.find((s) => s.criterion === 'snr' && s.targetSparsity === 0 && s.predictive === 'mc')!;
+    const denseSection = md.slice(md.indexOf('## Dense models'), md.indexOf('## Against sparsity'));
+    expect(denseSection.split('\n').filter((l) => l.startsWith('| main'))).toHaveLength(1);
+    expect(denseSection).toContain((dense.nll_mean as number).toFixed(4));
     // Resuming a finished sweep reruns nothing and gives the same summary.
     const again = await runSweep(validateConfig({ ...base, sweep: { seed: [1, 2, 3] } }), { resultsDir: root, progress: null, resume: r.sweepDir });
     expect(again.summary).toEqual(r.summary);

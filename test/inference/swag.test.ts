@@ -171,4 +171,49 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
       posterior.dispose();
     }
   });
+
+  it('companions from one trajectory: SGD = the first collected iterate, SWA = the mean, SWAG-diag = the diagonal; all equal separate runs', async () => {
+    const opts = { epochs: 3, batchSize: 40, lr: 0.1, swaLr: 0.05, swaStart: 1, momentum: 0.9, weightDecay: 0, collectEvery: 0, rank: 3 };
+    const make = (k: string) => buildNetwork(spec, [4], 3, pointFactory(), stream.fork(`init-${k}`));
+    const collected: Float32Array[] = [];
+    const n0 = tf.memory().numTensors;
+    const main = await trainSwag(make('main'), data, { ...opts, variant: 'swag', companions: ['swag-diag', 'swa', 'sgd'], makeNetwork: () => make('copy'), onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array) }, stream.fork('one'));
+    expect(main.companions.map((c) => c.name)).toEqual(['swag-diag', 'swa', 'sgd']);
+    const [diag, swa, sgd] = main.companions.map((c) => c.posterior.moments()[0]!);
+    const ref = direct(collected);
+    // SGD: the iterate SWAG starts from, no spread.
+    collected[0]!.forEach((x, j) => expect(sgd!.mean[j]).toBe(x));
+    expect(sgd!.variance.every((v) => v === 0)).toBe(true);
+    ref.mean.forEach((x, j) => {
+      expect(swa!.mean[j]!).toBeCloseTo(x, 5);
+      expect(diag!.mean[j]!).toBeCloseTo(x, 5);
+    });
+    expect(swa!.variance.every((v) => v === 0)).toBe(true);
+    ref.variance.forEach((v, j) => expect(Math.abs(diag!.variance[j]! - v)).toBeLessThan(1e-4 * Math.max(1e-3, v) + 1e-7));
+    // The same trajectory trained as a swag-diag main model gives the same moments.
+    const alone = await trainSwag(make('main'), data, { ...opts, variant: 'swag-diag' }, stream.fork('one'));
+    const a = alone.posterior.moments()[0]!;
+    a.variance.forEach((v, j) => expect(diag!.variance[j]!).toBeCloseTo(v, 6));
+    alone.posterior.dispose();
+    // The shared collector is freed only with its last owner: nothing leaks.
+    main.posterior.dispose();
+    const x = tf.tensor2d(data.x.subarray(0, 8), [2, 4]);
+    const ps = main.companions[0]!.posterior.predictSamples(x, 4, stream.fork('p'));
+    expect(ps.shape).toEqual([4, 2, 3]);
+    tf.dispose([x, ps]);
+    for (const c of main.companions) c.posterior.dispose();
+    // tfjs-core 4.22's MomentumOptimizer itself keeps one tensor per instance (measured
+    // here); beyond that, two trainings and four posteriors sharing one collector leave nothing.
+    const init = tf.ones([2]);
+    const v = tf.variable(init);
+    const m0 = tf.memory().numTensors;
+    const o = tf.train.momentum(0.1, 0.9);
+    o.minimize(() => tf.sum(tf.square(v)) as tf.Scalar, false, [v]);
+    o.dispose();
+    const perOptimizer = tf.memory().numTensors - m0;
+    tf.dispose([v, init]);
+    expect(perOptimizer).toBeLessThanOrEqual(1);
+    expect(tf.memory().numTensors).toBe(n0 + 3 * perOptimizer);
+    await expect(trainSwag(make('x'), data, { ...opts, variant: 'swa', companions: ['swa'], makeNetwork: () => make('y') }, stream)).rejects.toThrow(/repeat the main variant/);
+  });
 });
