@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { subset } from '../../src/data/dataset.js';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
 import { buildNetwork } from '../../src/nn/builders.js';
@@ -150,6 +151,36 @@ describe('iterative pruning', { timeout: 60_000 }, () => {
       await expect(iterativePrune(h, [0.5, 0.3], 0)).rejects.toThrow(/must not decrease/);
       net.dispose();
     }
+  });
+
+  it('fine-tuning recovers the accuracy that pruning costs (one-shot at 80 %, iterative to 70 %)', async () => {
+    // 10-d blobs, 4 classes, 600 train / 600 held out, one draw (shared class means); 10-32-4 ReLU net.
+    const st = new RandomStream('recover');
+    const all = gaussianBlobs({ n: 1200, dim: 10, numClasses: 4, separation: 2.5, stream: st.fork('data') });
+    const train = subset(all, Int32Array.from({ length: 600 }, (_, i) => i), 'train');
+    const held = subset(all, Int32Array.from({ length: 600 }, (_, i) => 600 + i), 'held-out');
+    const s10 = { arch: 'mlp' as const, hidden: [32], activation: 'relu' as const };
+    const ft = trainerFineTune(train, { batchSize: 50, lr: { name: 'constant', lr: 0.01 }, temperature: 1 }, st.fork('ft'));
+    const trained = buildNetwork(s10, [10], 4, pointFactory(), st.fork('init'));
+    await ft(trained, 10);
+    const evaluate = accuracyOn(held);
+    const dense = evaluate(trained);
+    expect(dense).toBeGreaterThan(0.8);
+    const copy = () => {
+      const c = buildNetwork(s10, [10], 4, pointFactory(), st.fork('init'));
+      c.variables().forEach((v, i) => v.assign(trained.variables()[i]!));
+      return c;
+    };
+    const one = copy();
+    const r = await oneShotPrune({ net: one, score: magnitude, train: ft, evaluate }, 0.8, 6);
+    expect(dense - r.pruned).toBeGreaterThan(0.2); // pruning 80 % at once costs > 20 points ...
+    expect(r.tuned - r.pruned).toBeGreaterThan(0.2); // ... and 6 epochs of fine-tuning win > 20 back
+    expect(r.tuned).toBeGreaterThan(dense - 0.12);
+    const iter = copy();
+    const recs = await iterativePrune({ net: iter, score: magnitude, train: ft, evaluate }, iterativeSparsities(0.7, 3), 2);
+    for (const x of recs) expect(x.tuned).toBeGreaterThan(x.pruned); // every round's fine-tuning helps
+    expect(recs.at(-1)!.tuned).toBeGreaterThan(dense - 0.05); // and 70 % ends within 5 points of dense
+    for (const n of [trained, one, iter]) n.dispose();
   });
 
   it('one-shot with a registered criterion', async () => {
