@@ -39,7 +39,7 @@ import { initWeight, type Initializer } from '../nn/init.js';
 import { newVariable } from '../nn/names.js';
 import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
 import { gateToWeight, type GateInfo, type UnitStructure } from '../nn/structure.js';
-import { MaskSlot } from '../nn/mask-slot.js';
+import { MaskedWeightLayer } from '../nn/mask-slot.js';
 import { RandomStream } from '../random.js';
 
 /** Hard-concrete constants of Louizos et al. (2018): stretch (γ, ζ) and temperature β. */
@@ -228,7 +228,7 @@ function gateInfo(logAlpha: Float32Array, granularity: L0Granularity): GateInfo 
  * Training (and MC prediction, `sample: true`) samples z; the deterministic pass uses ẑ.
  * `kl()` returns λ·E[L0] (see the module comment).
  */
-export class L0Dense implements Layer {
+export class L0Dense extends MaskedWeightLayer implements Layer {
   readonly kind = 'l0-dense';
   readonly name: string;
   readonly weightShape: number[];
@@ -240,9 +240,9 @@ export class L0Dense implements Layer {
   readonly b: tf.Variable;
   private readonly initDropRate: number;
   private readonly init: Initializer;
-  private readonly mask = new MaskSlot();
 
   constructor(o: L0DenseOptions) {
+    super();
     this.name = o.name;
     this.granularity = o.granularity;
     this.lambda = o.lambda;
@@ -333,18 +333,6 @@ export class L0Dense implements Layer {
     };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-    this.mask.dispose();
-  }
 }
 
 export interface L0Conv2dOptions extends ConvOptions {
@@ -359,7 +347,7 @@ export interface L0Conv2dOptions extends ConvOptions {
  * reference code's conv granularity): y = conv(x, θ)·z_c + b, z sampled per example
  * and channel in training; ẑ folded into the kernel in the deterministic pass.
  */
-export class L0Conv2d implements Layer {
+export class L0Conv2d extends MaskedWeightLayer implements Layer {
   readonly kind = 'l0-conv2d';
   readonly name: string;
   readonly geometry: ConvGeometry;
@@ -372,9 +360,9 @@ export class L0Conv2d implements Layer {
   readonly b: tf.Variable;
   private readonly initDropRate: number;
   private readonly init: Initializer;
-  private readonly mask = new MaskSlot();
 
   constructor(o: L0Conv2dOptions) {
+    super();
     this.name = o.name;
     this.lambda = o.lambda;
     this.initDropRate = o.initDropRate ?? 0.2;
@@ -445,16 +433,4 @@ export class L0Conv2d implements Layer {
     };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-    this.mask.dispose();
-  }
 }

@@ -25,7 +25,7 @@ import { RandomStream } from '../random.js';
 import type { UnitStructure } from '../nn/structure.js';
 import { logAlpha, type PriorSpec } from './priors.js';
 import { maskedKl, meanFieldMoments } from './mean-field.js';
-import { MaskSlot } from '../nn/mask-slot.js';
+import { MaskedWeightLayer } from '../nn/mask-slot.js';
 
 export interface LrtConv2dOptions extends ConvOptions {
   prior: PriorSpec;
@@ -37,7 +37,7 @@ export interface LrtConv2dOptions extends ConvOptions {
 const VAR_EPS = 1e-8;
 
 /** A conv layer with a factorized Gaussian posterior over its kernel and LRT sampling. */
-export class LrtConv2d implements Layer {
+export class LrtConv2d extends MaskedWeightLayer implements Layer {
   readonly kind = 'lrt-conv2d';
   readonly name: string;
   readonly geometry: ConvGeometry;
@@ -47,9 +47,9 @@ export class LrtConv2d implements Layer {
   readonly theta: tf.Variable;
   readonly logSigma2: tf.Variable;
   readonly b: tf.Variable;
-  private readonly mask = new MaskSlot();
 
   constructor(o: LrtConv2dOptions) {
+    super();
     this.name = o.name;
     this.prior = o.prior;
     this.geometry = geometryOf(o);
@@ -119,16 +119,4 @@ export class LrtConv2d implements Layer {
     };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-    this.mask.dispose();
-  }
 }

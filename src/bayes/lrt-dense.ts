@@ -22,7 +22,7 @@ import type { RandomStream } from '../random.js';
 import { newVariable } from '../nn/names.js';
 import { logAlpha, type PriorSpec } from './priors.js';
 import { maskedKl, meanFieldMoments } from './mean-field.js';
-import { MaskSlot } from '../nn/mask-slot.js';
+import { MaskedWeightLayer } from '../nn/mask-slot.js';
 
 export interface LrtDenseOptions {
   name: string;
@@ -39,7 +39,7 @@ export interface LrtDenseOptions {
 const VAR_EPS = 1e-8;
 
 /** A dense layer with a factorized Gaussian posterior and LRT sampling. */
-export class LrtDense implements Layer {
+export class LrtDense extends MaskedWeightLayer implements Layer {
   readonly kind = 'lrt-dense';
   readonly name: string;
   readonly weightShape: number[];
@@ -47,9 +47,9 @@ export class LrtDense implements Layer {
   readonly theta: tf.Variable;
   readonly logSigma2: tf.Variable;
   readonly b: tf.Variable;
-  private readonly mask = new MaskSlot();
 
   constructor(o: LrtDenseOptions) {
+    super();
     this.name = o.name;
     this.prior = o.prior;
     this.weightShape = [o.inFeatures, o.outFeatures];
@@ -92,16 +92,4 @@ export class LrtDense implements Layer {
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: 1 };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-    this.mask.dispose();
-  }
 }

@@ -38,7 +38,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import { newVariable } from '../nn/names.js';
-import { MaskSlot } from '../nn/mask-slot.js';
+import { MaskedWeightLayer } from '../nn/mask-slot.js';
 import { gateToWeight, type GateInfo, type UnitStructure } from '../nn/structure.js';
 import { RandomStream } from '../random.js';
 
@@ -119,7 +119,7 @@ export function spikeSlabKlScalar(phi: number, lambda: number, mus: number[], si
 }
 
 /** Spike-and-slab dense layer (see the module comment). */
-export class SpikeSlabDense implements Layer {
+export class SpikeSlabDense extends MaskedWeightLayer implements Layer {
   readonly kind: string;
   readonly name: string;
   readonly weightShape: number[];
@@ -135,9 +135,9 @@ export class SpikeSlabDense implements Layer {
   readonly logitPhi: tf.Variable;
   readonly b: tf.Variable;
   protected readonly opts: SpikeSlabOptions;
-  private readonly mask = new MaskSlot();
 
   constructor(o: SpikeSlabOptions) {
+    super();
     if (!(o.priorInclusion > 0 && o.priorInclusion < 1)) throw new Error(`${o.name}: prior inclusion λ must be in (0, 1), got ${o.priorInclusion}`);
     this.opts = o;
     this.kind = o.kind ?? 'spike-slab-dense';
@@ -271,16 +271,4 @@ export class SpikeSlabDense implements Layer {
     return new SpikeSlabDense({ ...this.opts, inFeatures: i, outFeatures: o, stream: new RandomStream(`resize/${this.name}`) });
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-    this.mask.dispose();
-  }
 }

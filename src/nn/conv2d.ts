@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MaskSlot } from './mask-slot.js';
+import { MaskedWeightLayer } from './mask-slot.js';
 import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
@@ -65,7 +65,7 @@ export function conv(x: tf.Tensor, w: tf.Tensor, stride: number): tf.Tensor4D {
 }
 
 /** Deterministic conv layer y = conv(x, W) + b; its "posterior" is a point mass. */
-export class Conv2d implements Layer {
+export class Conv2d extends MaskedWeightLayer implements Layer {
   readonly kind = 'conv2d';
   readonly name: string;
   readonly geometry: ConvGeometry;
@@ -74,9 +74,9 @@ export class Conv2d implements Layer {
   readonly macsPerWeight: number;
   readonly w: tf.Variable;
   readonly b: tf.Variable;
-  private readonly mask = new MaskSlot();
 
   constructor(o: ConvOptions) {
+    super();
     this.name = o.name;
     this.geometry = geometryOf(o);
     const [oh, ow] = convOutputSize(o.inH, o.inW, o.k, this.geometry.stride);
@@ -115,17 +115,4 @@ export class Conv2d implements Layer {
     };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    this.w.dispose();
-    this.b.dispose();
-    this.mask.dispose();
-  }
 }

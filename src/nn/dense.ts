@@ -8,7 +8,7 @@ import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
-import { MaskSlot } from './mask-slot.js';
+import { MaskedWeightLayer } from './mask-slot.js';
 
 export interface DenseOptions {
   name: string;
@@ -19,15 +19,15 @@ export interface DenseOptions {
 }
 
 /** Deterministic dense layer; its "posterior" is a point mass (variance 0). */
-export class Dense implements Layer {
+export class Dense extends MaskedWeightLayer implements Layer {
   readonly kind = 'dense';
   readonly name: string;
   readonly weightShape: number[];
   readonly w: tf.Variable;
   readonly b: tf.Variable;
-  private readonly mask = new MaskSlot();
 
   constructor(o: DenseOptions) {
+    super();
     this.name = o.name;
     this.weightShape = [o.inFeatures, o.outFeatures];
     this.w = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), `${o.name}.w`);
@@ -52,17 +52,4 @@ export class Dense implements Layer {
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
   }
 
-  setMask(mask: Float32Array | null): void {
-    this.mask.set(mask, this.weightShape);
-  }
-
-  getMask(): Float32Array | null {
-    return this.mask.data;
-  }
-
-  dispose(): void {
-    this.w.dispose();
-    this.b.dispose();
-    this.mask.dispose();
-  }
 }

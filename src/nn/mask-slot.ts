@@ -52,3 +52,27 @@ export class MaskSlot {
     this.keepIdx = null;
   }
 }
+
+/**
+ * What every layer with a prunable weight shares: its {@link MaskSlot}, `setMask` /
+ * `getMask` through it, and `dispose` of its variables and mask.
+ */
+export abstract class MaskedWeightLayer {
+  abstract readonly weightShape: number[];
+  protected readonly mask = new MaskSlot();
+
+  abstract variables(): tf.Variable[];
+
+  setMask(mask: Float32Array | null): void {
+    this.mask.set(mask, this.weightShape);
+  }
+
+  getMask(): Float32Array | null {
+    return this.mask.data;
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+    this.mask.dispose();
+  }
+}
