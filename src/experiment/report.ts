@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../report/atomic.js';
 import { barChart, linePlot, reliabilityDiagram, type LineSeries } from '../report/svg.js';
 import { markdownTable, type Row } from '../report/table.js';
 import { formatCompactionReport } from '../pruning/compaction.js';
+import type { GatedEpochStats } from '../bayes/gated-methods.js';
 import type { ExperimentConfig } from './config.js';
 import type { CurveRow } from './curves.js';
 import type { Manifest } from './manifest.js';
@@ -148,7 +149,41 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     const h = r.history;
     md.push(plot(`training_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: accuracy during training`, xLabel: 'epoch', yLabel: 'accuracy (%)', series: [{ name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) }, { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) }] })), '');
   }
+  for (const r of results) {
+    const removal = removalSummary(r.history as GatedEpochStats[]);
+    if (!removal) continue;
+    const h = r.history as GatedEpochStats[];
+    const layers = Object.keys(h.find((e) => e.units)!.units!);
+    md.push(`### ${r.name}: units removed during training`, '');
+    md.push(
+      `Units whose gate settled at 0 were cut out of the network while training went on. First removal after epoch ${removal.firstEpoch + 1}; ` +
+        `units left at the end: ${layers.map((l) => `${l} ${h.at(-1)!.units?.[l] ?? '?'}`).join(', ')}. ` +
+        `An epoch of the full network took ${removal.fullSeconds.toFixed(1)} s (mean of the epochs up to the first removal); the ${removal.laterEpochs} later epochs took ${removal.laterSeconds.toFixed(1)} s in all instead of ${(removal.fullSeconds * removal.laterEpochs).toFixed(1)} s: ` +
+        `**${removal.savedSeconds.toFixed(1)} s saved (${(100 * removal.savedFraction).toFixed(1)} % of the training time)**, measured on a machine that may have been busy.`,
+      '',
+    );
+    const ep = h.map((e) => e.epoch + 1);
+    md.push(plot(`units_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: units left per layer`, xLabel: 'epoch', yLabel: 'units', series: layers.map((l) => ({ name: l, x: ep, y: h.map((e) => e.units?.[l] ?? NaN) })) })), '');
+    md.push(plot(`epoch_seconds_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: seconds per epoch`, xLabel: 'epoch', yLabel: 'seconds', series: [{ name: 'epoch time', x: ep, y: h.map((e) => e.seconds) }] })), '');
+  }
+
   md.push('## Files', '', '- `config.json`: the resolved config (every default filled in)', '- `manifest.json`: versions, backend, seed, git commit, times', '- `metrics.json`: everything above as numbers, with the training history', '- `curves.csv`: one row per model × criterion × operating point × predictive', '');
   for (const [name, svg] of files) await writeFileAtomic(join(dir, name), svg);
   await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));
+}
+
+/**
+ * Training time saved by removing units during training: the full network's epoch time
+ * (mean over the epochs up to and including the first removal) against the time the later
+ * epochs actually took. Null when nothing was removed.
+ */
+export function removalSummary(history: GatedEpochStats[]): { firstEpoch: number; fullSeconds: number; laterEpochs: number; laterSeconds: number; savedSeconds: number; savedFraction: number } | null {
+  const first = history.findIndex((e) => e.removed && Object.values(e.removed).some((n) => n > 0));
+  if (first < 0) return null;
+  const full = history.slice(0, first + 1);
+  const later = history.slice(first + 1);
+  const fullSeconds = full.reduce((a, e) => a + e.seconds, 0) / full.length;
+  const laterSeconds = later.reduce((a, e) => a + e.seconds, 0);
+  const savedSeconds = fullSeconds * later.length - laterSeconds;
+  return { firstEpoch: first, fullSeconds, laterEpochs: later.length, laterSeconds, savedSeconds, savedFraction: savedSeconds / (fullSeconds * history.length) };
 }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, INFERENCE_METHODS, loadConfig, validateConfig } from '../../src/experiment/config.js';
 import { runExperiment } from '../../src/experiment/run.js';
+import { removalSummary } from '../../src/experiment/report.js';
 import { gatedNetworkFor } from '../../src/bayes/gated-methods.js';
 import { getMethod } from '../../src/inference/methods.js';
 import { getCriterion } from '../../src/scores/registry.js';
@@ -130,7 +131,23 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
         // Gates initialized at φ = 0.4 < threshold 0.5: units are removed after the first epoch.
         expect(v.history[0].removed).toBeDefined();
         expect(v.history[0].units.fc1).toBeLessThan(12);
+        expect(readFileSync(join(r.runDir, 'report.md'), 'utf8')).toMatch(/units removed during training[\s\S]*s saved/);
       }
     }
+  });
+});
+
+describe('time saved by removing units during training', () => {
+  it('compares later epochs with the mean epoch time of the full network (hand-computed)', () => {
+    const e = (epoch: number, seconds: number, removed?: Record<string, number>) => ({ epoch, seconds, removed, loss: 0, nll: 0, kl: 0, beta: 1, lr: 0, trainAccuracy: 0, numTensors: 0 });
+    expect(removalSummary([e(0, 10), e(1, 12)])).toBeNull();
+    expect(removalSummary([e(0, 10, { fc1: 0 })])).toBeNull();
+    // Full epochs 10 and 12 s (removal at the end of the second): 11 s each; later 6 + 5 s instead of 22 s.
+    const r = removalSummary([e(0, 10), e(1, 12, { fc1: 100 }), e(2, 6), e(3, 5)])!;
+    expect(r.firstEpoch).toBe(1);
+    expect(r.fullSeconds).toBe(11);
+    expect(r.laterEpochs).toBe(2);
+    expect(r.savedSeconds).toBe(11);
+    expect(r.savedFraction).toBeCloseTo(11 / 44, 12);
   });
 });
