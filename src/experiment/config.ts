@@ -233,6 +233,20 @@ const schema = z
         sparsities: z.array(z.number().min(0).lt(1)).min(1).default([0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99]),
         /** Threshold operating point: prune where log α ≥ this (sparse VD uses 3); null = none. */
         logAlphaThreshold: z.number().nullable().default(3),
+        /** N:M semi-structured patterns evaluated for every criterion, e.g. `["2:4", "1:4"]` (keep N of every M consecutive inputs). */
+        nm: z
+          .array(z.string().regex(/^\d+:\d+$/, 'an N:M pattern such as "2:4"').refine((p) => { const [n, m] = p.split(':').map(Number); return n! >= 1 && n! < m!; }, 'N:M needs 1 ≤ N < M'))
+          .default([]),
+        /** Structured pruning: remove whole units / channels by their aggregated scores, at these fractions of units. */
+        units: z
+          .object({
+            ratios: z.array(z.number().gt(0).lt(1)).default([]),
+            /** How a unit's weight scores become one score (its column / filter). */
+            aggregate: z.enum(['l2', 'l1', 'mean', 'max']).default('l2'),
+            scope: z.enum(PRUNING_SCOPES).default('layer'),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

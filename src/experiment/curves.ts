@@ -9,7 +9,8 @@ import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
 import type { MaskSet } from '../nn/network.js';
 import { masksAtSparsity, masksAtThreshold, type PruningScope } from '../pruning/masks.js';
 import { compactNetwork, type CompactionReport } from '../pruning/compaction.js';
-import { gateMasks } from '../pruning/structured.js';
+import { gateMasks, unitMasksAtRatio, unitScores, type UnitAggregate } from '../pruning/structured.js';
+import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
@@ -20,6 +21,10 @@ export interface CurveRow {
   variant: string;
   criterion: string;
   scope: PruningScope | 'threshold';
+  /** `weights` (unstructured), an N:M pattern such as `2:4`, or `units` (whole units / channels removed). */
+  structure: string;
+  /** Fraction of units removed (structure `units`), else null. */
+  unitRatio: number | null;
   /** Requested sparsity (or null at a threshold point). */
   targetSparsity: number | null;
   /** Fraction of weights removed (weight matrices only, biases not counted). */
@@ -69,17 +74,22 @@ export interface CurveOptions {
   data: Dataset;
   /** Data for data-dependent criteria (fisher, obd, snip, taylor): the training set. */
   scoreData?: Dataset;
+  /** N:M patterns (`"2:4"`) evaluated per criterion. */
+  nm?: string[];
+  /** Structured points: fractions of units removed per criterion. */
+  units?: { ratios: number[]; aggregate: UnitAggregate; scope: PruningScope };
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
 }
 
 /** Evaluate `posterior` under `masks` with both predictives; rows for one operating point. */
-function evaluatePoint(posterior: Posterior, masks: MaskSet | null, o: CurveOptions, key: string, base: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'>): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
+function evaluatePoint(posterior: Posterior, masks: MaskSet | null, o: CurveOptions, key: string, point: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'> & Partial<Pick<CurveRow, 'structure' | 'unitRatio'>>): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
   posterior.setMasks(masks);
   try {
     const report = accountSparsity(posterior, masks);
     const mc = evaluatePosterior(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
     const mean = evaluatePosterior(posterior, o.data, { samples: 0, stream: o.stream.fork(`${key}/mean`), batchSize: o.batchSize });
+    const base = { ...point, structure: point.structure ?? 'weights', unitRatio: point.unitRatio ?? null };
     const common = {
       ...base,
       sparsity: report.weights.sparsity,
@@ -152,7 +162,9 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   // one config can compare methods whose posteriors differ.
   const criteria = o.criteria.filter((c) => (hasVariance || !getCriterion(c).needsVariance) && (hasGates || !getCriterion(c).needsGates));
   const doThreshold = o.logAlphaThreshold !== null && hasVariance;
-  const total = 1 + criteria.length * o.sparsities.filter((s) => s > 0).length + (doThreshold ? 1 : 0) + (hasGates ? 1 : 0);
+  const nm = o.nm ?? [];
+  const unitRatios = o.units?.ratios ?? [];
+  const total = 1 + criteria.length * (o.sparsities.filter((s) => s > 0).length + nm.length + unitRatios.length) + (doThreshold ? 1 : 0) + (hasGates ? 1 : 0);
   let done = 0;
   const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
 
@@ -168,6 +180,24 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       const p = evaluatePoint(posterior, masks, o, `${c}/${s}`, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
       rows.push(...p.rows);
       tick(p.rows[0]!);
+    }
+    if (nm.length) {
+      const shapes = new Map(moments.map((m) => [m.name, m.shape]));
+      for (const pattern of nm) {
+        const [n, m] = pattern.split(':').map(Number) as [number, number];
+        const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, `${c}/${pattern}`, { variant: o.variant, criterion: c, scope: 'layer', targetSparsity: 1 - n / m, structure: pattern });
+        rows.push(...p.rows);
+        tick(p.rows[0]!);
+      }
+    }
+    if (unitRatios.length) {
+      const us = unitScores(posterior.network, scores, o.units!.aggregate);
+      for (const ratio of unitRatios) {
+        const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
+        const p = evaluatePoint(posterior, masks, o, `${c}/units-${ratio}`, { variant: o.variant, criterion: c, scope: o.units!.scope, targetSparsity: null, structure: 'units', unitRatio: ratio });
+        rows.push(...p.rows);
+        tick(p.rows[0]!);
+      }
     }
   }
   let threshold: CurveResult['threshold'];

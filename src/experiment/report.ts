@@ -28,7 +28,7 @@ function series(results: VariantResult[], metric: keyof CurveRow): LineSeries[] 
   for (const r of results) {
     const crits = [...new Set(r.curves.rows.filter((x) => x.scope !== 'threshold').map((x) => x.criterion))];
     for (const c of crits) {
-      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold' && Number.isFinite(x.compression)).sort((a, b) => a.sparsity - b.sparsity);
+      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold' && (x.structure ?? 'weights') === 'weights' && Number.isFinite(x.compression)).sort((a, b) => a.sparsity - b.sparsity);
       out.push({
         name: results.length > 1 ? `${r.name}: ${c}` : c,
         x: rows.map((x) => x.compression),
@@ -85,13 +85,28 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
   md.push(plot('ece_vs_sparsity.svg', linePlot({ title: 'Expected calibration error vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'ECE (15 bins)', series: series(results, 'ece'), xScale: 'log' })), '');
   md.push(plot('nll_vs_sparsity.svg', linePlot({ title: 'NLL vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'NLL (nats / example)', series: series(results, 'nll'), yScale: 'log', xScale: 'log' })), '');
 
+  const unitSeries = (metric: 'accuracy' | 'ece'): LineSeries[] =>
+    results.flatMap((r) =>
+      [...new Set(r.curves.rows.filter((x) => x.structure === 'units').map((x) => x.criterion))].map((c) => {
+        const rows = r.curves.rows.filter((x) => x.structure === 'units' && x.criterion === c && x.predictive === 'mc').sort((a, b) => a.unitRatio! - b.unitRatio!);
+        return { name: results.length > 1 ? `${r.name}: ${c}` : c, x: [0, ...rows.map((x) => 100 * x.unitRatio!)], y: [metric === 'accuracy' ? 100 * r.curves.dense.accuracy : r.curves.dense.ece, ...rows.map((x) => (metric === 'accuracy' ? 100 * x.accuracy : x.ece))], dashed: c === 'random' };
+      }),
+    );
+  if (results.some((r) => r.curves.rows.some((x) => x.structure === 'units'))) {
+    md.push('## Structured pruning (whole units / channels)', '');
+    md.push(`Units are scored by the ${cfg.pruning.units.aggregate} aggregate of their incoming weights' scores and removed ${cfg.pruning.units.scope === 'layer' ? 'in the same fraction from every layer' : 'by one global ranking'} (the classifier's outputs never).`, '');
+    md.push(plot('accuracy_vs_units.svg', linePlot({ title: 'Test accuracy vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'accuracy (%)', series: unitSeries('accuracy') })), '');
+    md.push(plot('ece_vs_units.svg', linePlot({ title: 'ECE vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'ECE (15 bins)', series: unitSeries('ece') })), '');
+  }
+
   for (const r of results) {
     md.push(`### ${r.name}: operating points`, '');
     const rows = r.curves.rows
       .filter((x) => x.predictive === 'mc')
       .map((x) => ({
         criterion: x.criterion,
-        target: x.targetSparsity === null ? 'threshold' : pct(x.targetSparsity),
+        structure: x.structure === 'units' ? `units ${pct(x.unitRatio ?? NaN)}` : (x.structure ?? 'weights'),
+        target: x.targetSparsity === null ? (x.structure === 'units' ? '–' : 'threshold') : pct(x.targetSparsity),
         sparsity: pct(x.sparsity),
         compression: `${x.compression.toFixed(1)}×`,
         accuracy: pct(x.accuracy),

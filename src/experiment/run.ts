@@ -161,6 +161,8 @@ async function evaluateModel(name: string, posterior: Posterior, cfg: Experiment
     scope: cfg.pruning.scope,
     sparsities: cfg.pruning.sparsities,
     logAlphaThreshold: cfg.pruning.logAlphaThreshold,
+    nm: cfg.pruning.nm,
+    units: cfg.pruning.units,
     samples: cfg.eval.samples,
     batchSize: cfg.eval.batchSize,
     stream,

@@ -92,15 +92,15 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
       for (const c of v.curves) rows.push({ ...flattenRow(c), ...Object.fromEntries(grid.map((k) => [k, JSON.stringify(p.values[k])])) });
     }
   }
-  const groupBy = [...grid.filter((k) => k !== 'seed'), 'variant', 'criterion', 'targetSparsity', 'predictive'];
+  const groupBy = [...grid.filter((k) => k !== 'seed'), 'variant', 'criterion', 'structure', 'unitRatio', 'targetSparsity', 'predictive'];
   const summary = summarize(rows, groupBy, VALUE_COLS);
   await writeFileAtomic(join(sweepDir, 'runs.csv'), toCsv(rows));
   await writeFileAtomic(join(sweepDir, 'summary.csv'), toCsv(summary));
   const mc = summary.filter((r) => r.predictive === 'mc');
-  const seriesKey = (r: Row) => [...groupBy.filter((g) => !['targetSparsity', 'predictive'].includes(g)).map((g) => r[g])].join(' · ');
+  const seriesKey = (r: Row) => [...groupBy.filter((g) => !['structure', 'unitRatio', 'targetSparsity', 'predictive'].includes(g)).map((g) => r[g])].join(' · ');
   const series = (col: string): LineSeries[] => {
     const by = new Map<string, Row[]>();
-    for (const r of mc.filter((x) => x.targetSparsity !== null)) by.set(seriesKey(r), [...(by.get(seriesKey(r)) ?? []), r]);
+    for (const r of mc.filter((x) => x.targetSparsity !== null && x.structure === 'weights')) by.set(seriesKey(r), [...(by.get(seriesKey(r)) ?? []), r]);
     return [...by].map(([name, rs]) => {
       rs.sort((a, b) => Number(a.sparsity_mean) - Number(b.sparsity_mean));
       return { name, x: rs.map((r) => 100 * Number(r.sparsity_mean)), y: rs.map((r) => (col === 'accuracy' ? 100 : 1) * Number(r[`${col}_mean`])), dashed: String(name).includes('random') };
@@ -111,7 +111,7 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
   // One dense row per model (every criterion shares the unpruned point).
   const firstCriterion = new Map<string, unknown>();
   const denseRows = mc.filter((r) => {
-    if (Number(r.targetSparsity) !== 0 || r.targetSparsity === null) return false;
+    if (Number(r.targetSparsity) !== 0 || r.targetSparsity === null || r.structure !== 'weights') return false;
     const key = [...grid.filter((k) => k !== 'seed').map((k) => r[k]), r.variant].join('·');
     if (!firstCriterion.has(key)) firstCriterion.set(key, r.criterion);
     return firstCriterion.get(key) === r.criterion;

@@ -67,13 +67,41 @@ describe('running an experiment', { timeout: 120_000 }, () => {
     expect(rows.length).toBe((3 * 3 + 1) * 2);
     const csv = readFileSync(join(r.runDir, 'curves.csv'), 'utf8').trim().split(/\r?\n/);
     expect(csv.length).toBe(rows.length + 1);
-    expect(csv[0]).toMatch(/^variant,criterion,scope,targetSparsity,sparsity/);
+    expect(csv[0]).toMatch(/^variant,criterion,scope,targetSparsity,structure,unitRatio,sparsity/);
     expect(csv[0]).toMatch(/sparsity\.fc1,sparsity\.fc2$/);
     // Per-layer sparsities add up to the total, weighted by layer size.
     for (const row of rows) {
       const total = (row.layerSparsity['fc1']! * 32 + row.layerSparsity['fc2']! * 48) / 80;
       expect(total).toBeCloseTo(row.sparsity, 10);
     }
+  });
+
+  it('N:M and structured (unit) operating points from any criterion, with exact counts', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
+    const r = await runExperiment(
+      tiny({ pruning: { criteria: ['magnitude', 'random'], sparsities: [0, 0.5], nm: ['2:4', '1:4'], units: { ratios: [0.5, 0.75] }, logAlphaThreshold: null } }),
+      { resultsDir: root, progress: null },
+    );
+    const rows = r.variants[0]!.curves.rows.filter((x) => x.predictive === 'mc');
+    // Per criterion: dense, 50 %, 2:4, 1:4, units 50 % and 75 %.
+    expect(rows.length).toBe(2 * 6);
+    for (const c of ['magnitude', 'random']) {
+      // fc1 is 2×16: an input group of 2 < M keeps min(N, 2) per output; fc2 is 16×3: N of every 4 inputs.
+      const nm24 = rows.find((x) => x.criterion === c && x.structure === '2:4')!;
+      expect(nm24.layerSparsity).toEqual({ fc1: 0, fc2: 0.5 });
+      const nm14 = rows.find((x) => x.criterion === c && x.structure === '1:4')!;
+      expect(nm14.layerSparsity).toEqual({ fc1: 0.5, fc2: 0.75 });
+      expect(nm14.sparsity).toBeCloseTo((0.5 * 32 + 0.75 * 48) / 80, 10);
+      // Units: round(r·16) of fc1's 16 units lose their incoming column (2 weights each).
+      for (const ratio of [0.5, 0.75]) {
+        const u = rows.find((x) => x.criterion === c && x.structure === 'units' && x.unitRatio === ratio)!;
+        expect(u.layerSparsity['fc1']).toBeCloseTo(Math.round(ratio * 16) / 16, 10);
+      }
+    }
+    const report = readFileSync(join(r.runDir, 'report.md'), 'utf8');
+    expect(report).toContain('## Structured pruning (whole units / channels)');
+    expect(existsSync(join(r.runDir, 'accuracy_vs_units.svg'))).toBe(true);
+    expect(() => tiny({ pruning: { nm: ['4:2'] } })).toThrow(/1 ≤ N < M/);
   });
 
   it('a run resumed from a checkpoint gives the same numbers as an uninterrupted run', async () => {
