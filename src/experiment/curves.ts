@@ -126,14 +126,16 @@ export interface CurveResult {
    * The structured operating point of a gated network: the gates' own deterministic
    * decisions (hard-concrete ẑ = 0, spike-and-slab φ ≤ ½) as masks, evaluated, and the
    * network compacted (units, pixels and channels removed) with its parameter and
-   * multiply-add counts. `maxAbsDiff` is the largest difference between the masked and the
-   * compacted network's posterior-mean logits on the first `agreementExamples` evaluation inputs.
+   * multiply-add counts. `maxAbsDiff` is the largest difference between the class
+   * probabilities of the masked and the compacted posterior-mean network on the first
+   * `agreementExamples` evaluation inputs; `maxLogitDiff` the same for logits, whose largest
+   * magnitude is `logitScale` (float32 sums in another order differ by ~1e-7 relative).
    */
-  gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; agreementExamples: number };
+  gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number };
 }
 
 /** Masked vs compacted posterior-mean logits on up to `n` examples of `data`. */
-function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset, n = 500): { compaction: CompactionReport; maxAbsDiff: number; agreementExamples: number } {
+function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset, n = 500): { compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number } {
   const net = posterior.network;
   const saved = net.getMasks();
   net.setMasks(masks);
@@ -141,12 +143,14 @@ function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset
     const { network, report } = compactNetwork(net);
     const m = Math.min(n, data.n);
     const d = data.x.length / data.n;
-    const diff = tf.tidy(() => {
+    const [probDiff, logitDiff, logitScale] = tf.tidy(() => {
       const x = tf.tensor(data.x.subarray(0, m * d), [m, ...data.shape]);
-      return tf.max(tf.abs(tf.sub(net.forward(x, { sample: false }), network.forward(x, { sample: false })))).dataSync()[0]!;
+      const a = net.forward(x, { sample: false });
+      const b = network.forward(x, { sample: false });
+      return [tf.max(tf.abs(tf.sub(tf.softmax(a), tf.softmax(b)))), tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(a))].map((t) => t.dataSync()[0]!);
     });
     network.dispose();
-    return { compaction: report, maxAbsDiff: diff, agreementExamples: m };
+    return { compaction: report, maxAbsDiff: probDiff!, maxLogitDiff: logitDiff!, logitScale: logitScale!, agreementExamples: m };
   } finally {
     net.setMasks(saved.size ? saved : null);
   }

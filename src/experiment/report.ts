@@ -150,7 +150,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
           `units kept per layer: ${c.layers.map((l) => `${l.name} ${l.shapeAfter.at(-1)}/${l.shapeBefore.at(-1)}`).join(', ')}. ` +
           `Test accuracy **${pct(g.evaluation.accuracy)}** (MC, ${g.evaluation.samples} samples), ECE ${g.evaluation.ece.toFixed(4)}, NLL ${g.evaluation.nll.toFixed(4)}; ` +
           `weights zeroed by the gate masks ${pct(g.sparsity.weights.sparsity)}, removed by compaction ${pct(c.params.removedFraction)} (compaction also drops the weights feeding a unit whose outgoing gates are all closed). Multiply-adds per example ${c.macs.before} → **${c.macs.after}** (${c.speedup.toFixed(2)}× fewer). ` +
-          `Compacted vs masked network, largest logit difference on ${g.agreementExamples} ${cfg.eval.split} inputs: ${g.maxAbsDiff.toExponential(2)}.`,
+          `Compacted vs masked network on ${g.agreementExamples} ${cfg.eval.split} inputs: largest probability difference ${g.maxAbsDiff.toExponential(2)}, largest logit difference ${g.maxLogitDiff.toExponential(2)} (logits up to ${g.logitScale.toFixed(1)} in magnitude).`,
         '',
       );
       md.push(formatCompactionReport(c), '');

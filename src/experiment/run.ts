@@ -249,7 +249,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           dense: summarizeEval(r.curves.dense),
           threshold: r.curves.threshold ? { ...summarizeEval(r.curves.threshold.evaluation), sparsity: r.curves.threshold.sparsity } : null,
           gates: r.curves.gates
-            ? { ...summarizeEval(r.curves.gates.evaluation), sparsity: r.curves.gates.sparsity, compaction: r.curves.gates.compaction, maxAbsDiff: r.curves.gates.maxAbsDiff, agreementExamples: r.curves.gates.agreementExamples }
+            ? { ...summarizeEval(r.curves.gates.evaluation), sparsity: r.curves.gates.sparsity, compaction: r.curves.gates.compaction, maxAbsDiff: r.curves.gates.maxAbsDiff, maxLogitDiff: r.curves.gates.maxLogitDiff, logitScale: r.curves.gates.logitScale, agreementExamples: r.curves.gates.agreementExamples }
             : null,
           history: r.history,
           curves: r.curves.rows,

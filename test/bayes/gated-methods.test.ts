@@ -121,6 +121,7 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
       // the next one's kept inputs).
       const g = v.gates;
       expect(g.maxAbsDiff).toBeLessThan(1e-5);
+      expect(g.maxLogitDiff).toBeLessThan(1e-5);
       const layers = g.compaction.layers as { shapeAfter: number[]; macsAfter: number }[];
       for (let i = 1; i < layers.length; i++) expect(layers[i]!.shapeAfter[0]).toBe(layers[i - 1]!.shapeAfter[1]);
       expect(g.compaction.inputs.after).toBe(layers[0]!.shapeAfter[0]);
