@@ -134,7 +134,7 @@ export interface CurveResult {
   gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number };
 }
 
-/** Masked vs compacted posterior-mean logits on up to `n` examples of `data`. */
+/** Masked vs compacted posterior-mean network on up to `n` examples of `data`: probabilities and logits. */
 function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset, n = 500): { compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number } {
   const net = posterior.network;
   const saved = net.getMasks();
