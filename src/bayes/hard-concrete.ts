@@ -38,7 +38,7 @@ import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import { newVariable } from '../nn/names.js';
 import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
-import { gateToWeight, type GateInfo, type UnitStructure } from '../nn/structure.js';
+import { gateToWeight, weightStructure, type GateInfo, type UnitStructure } from '../nn/structure.js';
 import { MaskedWeightLayer } from '../nn/mask-slot.js';
 import { RandomStream } from '../random.js';
 
@@ -316,12 +316,7 @@ export class L0Dense extends MaskedWeightLayer implements Layer {
   }
 
   structure(): UnitStructure {
-    const [nIn, nOut] = this.weightShape as [number, number];
-    return {
-      geometry: 'dense',
-      inUnits: nIn,
-      outUnits: nOut,
-      bias: this.b,
+    return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.theta, inAxis: 0, outAxis: 1 },
         this.granularity === 'weight' ? { variable: this.logAlpha, inAxis: 0, outAxis: 1 } : this.granularity === 'input' ? { variable: this.logAlpha, inAxis: 0 } : { variable: this.logAlpha, outAxis: 0 },
@@ -330,7 +325,7 @@ export class L0Dense extends MaskedWeightLayer implements Layer {
       deterministicWeight: () => tf.tidy(() => tf.mul(this.mask.apply(this.theta), this.toWeight(testTimeGate(this.logAlpha))).dataSync() as Float32Array),
       resized: (i, o) =>
         new L0Dense({ name: this.name, inFeatures: i, outFeatures: o, granularity: this.granularity, lambda: this.lambda, initDropRate: this.initDropRate, init: this.init, stream: new RandomStream(`resize/${this.name}`) }),
-    };
+    });
   }
 
 }
@@ -417,11 +412,7 @@ export class L0Conv2d extends MaskedWeightLayer implements Layer {
 
   structure(): UnitStructure {
     const g = this.geometry;
-    return {
-      geometry: 'conv',
-      inUnits: g.cin,
-      outUnits: g.cout,
-      bias: this.b,
+    return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.theta, inAxis: 2, outAxis: 3 },
         { variable: this.logAlpha, outAxis: 0 },
@@ -430,7 +421,7 @@ export class L0Conv2d extends MaskedWeightLayer implements Layer {
       deterministicWeight: () => tf.tidy(() => tf.mul(this.mask.apply(this.theta), testTimeGate(this.logAlpha)).dataSync() as Float32Array),
       resized: (i, o) =>
         new L0Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, lambda: this.lambda, initDropRate: this.initDropRate, init: this.init, stream: new RandomStream(`resize/${this.name}`) }),
-    };
+    });
   }
 
 }

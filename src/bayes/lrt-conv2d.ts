@@ -22,7 +22,7 @@ import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
-import type { UnitStructure } from '../nn/structure.js';
+import { weightStructure, type UnitStructure } from '../nn/structure.js';
 import { logAlpha, type PriorSpec } from './priors.js';
 import { maskedKl, meanFieldMoments } from './mean-field.js';
 import { MaskedWeightLayer } from '../nn/mask-slot.js';
@@ -104,11 +104,7 @@ export class LrtConv2d extends MaskedWeightLayer implements Layer {
 
   structure(): UnitStructure {
     const g = this.geometry;
-    return {
-      geometry: 'conv',
-      inUnits: g.cin,
-      outUnits: g.cout,
-      bias: this.b,
+    return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.theta, inAxis: 2, outAxis: 3 },
         { variable: this.logSigma2, inAxis: 2, outAxis: 3 },
@@ -116,7 +112,7 @@ export class LrtConv2d extends MaskedWeightLayer implements Layer {
       ],
       deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.theta) : this.theta.clone()).dataSync() as Float32Array),
       resized: (i, o) => new LrtConv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, prior: this.prior, stream: new RandomStream(`resize/${this.name}`) }),
-    };
+    });
   }
 
 }

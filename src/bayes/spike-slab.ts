@@ -39,7 +39,7 @@ import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import { newVariable } from '../nn/names.js';
 import { MaskedWeightLayer } from '../nn/mask-slot.js';
-import { gateToWeight, type GateInfo, type UnitStructure } from '../nn/structure.js';
+import { gateToWeight, weightStructure, type GateInfo, type UnitStructure } from '../nn/structure.js';
 import { RandomStream } from '../random.js';
 
 /** `weight` = edge selection (Bai et al. 2020); `output` = node selection (Jantre et al. 2023). */
@@ -249,12 +249,7 @@ export class SpikeSlabDense extends MaskedWeightLayer implements Layer {
   }
 
   structure(): UnitStructure {
-    const [nIn, nOut] = this.weightShape as [number, number];
-    return {
-      geometry: 'dense',
-      inUnits: nIn,
-      outUnits: nOut,
-      bias: this.b,
+    return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.mu, inAxis: 0, outAxis: 1 },
         { variable: this.logSigma2, inAxis: 0, outAxis: 1 },
@@ -263,7 +258,7 @@ export class SpikeSlabDense extends MaskedWeightLayer implements Layer {
       ],
       deterministicWeight: () => tf.tidy(() => tf.mul(this.mask.apply(this.mu), tf.cast(tf.greater(this.logitPhi, 0), 'float32')).dataSync() as Float32Array),
       resized: (i, o) => this.resizedCopy(i, o),
-    };
+    });
   }
 
   /** A fresh layer with the same settings and new sizes. */

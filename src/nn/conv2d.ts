@@ -13,7 +13,7 @@ import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
 import { initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
-import type { UnitStructure } from './structure.js';
+import { weightStructure, type UnitStructure } from './structure.js';
 import { RandomStream as Stream } from '../random.js';
 
 /** Geometry of a conv layer: input size, kernel, stride. */
@@ -101,18 +101,14 @@ export class Conv2d extends MaskedWeightLayer implements Layer {
 
   structure(): UnitStructure {
     const g = this.geometry;
-    return {
-      geometry: 'conv',
-      inUnits: g.cin,
-      outUnits: g.cout,
-      bias: this.b,
+    return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.w, inAxis: 2, outAxis: 3 },
         { variable: this.b, outAxis: 0 },
       ],
       deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.w) : this.w.clone()).dataSync() as Float32Array),
       resized: (i, o) => new Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, stream: new Stream(`resize/${this.name}`) }),
-    };
+    });
   }
 
 }

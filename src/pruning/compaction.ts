@@ -35,7 +35,7 @@ import type { Layer } from '../nn/layer.js';
 import type { MaskSet } from '../nn/network.js';
 import { Network } from '../nn/network.js';
 import { SelectFeatures } from '../nn/select.js';
-import { hasStructure, type UnitStructure } from '../nn/structure.js';
+import { hasStructure, weightStructure, type UnitStructure } from '../nn/structure.js';
 import { LrtDense } from '../bayes/lrt-dense.js';
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
@@ -48,12 +48,7 @@ const PASS_THROUGH = new Set(['activation', 'maxpool2d', 'flatten', 'reshape']);
 export function structureOf(l: Layer): UnitStructure {
   if (hasStructure(l)) return l.structure();
   if (l instanceof LrtDense) {
-    const [i, o] = l.weightShape as [number, number];
-    return {
-      geometry: 'dense',
-      inUnits: i,
-      outUnits: o,
-      bias: l.b,
+    return weightStructure(l.weightShape, l.b, {
       parameterAxes: () => [
         { variable: l.theta, inAxis: 0, outAxis: 1 },
         { variable: l.logSigma2, inAxis: 0, outAxis: 1 },
@@ -61,22 +56,17 @@ export function structureOf(l: Layer): UnitStructure {
       ],
       deterministicWeight: () => maskedValues(l.theta, l.getMask()),
       resized: (ni, no) => new LrtDense({ name: l.name, inFeatures: ni, outFeatures: no, prior: l.prior, stream: new RandomStream(`resize/${l.name}`) }),
-    };
+    });
   }
   if (l instanceof Dense) {
-    const [i, o] = l.weightShape as [number, number];
-    return {
-      geometry: 'dense',
-      inUnits: i,
-      outUnits: o,
-      bias: l.b,
+    return weightStructure(l.weightShape, l.b, {
       parameterAxes: () => [
         { variable: l.w, inAxis: 0, outAxis: 1 },
         { variable: l.b, outAxis: 0 },
       ],
       deterministicWeight: () => maskedValues(l.w, l.getMask()),
       resized: (ni, no) => new Dense({ name: l.name, inFeatures: ni, outFeatures: no, stream: new RandomStream(`resize/${l.name}`) }),
-    };
+    });
   }
   throw new Error(`compaction: layer "${l.name}" of kind "${l.kind}" does not describe its unit structure (no structure() method)`);
 }
