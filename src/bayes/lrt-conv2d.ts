@@ -18,14 +18,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
+import type { ForwardOptions, Layer } from '../nn/layer.js';
 import { conv, convOutputSize, geometryOf, initKernel, type ConvGeometry, type ConvOptions } from '../nn/conv2d.js';
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
 import { weightStructure, type UnitStructure } from '../nn/structure.js';
-import { logAlpha, type PriorSpec } from './priors.js';
-import { maskedKl, meanFieldMoments } from './mean-field.js';
-import { MaskedWeightLayer } from '../nn/mask-slot.js';
+import type { PriorSpec } from './priors.js';
+import { MeanFieldLayer } from './mean-field.js';
 
 export interface LrtConv2dOptions extends ConvOptions {
   prior: PriorSpec;
@@ -33,11 +32,8 @@ export interface LrtConv2dOptions extends ConvOptions {
   initLogSigma2?: number;
 }
 
-/** Variance floor inside the square root (keeps the gradient of sqrt finite). */
-const VAR_EPS = 1e-8;
-
 /** A conv layer with a factorized Gaussian posterior over its kernel and LRT sampling. */
-export class LrtConv2d extends MaskedWeightLayer implements Layer {
+export class LrtConv2d extends MeanFieldLayer implements Layer {
   readonly kind = 'lrt-conv2d';
   readonly name: string;
   readonly geometry: ConvGeometry;
@@ -76,30 +72,8 @@ export class LrtConv2d extends MaskedWeightLayer implements Layer {
       const s = this.geometry.stride;
       const mean = tf.add(conv(x, this.mask.apply(this.theta), s), this.b);
       if (!opts.sample) return mean;
-      if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
-      const variance = conv(tf.square(x), this.mask.apply(tf.exp(this.logSigma2)), s);
-      const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', opts.stream.nextSeed());
-      return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
+      return this.lrtSample(mean, conv(tf.square(x), this.mask.apply(tf.exp(this.logSigma2)), s), opts.stream);
     });
-  }
-
-  kl(opts?: { stream?: RandomStream }): tf.Scalar {
-    const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
-    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
-  }
-
-  /** log α per weight (clipped to ±8). */
-  logAlpha(): tf.Tensor {
-    return logAlpha(this.theta, this.logSigma2);
-  }
-
-  variables(): tf.Variable[] {
-    return [this.theta, this.logSigma2, this.b];
-  }
-
-  moments(): WeightMoments {
-    const { mean, variance } = meanFieldMoments(this.theta, this.logSigma2, this.mask);
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: this.macsPerWeight };
   }
 
   structure(): UnitStructure {

@@ -16,13 +16,12 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ForwardOptions, Layer, WeightMoments } from '../nn/layer.js';
+import type { ForwardOptions, Layer } from '../nn/layer.js';
 import { initWeight, type Initializer } from '../nn/init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from '../nn/names.js';
-import { logAlpha, type PriorSpec } from './priors.js';
-import { maskedKl, meanFieldMoments } from './mean-field.js';
-import { MaskedWeightLayer } from '../nn/mask-slot.js';
+import type { PriorSpec } from './priors.js';
+import { MeanFieldLayer } from './mean-field.js';
 
 export interface LrtDenseOptions {
   name: string;
@@ -35,14 +34,12 @@ export interface LrtDenseOptions {
   stream: RandomStream;
 }
 
-/** Variance floor added inside the square root, so the gradient of sqrt stays finite. */
-const VAR_EPS = 1e-8;
-
 /** A dense layer with a factorized Gaussian posterior and LRT sampling. */
-export class LrtDense extends MaskedWeightLayer implements Layer {
+export class LrtDense extends MeanFieldLayer implements Layer {
   readonly kind = 'lrt-dense';
   readonly name: string;
   readonly weightShape: number[];
+  readonly macsPerWeight = 1;
   readonly prior: PriorSpec;
   readonly theta: tf.Variable;
   readonly logSigma2: tf.Variable;
@@ -64,32 +61,8 @@ export class LrtDense extends MaskedWeightLayer implements Layer {
       const theta = this.mask.apply(this.theta) as tf.Tensor2D;
       const mean = tf.add(tf.matMul(x2, theta), this.b);
       if (!opts.sample) return mean;
-      if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
       const sigma2 = this.mask.apply(tf.exp(this.logSigma2)) as tf.Tensor2D;
-      const variance = tf.matMul(tf.square(x2), sigma2);
-      const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', opts.stream.nextSeed());
-      return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
+      return this.lrtSample(mean, tf.matMul(tf.square(x2), sigma2), opts.stream);
     });
   }
-
-  kl(opts?: { stream?: RandomStream }): tf.Scalar {
-    const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
-    // Pruned weights are removed from the model: only kept weights contribute KL.
-    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
-  }
-
-  /** log α per weight (clipped to ±8), the sparse-VD dropout-rate parameter. */
-  logAlpha(): tf.Tensor {
-    return logAlpha(this.theta, this.logSigma2);
-  }
-
-  variables(): tf.Variable[] {
-    return [this.theta, this.logSigma2, this.b];
-  }
-
-  moments(): WeightMoments {
-    const { mean, variance } = meanFieldMoments(this.theta, this.logSigma2, this.mask);
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: 1 };
-  }
-
 }

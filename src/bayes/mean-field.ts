@@ -1,11 +1,14 @@
 /**
  * What every factorized-Gaussian layer (dense or conv) computes the same way from its
- * (θ, log σ²) parameters and its mask: the KL of the kept weights, and per-weight moments.
+ * (θ, log σ²) parameters and its mask: the KL of the kept weights, per-weight moments,
+ * log α, and the local-reparameterization sample of a pre-activation.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { MaskSlot } from '../nn/mask-slot.js';
-import { klTerm, type PriorSpec } from './priors.js';
+import type { WeightMoments } from '../nn/layer.js';
+import { MaskedWeightLayer, type MaskSlot } from '../nn/mask-slot.js';
+import type { RandomStream } from '../random.js';
+import { klTerm, logAlpha, type PriorSpec } from './priors.js';
 
 /** KL(q ‖ prior) summed over the weights the mask keeps (removed weights contribute none). */
 export function maskedKl(prior: PriorSpec, theta: tf.Tensor, logSigma2: tf.Tensor, mask: MaskSlot, seed?: number): tf.Scalar {
@@ -19,4 +22,48 @@ export function meanFieldMoments(theta: tf.Tensor, logSigma2: tf.Tensor, mask: M
   const mean = mask.zeroMasked(Float32Array.from(theta.dataSync()));
   const variance = mask.zeroMasked(Float32Array.from(logSigma2.dataSync(), Math.exp));
   return { mean, variance };
+}
+
+/** Variance floor added inside the square root, so the gradient of sqrt stays finite. */
+const VAR_EPS = 1e-8;
+
+/**
+ * Base of the layers whose weights have a factorized Gaussian posterior N(θ, σ²) in the
+ * additive (θ, log σ²) parameterization, with a point-estimate bias. Subclasses set the
+ * variables and say how many multiply-adds each weight costs.
+ */
+export abstract class MeanFieldLayer extends MaskedWeightLayer {
+  abstract readonly name: string;
+  abstract readonly prior: PriorSpec;
+  abstract readonly theta: tf.Variable;
+  abstract readonly logSigma2: tf.Variable;
+  abstract readonly b: tf.Variable;
+  abstract readonly macsPerWeight: number;
+
+  /** KL of the kept weights (pruned weights are removed from the model and contribute none). */
+  kl(opts?: { stream?: RandomStream }): tf.Scalar {
+    const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
+    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
+  }
+
+  /** log α per weight (clipped to ±8), the sparse-VD dropout-rate parameter. */
+  logAlpha(): tf.Tensor {
+    return logAlpha(this.theta, this.logSigma2);
+  }
+
+  variables(): tf.Variable[] {
+    return [this.theta, this.logSigma2, this.b];
+  }
+
+  moments(): WeightMoments {
+    const { mean, variance } = meanFieldMoments(this.theta, this.logSigma2, this.mask);
+    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance, macsPerWeight: this.macsPerWeight };
+  }
+
+  /** One local-reparameterization draw mean + √variance·ε, ε ~ N(0, 1) per entry. */
+  protected lrtSample(mean: tf.Tensor, variance: tf.Tensor, stream: RandomStream | undefined): tf.Tensor {
+    if (!stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
+    const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', stream.nextSeed());
+    return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
+  }
 }
