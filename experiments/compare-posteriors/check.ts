@@ -1,0 +1,62 @@
+/**
+ * Checks the newest `bayesprune run configs/compare-posteriors.yaml` against issue 4's
+ * comparison: one report shows, on the same axes, accuracy and ECE against sparsity for
+ * SNR from VI, SWAG, SVGD and Laplace, beside Fisher, magnitude and random. Prints the
+ * accuracy / ECE table at the sparsities people quote (90, 95, 98 %).
+ *
+ *   npx tsx experiments/compare-posteriors/check.ts [results/compare-posteriors/<run>]
+ *
+ * Exit code 1 if a claim fails.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js';
+
+interface Row { variant: string; criterion: string; targetSparsity: number; structure?: string; predictive: string; accuracy: number; ece: number; nll: number }
+
+const dir = findRun('compare-posteriors', process.argv[2]);
+if (!dir) {
+  console.error('no finished compare-posteriors run found; run `npx tsx src/cli.ts run configs/compare-posteriors.yaml` first');
+  process.exit(1);
+}
+const { metrics } = readRun(dir);
+const families: Record<string, string> = { main: 'VI', swag: 'SWAG', svgd: 'SVGD', laplace: 'Laplace' };
+const rows: Row[] = Object.values(metrics.variants as Record<string, { curves: Row[] }>).flatMap((v) => v.curves);
+// The predictive each family is compared by: Monte Carlo / particle average where it has one.
+const pick = (variant: string, criterion: string, s: number) => {
+  const rs = rows.filter((r) => r.variant === variant && r.criterion === criterion && (r.structure ?? 'weights') === 'weights' && Math.abs(r.targetSparsity - s) < 1e-9);
+  return rs.find((r) => r.predictive !== 'mean') ?? rs[0];
+};
+const targets = [...new Set(rows.map((r) => r.targetSparsity).filter((s) => typeof s === 'number'))].sort((a, b) => a - b);
+
+console.log(`${dir}\n\nfamily   criterion   ${[0.9, 0.95, 0.98].map((s) => `acc @${s * 100}%  ECE @${s * 100}%`.padEnd(24)).join('')}`);
+for (const [v, label] of Object.entries(families)) {
+  for (const c of ['snr', 'fisher', 'magnitude', 'random']) {
+    if (!pick(v, c, 0.9)) continue;
+    const cells = [0.9, 0.95, 0.98].map((s) => {
+      const r = pick(v, c, s);
+      return (r ? `${(100 * r.accuracy).toFixed(1).padStart(5)} %   ${r.ece.toFixed(3)}` : '—').padEnd(24);
+    });
+    console.log(`${label.padEnd(8)} ${c.padEnd(11)} ${cells.join('')}`);
+  }
+}
+
+const claims: Claim[] = [];
+for (const [v, label] of Object.entries(families)) {
+  const missing = targets.filter((s) => !pick(v, 'snr', s));
+  claims.push({ claim: `SNR curve from ${label} at every target sparsity`, value: missing.length ? `missing ${missing.join(', ')}` : `${targets.length} points`, pass: v in metrics.variants && missing.length === 0 });
+  const snr = pick(v, 'snr', 0.9), rnd = pick(v, 'random', 0.9);
+  if (snr && rnd) claims.push({ claim: `${label}: SNR beats random at 90 % sparsity`, value: `${pct(snr.accuracy)} vs ${pct(rnd.accuracy)}`, pass: snr.accuracy > rnd.accuracy });
+}
+for (const c of ['fisher', 'magnitude', 'random']) {
+  const have = Object.keys(families).filter((v) => pick(v, c, 0.9));
+  claims.push({ claim: `${c} curves present`, value: have.map((v) => families[v]).join(', ') || 'none', pass: have.length > 0 });
+}
+for (const plot of ['accuracy_vs_sparsity.svg', 'ece_vs_sparsity.svg']) {
+  const path = join(dir, plot);
+  const labels = existsSync(path) ? [...readFileSync(path, 'utf8').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!) : [];
+  const series = Object.keys(families).flatMap((v) => ['snr', 'fisher', 'magnitude', 'random'].filter((c) => pick(v, c, 0.9)).map((c) => `${v}: ${c}`));
+  const absent = series.filter((s) => !labels.includes(s));
+  claims.push({ claim: `${plot} shows every family and criterion on one set of axes`, value: absent.length ? `missing ${absent.join(', ')}` : `${series.length} series`, pass: labels.length > 0 && absent.length === 0 });
+}
+process.exit(printClaims('Posterior families and baselines on the same axes', claims) ? 0 : 1);
