@@ -237,6 +237,12 @@ const schema = z
         nm: z
           .array(z.string().regex(/^\d+:\d+$/, 'an N:M pattern such as "2:4"').refine((p) => { const [n, m] = p.split(':').map(Number); return n! >= 1 && n! < m!; }, 'N:M needs 1 ≤ N < M'))
           .default([]),
+        /**
+         * First-layer weights fed only by inputs that are 0 in every training example:
+         * `as-scored` (rank them as the criterion scores them) or `prune-first` (score −∞ for
+         * every criterion but random; the exact posterior over them is the prior, mean 0).
+         */
+        deadInputs: z.enum(['as-scored', 'prune-first']).default('as-scored'),
         /** Structured pruning: remove whole units / channels by their aggregated scores, at these fractions of units. */
         units: z
           .object({

@@ -3,6 +3,7 @@
  * evaluate the predictive, and record accuracy, calibration and sparsity.
  * @module
  */
+import { deadInputDiagnostic, deadInputWeights, pruneDeadFirst, type DeadInputPolicy, type DeadInputRanking } from '../pruning/dead-inputs.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Posterior } from '../inference/posterior.js';
 import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
@@ -78,6 +79,12 @@ export interface CurveOptions {
   nm?: string[];
   /** Structured points: fractions of units removed per criterion. */
   units?: { ratios: number[]; aggregate: UnitAggregate; scope: PruningScope };
+  /**
+   * Weights fed only by inputs that are 0 in every `scoreData` example: `as-scored` ranks
+   * them as the criterion scores them; `prune-first` gives them score −∞ for every
+   * criterion but `random` (see pruning/dead-inputs.ts). Either way their ranking is measured.
+   */
+  deadInputs?: DeadInputPolicy;
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
 }
@@ -132,6 +139,8 @@ export interface CurveResult {
    * magnitude is `logitScale` (float32 sums in another order differ by ~1e-7 relative).
    */
   gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number };
+  /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
+  deadInputs?: { weight: string; features: number; weights: number; policy: DeadInputPolicy; criteria: Record<string, DeadInputRanking> };
 }
 
 /** Masked vs compacted posterior-mean network on up to `n` examples of `data`: probabilities and logits. */
@@ -171,13 +180,20 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   const total = 1 + criteria.length * (o.sparsities.filter((s) => s > 0).length + nm.length + unitRatios.length) + (doThreshold ? 1 : 0) + (hasGates ? 1 : 0);
   let done = 0;
   const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
+  const policy = o.deadInputs ?? 'as-scored';
+  const dead = o.scoreData ? deadInputWeights(posterior.network, o.scoreData) : null;
+  const deadInputs: CurveResult['deadInputs'] = dead ? { weight: dead.name, features: dead.features, weights: dead.indices.length, policy, criteria: {} } : undefined;
 
   const dense = evaluatePoint(posterior, null, o, 'dense', { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
   for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
   tick(dense.rows[0]!);
 
   for (const c of criteria) {
-    const scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+    let scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+    if (dead) {
+      deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
+      if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
+    }
     for (const s of o.sparsities) {
       if (s === 0) continue;
       const masks = masksAtSparsity(scores, s, o.scope);
@@ -222,7 +238,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
     tick(p.rows[0]!);
   }
-  return { rows, dense: dense.mc, threshold, gates };
+  return { rows, dense: dense.mc, threshold, gates, deadInputs };
 }
 
 /** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */

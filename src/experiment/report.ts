@@ -158,6 +158,32 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     md.push('');
   }
 
+  const withDead = results.filter((r) => r.curves.deadInputs && Object.keys(r.curves.deadInputs.criteria).length);
+  if (withDead.length) {
+    const d0 = withDead[0]!.curves.deadInputs!;
+    md.push('## Weights the data never reach', '');
+    md.push(
+      `${d0.features} input features are 0 in every training example, so the ${d0.weights} weights of \`${d0.weight}\` they feed do not change the likelihood: ` +
+        `their exact posterior is the prior (mean 0). Mean-field VI and Laplace give them a large variance (low SNR); SWAG (the SGD iterates never move them) and SVGD ` +
+        `(the particles' spread does not grow) give them a tiny one, hence the highest SNR. The table ranks them as each criterion scored them; ` +
+        (cfg.pruning.deadInputs === 'prune-first'
+          ? `**the curves above prune them first** (\`pruning.deadInputs: prune-first\`, every criterion but random).`
+          : `the curves above use these scores as they are (\`pruning.deadInputs: as-scored\`; \`prune-first\` prunes them first).`),
+      '',
+    );
+    const rows = withDead.flatMap((r) =>
+      Object.entries(r.curves.deadInputs!.criteria).map(([c, k]) => ({
+        model: r.name,
+        criterion: c,
+        'median score (dead inputs)': k.medianDead.toPrecision(3),
+        'median score (other weights)': k.medianOther.toPrecision(3),
+        'share of all weights': pct(k.deadShare),
+        'share of the top 10 %': pct(k.deadInTop10),
+      })),
+    );
+    md.push(markdownTable(rows), '');
+  }
+
   md.push('## Training', '');
   for (const r of results) {
     if (!r.history.length || r.sharedTrainingWith) continue;

@@ -163,6 +163,7 @@ async function evaluateModel(name: string, posterior: Posterior, cfg: Experiment
     logAlphaThreshold: cfg.pruning.logAlphaThreshold,
     nm: cfg.pruning.nm,
     units: cfg.pruning.units,
+    deadInputs: cfg.pruning.deadInputs,
     samples: cfg.eval.samples,
     batchSize: cfg.eval.batchSize,
     stream,
@@ -251,6 +252,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           gates: r.curves.gates
             ? { ...summarizeEval(r.curves.gates.evaluation), sparsity: r.curves.gates.sparsity, compaction: r.curves.gates.compaction, maxAbsDiff: r.curves.gates.maxAbsDiff, maxLogitDiff: r.curves.gates.maxLogitDiff, logitScale: r.curves.gates.logitScale, agreementExamples: r.curves.gates.agreementExamples }
             : null,
+          deadInputs: r.curves.deadInputs ?? null,
           history: r.history,
           curves: r.curves.rows,
         },
