@@ -43,6 +43,8 @@ export interface GatedEpochStats extends EpochStats {
   units?: Record<string, number>;
   /** Units (or inputs) removed per layer at this epoch's check. */
   removed?: Record<string, number>;
+  /** Gates per layer at this epoch's check: closed at test time (P < ½), below the removal threshold, total. */
+  gates?: Record<string, { closed: number; belowThreshold: number; total: number }>;
 }
 
 /** Normalized granularity of a config: `weight` | `input` | `output`. */
@@ -162,6 +164,7 @@ export async function fitGated(method: GatedMethod, ctx: FitContext): Promise<Fi
       const st: GatedEpochStats = trainer.runEpoch(ctx.hooks);
       const ev = removal.check(net, trainer.optimizer);
       st.units = ev.units;
+      st.gates = ev.gates;
       if (Object.keys(ev.removed).length) st.removed = ev.removed;
       history.push(st);
       trainer.epoch++;

@@ -58,6 +58,11 @@ export interface RemovalEvent {
   removed: Record<string, number>;
   /** Output units of each weight layer after the check. */
   units: Record<string, number>;
+  /**
+   * Where the checked gates stand before removal, per layer: how many have P(gate ≠ 0) < ½
+   * (closed at test time) and how many are below the removal threshold.
+   */
+  gates: Record<string, { closed: number; belowThreshold: number; total: number }>;
   report: CompactionReport | null;
 }
 
@@ -77,6 +82,7 @@ export class UnitRemoval {
   check(net: Network, optimizer?: tf.Optimizer): RemovalEvent {
     const masks: MaskSet = new Map();
     const removed: Record<string, number> = {};
+    const gates: RemovalEvent['gates'] = {};
     const wl = net.weightLayers();
     wl.forEach((l, idx) => {
       if (!hasGates(l)) return;
@@ -88,6 +94,7 @@ export class UnitRemoval {
       let c = this.counts.get(key);
       if (!c || c.length !== g.inclusion.length) c = new Int32Array(g.inclusion.length);
       const drop: number[] = [];
+      gates[l.name] = { closed: g.inclusion.filter((p) => p < 0.5).length, belowThreshold: g.inclusion.filter((p) => p < this.opts.threshold).length, total: g.inclusion.length };
       for (let j = 0; j < c.length; j++) {
         c[j] = g.inclusion[j]! < this.opts.threshold ? c[j]! + 1 : 0;
         if (c[j]! >= this.opts.patience) drop.push(j);
@@ -121,7 +128,7 @@ export class UnitRemoval {
     }
     const units: Record<string, number> = {};
     for (const l of net.weightLayers()) units[l.name] = l.weightShape!.at(-1)!;
-    return { removed, units, report };
+    return { removed, units, gates, report };
   }
 }
 

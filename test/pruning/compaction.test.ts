@@ -240,6 +240,8 @@ describe('compaction', { timeout: 60_000 }, () => {
     const before = net.forward(x, { sample: false });
     const e1 = removal.check(net);
     expect(e1.removed).toEqual({});
+    // logit −8: P = 3.4e-4 (closed, below 0.01); logit 5: open
+    expect(e1.gates).toEqual({ fc1: { closed: 2, belowThreshold: 2, total: 5 }, fc2: { closed: 1, belowThreshold: 1, total: 4 } });
     const e2 = removal.check(net);
     expect(e2.removed).toEqual({ fc1: 2, fc2: 1 });
     expect(e2.units).toEqual({ fc1: 3, fc2: 3, fc3: 2 });
