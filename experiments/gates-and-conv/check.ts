@@ -6,15 +6,19 @@
  *                                  the gates, and the compacted network's multiply-adds equal
  *                                  to a hand count from the kept units;
  *   configs/spike-slab-nodes.yaml  ≥ 93 % test accuracy keeping ≤ 200 of the 400 hidden units;
+ *   configs/unit-gates.yaml        units removed during training, later epochs faster (time saved
+ *                                  reported), ≥ 93 % test accuracy with the gates' decisions.
  *   configs/lenet5-sparsevd.yaml   ≥ 97 % test accuracy (dense), and log α ≥ 3 pruning ≥ 90 %
  *                                  of the weights with ≤ 1 point lost.
  *
- *   npx tsx experiments/gates-and-conv/check.ts [l0|spike-slab|lenet5 ...]
+ *   npx tsx experiments/gates-and-conv/check.ts [l0|spike-slab|unit-gates|lenet5 ...]
  *
  * Experiments without a complete run are reported and count as failures. Exit code 1 if
  * any claim fails.
  */
 import { findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js';
+import type { GatedEpochStats } from '../../src/bayes/gated-methods.js';
+import { removalSummary } from '../../src/experiment/report.js';
 
 interface CompactedLayer { name: string; shapeBefore: number[]; shapeAfter: number[]; macsPerWeight: number; macsAfter: number }
 
@@ -71,6 +75,21 @@ const checks: Record<string, { experiment: string; run: (m: any) => Claim[] }> =
         { claim: 'test accuracy ≥ 93 % with the nodes whose φ > ½', value: pct(g.accuracy), pass: g.accuracy >= 0.93 },
         { claim: 'at most half of the 400 hidden units kept', value: `${hidden} of ${hiddenBefore} (${handCount(layers).units})`, pass: hidden <= 200 },
         agreement(g),
+      ];
+    },
+  },
+  'unit-gates': {
+    experiment: 'unit-gates',
+    run: (m) => {
+      const v = m.variants.main;
+      const h = v.history as GatedEpochStats[];
+      const r = removalSummary(h);
+      const last = h.at(-1)?.units ?? {};
+      return [
+        { claim: 'units removed while training goes on', value: r ? `first at epoch ${r.firstEpoch + 1}; units left ${Object.entries(last).map(([l, n]) => `${l} ${n}`).join(', ')}` : 'none removed', pass: r !== null },
+        { claim: 'later epochs cost less (time saved against the full network\'s epoch time)', value: r ? `${r.fullSeconds.toFixed(1)} s per full epoch; ${r.savedSeconds.toFixed(0)} s saved (${pct(r.savedFraction)} of the run)` : '–', pass: r !== null && r.savedSeconds > 0 },
+        { claim: 'test accuracy with the gates\' own decisions ≥ 93 %', value: pct(v.gates.accuracy), pass: v.gates.accuracy >= 0.93 },
+        agreement(v.gates),
       ];
     },
   },
