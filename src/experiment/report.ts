@@ -164,8 +164,8 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     md.push('## Weights the data never reach', '');
     md.push(
       `${d0.features} input features are 0 in every training example, so the ${d0.weights} weights of \`${d0.weight}\` they feed do not change the likelihood: ` +
-        `their exact posterior is the prior (mean 0). Mean-field VI and Laplace give them a large variance (low SNR); SWAG (the SGD iterates never move them) and SVGD ` +
-        `(the particles' spread does not grow) give them a tiny one, hence the highest SNR. The table ranks them as each criterion scored them; ` +
+        `their exact posterior is the prior (mean 0). Mean-field VI and Laplace tend to give them the prior's large variance (low SNR); SWAG (the SGD iterates barely move them) and SVGD ` +
+        `(the particles' spread in them does not grow) can give them a tiny one, hence a high SNR. The table ranks them as each criterion scored them; ` +
         (cfg.pruning.deadInputs === 'prune-first'
           ? `**the curves above prune them first** (\`pruning.deadInputs: prune-first\`, every criterion but random).`
           : `the curves above use these scores as they are (\`pruning.deadInputs: as-scored\`; \`prune-first\` prunes them first).`),

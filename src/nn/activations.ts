@@ -9,7 +9,7 @@ export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
 
 /** Base for layers without parameters. */
-abstract class Weightless implements Layer {
+export abstract class Weightless implements Layer {
   abstract readonly kind: string;
   constructor(readonly name: string) {}
   abstract forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor;

@@ -6,17 +6,19 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ForwardOptions, Layer } from './layer.js';
+import type { ForwardOptions } from './layer.js';
+import { Weightless } from './activations.js';
 
-export class SelectFeatures implements Layer {
+export class SelectFeatures extends Weightless {
   readonly kind = 'select-features';
   private readonly idx: tf.Tensor1D;
 
   constructor(
-    readonly name: string,
+    name: string,
     /** Kept feature indices on the last axis, ascending. */
     readonly indices: Int32Array,
   ) {
+    super(name);
     this.idx = tf.tensor1d(indices, 'int32');
   }
 
@@ -24,23 +26,7 @@ export class SelectFeatures implements Layer {
     return tf.gather(x, this.idx, x.rank - 1);
   }
 
-  variables(): tf.Variable[] {
-    return [];
-  }
-
-  moments(): undefined {
-    return undefined;
-  }
-
-  setMask(mask: Float32Array | null): void {
-    if (mask) throw new Error(`${this.name} has no weights to mask`);
-  }
-
-  getMask(): null {
-    return null;
-  }
-
-  dispose(): void {
+  override dispose(): void {
     this.idx.dispose();
   }
 }
