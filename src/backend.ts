@@ -51,7 +51,9 @@ async function tryNative(tried: BackendInfo['tried']): Promise<string | undefine
 }
 
 function firstLine(e: unknown): string {
-  return String(e instanceof Error ? e.message : e).split('\n')[0]!.slice(0, 200);
+  return String(e instanceof Error ? e.message : e)
+    .split('\n')[0]!
+    .slice(0, 200);
 }
 
 /** Read a backend choice, throwing a clear error for anything else. */

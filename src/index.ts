@@ -32,7 +32,17 @@ export { getMethod, registerMethod, networkFor, type InferenceMethod, type FitCo
 export { pointFactory, meanFieldFactory } from './inference/layer-factories.js';
 
 // Scores and pruning
-export { getCriterion, registerCriterion, criterionNames, snrScores, negLogAlphaScores, magnitudeScores, type Criterion, type ScoreSet, type ScoreContext } from './scores/registry.js';
+export {
+  getCriterion,
+  registerCriterion,
+  criterionNames,
+  snrScores,
+  negLogAlphaScores,
+  magnitudeScores,
+  type Criterion,
+  type ScoreSet,
+  type ScoreContext,
+} from './scores/registry.js';
 export { masksAtSparsity, masksAtThreshold, maskSparsity, PRUNING_SCOPES, type PruningScope } from './pruning/masks.js';
 
 // Metrics and reports

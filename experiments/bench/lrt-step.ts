@@ -32,11 +32,24 @@ const sizes = [784, 300, 100, 10];
 
 // Synthetic inputs of MNIST's shape (timing does not depend on the values).
 const s = new RandomStream('bench-data');
-const data = makeDataset({ name: 'bench', x: Float32Array.from({ length: N * 784 }, () => s.uniform()), y: Int32Array.from({ length: N }, () => s.int(10)), n: N, shape: [784], numClasses: 10 });
+const data = makeDataset({
+  name: 'bench',
+  x: Float32Array.from({ length: N * 784 }, () => s.uniform()),
+  y: Int32Array.from({ length: N }, () => s.int(10)),
+  n: N,
+  shape: [784],
+  numClasses: 10,
+});
 
 /** Ours: the Trainer running one epoch of STEPS steps. */
 function makeOurs() {
-  const net = buildNetwork({ arch: 'lenet-300-100', activation: 'relu' }, [784], 10, meanFieldFactory({ type: 'log-uniform' }, -10), rootStream(1).fork('init'));
+  const net = buildNetwork(
+    { arch: 'lenet-300-100', activation: 'relu' },
+    [784],
+    10,
+    meanFieldFactory({ type: 'log-uniform' }, -10),
+    rootStream(1).fork('init'),
+  );
   const trainer = new Trainer(net, data, { epochs: 1000, batchSize: B, lr: { name: 'constant', lr: 1e-3 }, temperature: 1 }, rootStream(1).fork('train'));
   return {
     run: () => trainer.runEpoch(),
@@ -116,7 +129,9 @@ for (let r = 0; r < ROUNDS; r++) {
   const row = { ours: 0, raw: 0 };
   for (const k of a) row[k as 'ours' | 'raw'] = time(k === 'ours' ? ours.run : raw.run);
   rounds.push(row);
-  process.stderr.write(`round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step, raw ${row.raw.toFixed(1)} ms/step, ratio ${(row.ours / row.raw).toFixed(3)}\n`);
+  process.stderr.write(
+    `round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step, raw ${row.raw.toFixed(1)} ms/step, ratio ${(row.ours / row.raw).toFixed(3)}\n`,
+  );
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const oursMs = median(rounds.map((r) => r.ours));
@@ -139,5 +154,13 @@ ours.dispose();
 raw.dispose();
 mkdirSync('results/bench', { recursive: true });
 await writeJsonAtomic('results/bench/lrt-step.json', result);
-console.log(JSON.stringify({ backend: result.backend, oursMsPerStep: +oursMs.toFixed(2), rawMsPerStep: +rawMs.toFixed(2), ratio: +result.ratio.toFixed(3), target: result.target }));
+console.log(
+  JSON.stringify({
+    backend: result.backend,
+    oursMsPerStep: +oursMs.toFixed(2),
+    rawMsPerStep: +rawMs.toFixed(2),
+    ratio: +result.ratio.toFixed(3),
+    target: result.target,
+  }),
+);
 console.log('written: results/bench/lrt-step.json');

@@ -12,7 +12,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js';
 
-interface Row { variant: string; criterion: string; targetSparsity: number; structure?: string; predictive: string; accuracy: number; ece: number; nll: number }
+interface Row {
+  variant: string;
+  criterion: string;
+  targetSparsity: number;
+  structure?: string;
+  predictive: string;
+  accuracy: number;
+  ece: number;
+  nll: number;
+}
 
 const dir = findRun('compare-posteriors', process.argv[2]);
 if (!dir) {
@@ -24,7 +33,9 @@ const families: Record<string, string> = { main: 'VI', swag: 'SWAG', svgd: 'SVGD
 const rows: Row[] = Object.values(metrics.variants as Record<string, { curves: Row[] }>).flatMap((v) => v.curves);
 // The predictive each family is compared by: Monte Carlo / particle average where it has one.
 const pick = (variant: string, criterion: string, s: number) => {
-  const rs = rows.filter((r) => r.variant === variant && r.criterion === criterion && (r.structure ?? 'weights') === 'weights' && Math.abs(r.targetSparsity - s) < 1e-9);
+  const rs = rows.filter(
+    (r) => r.variant === variant && r.criterion === criterion && (r.structure ?? 'weights') === 'weights' && Math.abs(r.targetSparsity - s) < 1e-9,
+  );
   return rs.find((r) => r.predictive !== 'mean') ?? rs[0];
 };
 const targets = [...new Set(rows.map((r) => r.targetSparsity).filter((s) => typeof s === 'number'))].sort((a, b) => a - b);
@@ -44,9 +55,19 @@ for (const [v, label] of Object.entries(families)) {
 const claims: Claim[] = [];
 for (const [v, label] of Object.entries(families)) {
   const missing = targets.filter((s) => !pick(v, 'snr', s));
-  claims.push({ claim: `SNR curve from ${label} at every target sparsity`, value: missing.length ? `missing ${missing.join(', ')}` : `${targets.length} points`, pass: v in metrics.variants && missing.length === 0 });
-  const snr = pick(v, 'snr', 0.9), rnd = pick(v, 'random', 0.9);
-  if (snr && rnd) claims.push({ claim: `${label}: SNR beats random at 90 % sparsity`, value: `${pct(snr.accuracy)} vs ${pct(rnd.accuracy)}`, pass: snr.accuracy > rnd.accuracy });
+  claims.push({
+    claim: `SNR curve from ${label} at every target sparsity`,
+    value: missing.length ? `missing ${missing.join(', ')}` : `${targets.length} points`,
+    pass: v in metrics.variants && missing.length === 0,
+  });
+  const snr = pick(v, 'snr', 0.9),
+    rnd = pick(v, 'random', 0.9);
+  if (snr && rnd)
+    claims.push({
+      claim: `${label}: SNR beats random at 90 % sparsity`,
+      value: `${pct(snr.accuracy)} vs ${pct(rnd.accuracy)}`,
+      pass: snr.accuracy > rnd.accuracy,
+    });
 }
 for (const c of ['fisher', 'magnitude', 'random']) {
   const have = Object.keys(families).filter((v) => pick(v, c, 0.9));
@@ -57,6 +78,10 @@ for (const plot of ['accuracy_vs_sparsity.svg', 'ece_vs_sparsity.svg']) {
   const labels = existsSync(path) ? [...readFileSync(path, 'utf8').matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!) : [];
   const series = Object.keys(families).flatMap((v) => ['snr', 'fisher', 'magnitude', 'random'].filter((c) => pick(v, c, 0.9)).map((c) => `${v}: ${c}`));
   const absent = series.filter((s) => !labels.includes(s));
-  claims.push({ claim: `${plot} shows every family and criterion on one set of axes`, value: absent.length ? `missing ${absent.join(', ')}` : `${series.length} series`, pass: labels.length > 0 && absent.length === 0 });
+  claims.push({
+    claim: `${plot} shows every family and criterion on one set of axes`,
+    value: absent.length ? `missing ${absent.join(', ')}` : `${series.length} series`,
+    pass: labels.length > 0 && absent.length === 0,
+  });
 }
 process.exit(printClaims('Posterior families and baselines on the same axes', claims) ? 0 : 1);

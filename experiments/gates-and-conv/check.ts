@@ -20,7 +20,13 @@ import { findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js'
 import type { GatedEpochStats } from '../../src/bayes/gated-methods.js';
 import { removalSummary } from '../../src/experiment/report.js';
 
-interface CompactedLayer { name: string; shapeBefore: number[]; shapeAfter: number[]; macsPerWeight: number; macsAfter: number }
+interface CompactedLayer {
+  name: string;
+  shapeBefore: number[];
+  shapeAfter: number[];
+  macsPerWeight: number;
+  macsAfter: number;
+}
 
 /** Kept units from the compacted layer shapes, and the multiply-adds they imply, counted by hand. */
 function handCount(layers: CompactedLayer[]): { units: string; macs: number } {
@@ -51,13 +57,18 @@ const checks: Record<string, { experiment: string; run: (m: any) => Claim[] }> =
       const inputs = g.compaction.inputs.after;
       // The hand count: kept pixels × kept fc1 units + kept fc1 units × kept fc2 units + kept fc2 units × 10.
       const [l1, l2, l3] = layers as [CompactedLayer, CompactedLayer, CompactedLayer];
-      const h1 = l1.shapeAfter[1]!, h2 = l2.shapeAfter[1]!;
+      const h1 = l1.shapeAfter[1]!,
+        h2 = l2.shapeAfter[1]!;
       const byHand = inputs * h1 + h1 * h2 + h2 * l3.shapeAfter[1]!;
       return [
         { claim: 'trained 50 epochs', value: String(v.epochs), pass: v.epochs === 50 },
-        { claim: 'test accuracy ≥ 93 % with the gates\' own decisions', value: pct(g.accuracy), pass: g.accuracy >= 0.93 },
+        { claim: "test accuracy ≥ 93 % with the gates' own decisions", value: pct(g.accuracy), pass: g.accuracy >= 0.93 },
         { claim: 'at most 400 of the 784 inputs kept', value: `${inputs} of ${g.compaction.inputs.before}`, pass: inputs <= 400 },
-        { claim: 'compacted multiply-adds = hand count from the kept units', value: `${g.compaction.macs.after} reported, ${inputs}·${h1} + ${h1}·${h2} + ${h2}·${l3.shapeAfter[1]} = ${byHand} by hand (${hc.units})`, pass: g.compaction.macs.after === byHand && hc.macs === byHand },
+        {
+          claim: 'compacted multiply-adds = hand count from the kept units',
+          value: `${g.compaction.macs.after} reported, ${inputs}·${h1} + ${h1}·${h2} + ${h2}·${l3.shapeAfter[1]} = ${byHand} by hand (${hc.units})`,
+          pass: g.compaction.macs.after === byHand && hc.macs === byHand,
+        },
         agreement(g),
       ];
     },
@@ -86,9 +97,21 @@ const checks: Record<string, { experiment: string; run: (m: any) => Claim[] }> =
       const r = removalSummary(h);
       const last = h.at(-1)?.units ?? {};
       return [
-        { claim: 'units removed while training goes on', value: r ? `first at epoch ${r.firstEpoch + 1}; units left ${Object.entries(last).map(([l, n]) => `${l} ${n}`).join(', ')}` : 'none removed', pass: r !== null },
-        { claim: 'later epochs cost less (time saved against the full network\'s epoch time)', value: r ? `${r.fullSeconds.toFixed(1)} s per full epoch; ${r.savedSeconds.toFixed(0)} s saved (${pct(r.savedFraction)} of the run)` : '–', pass: r !== null && r.savedSeconds > 0 },
-        { claim: 'test accuracy with the gates\' own decisions ≥ 93 %', value: pct(v.gates.accuracy), pass: v.gates.accuracy >= 0.93 },
+        {
+          claim: 'units removed while training goes on',
+          value: r
+            ? `first at epoch ${r.firstEpoch + 1}; units left ${Object.entries(last)
+                .map(([l, n]) => `${l} ${n}`)
+                .join(', ')}`
+            : 'none removed',
+          pass: r !== null,
+        },
+        {
+          claim: "later epochs cost less (time saved against the full network's epoch time)",
+          value: r ? `${r.fullSeconds.toFixed(1)} s per full epoch; ${r.savedSeconds.toFixed(0)} s saved (${pct(r.savedFraction)} of the run)` : '–',
+          pass: r !== null && r.savedSeconds > 0,
+        },
+        { claim: "test accuracy with the gates' own decisions ≥ 93 %", value: pct(v.gates.accuracy), pass: v.gates.accuracy >= 0.93 },
         agreement(v.gates),
       ];
     },
@@ -101,7 +124,11 @@ const checks: Record<string, { experiment: string; run: (m: any) => Claim[] }> =
       return [
         { claim: 'backend wasm or tensorflow (conv training on wasm)', value: m.backend, pass: m.backend === 'wasm' || m.backend === 'tensorflow' },
         { claim: 'dense test accuracy ≥ 97 %', value: pct(v.dense.accuracy), pass: v.dense.accuracy >= 0.97 },
-        { claim: 'log α ≥ 3 prunes ≥ 90 % of the weights', value: `${pct(th.sparsity.weights.sparsity)} (${th.sparsity.weights.compression.toFixed(1)}×)`, pass: th.sparsity.weights.sparsity >= 0.9 },
+        {
+          claim: 'log α ≥ 3 prunes ≥ 90 % of the weights',
+          value: `${pct(th.sparsity.weights.sparsity)} (${th.sparsity.weights.compression.toFixed(1)}×)`,
+          pass: th.sparsity.weights.sparsity >= 0.9,
+        },
         { claim: 'with at most 1 point lost', value: `${pct(th.accuracy)} vs ${pct(v.dense.accuracy)} dense`, pass: v.dense.accuracy - th.accuracy <= 0.01 },
       ];
     },

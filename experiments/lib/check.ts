@@ -15,7 +15,15 @@ export interface Claim {
 /** The run directory to check: `explicit` if given, else the newest complete run under `results/<experiment>`. */
 export function findRun(experiment: string, explicit?: string, resultsRoot = 'results'): string | null {
   const root = join(resultsRoot, experiment);
-  const dir = explicit ?? (existsSync(root) ? readdirSync(root).filter((d) => !d.startsWith('.') && !d.startsWith('sweep-')).sort().map((d) => join(root, d)).at(-1) : undefined);
+  const dir =
+    explicit ??
+    (existsSync(root)
+      ? readdirSync(root)
+          .filter((d) => !d.startsWith('.') && !d.startsWith('sweep-'))
+          .sort()
+          .map((d) => join(root, d))
+          .at(-1)
+      : undefined);
   return dir && existsSync(join(dir, 'metrics.json')) ? dir : null;
 }
 

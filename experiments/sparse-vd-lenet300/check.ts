@@ -16,25 +16,48 @@ if (!dir) {
   console.error(`no complete quickstart run found${process.argv[2] ? ` at ${process.argv[2]}` : ''}; run \`npm run quickstart\` first`);
   process.exit(1);
 }
-interface Row { criterion: string; targetSparsity: number | null; sparsity: number; accuracy: number; ece: number; predictive: string }
+interface Row {
+  criterion: string;
+  targetSparsity: number | null;
+  sparsity: number;
+  accuracy: number;
+  ece: number;
+  predictive: string;
+}
 const { metrics: m, manifest } = readRun(dir);
 const main = m.variants.main;
 const at = (rows: Row[], c: string, s: number) => rows.find((r) => r.criterion === c && r.targetSparsity === s && r.predictive === 'mc');
 const results: Claim[] = [];
 
 const th = main.threshold;
-results.push({ claim: 'log α ≥ 3 prunes ≥ 98 % of weights', value: `${(100 * th.sparsity.weights.sparsity).toFixed(2)} %`, pass: th.sparsity.weights.sparsity >= 0.98 });
+results.push({
+  claim: 'log α ≥ 3 prunes ≥ 98 % of weights',
+  value: `${(100 * th.sparsity.weights.sparsity).toFixed(2)} %`,
+  pass: th.sparsity.weights.sparsity >= 0.98,
+});
 results.push({ claim: 'with ≥ 93 % test accuracy', value: `${(100 * th.accuracy).toFixed(2)} %`, pass: th.accuracy >= 0.93 });
 results.push({ claim: 'in ≤ 50 epochs', value: String(main.epochs), pass: main.epochs <= 50 });
-const snr = at(main.curves, 'snr', 0.95), mag = at(main.curves, 'magnitude', 0.95), rnd = at(main.curves, 'random', 0.95);
+const snr = at(main.curves, 'snr', 0.95),
+  mag = at(main.curves, 'magnitude', 0.95),
+  rnd = at(main.curves, 'random', 0.95);
 if (snr && mag && rnd) {
-  results.push({ claim: 'SNR ≫ random at 95 % (≥ 10 points)', value: `${(100 * snr.accuracy).toFixed(2)} vs ${(100 * rnd.accuracy).toFixed(2)}`, pass: snr.accuracy - rnd.accuracy >= 0.1 });
-  results.push({ claim: 'SNR within 0.5 points of magnitude at 95 %', value: `${(100 * snr.accuracy).toFixed(2)} vs ${(100 * mag.accuracy).toFixed(2)}`, pass: Math.abs(snr.accuracy - mag.accuracy) <= 0.005 });
+  results.push({
+    claim: 'SNR ≫ random at 95 % (≥ 10 points)',
+    value: `${(100 * snr.accuracy).toFixed(2)} vs ${(100 * rnd.accuracy).toFixed(2)}`,
+    pass: snr.accuracy - rnd.accuracy >= 0.1,
+  });
+  results.push({
+    claim: 'SNR within 0.5 points of magnitude at 95 %',
+    value: `${(100 * snr.accuracy).toFixed(2)} vs ${(100 * mag.accuracy).toFixed(2)}`,
+    pass: Math.abs(snr.accuracy - mag.accuracy) <= 0.005,
+  });
 }
 const g = m.variants['gaussian-prior'];
 if (g) {
-  const gs = at(g.curves, 'snr', 0.95), gm = at(g.curves, 'magnitude', 0.95);
-  if (gs && gm) console.log(`Gaussian prior at 95 %: SNR ${(100 * gs.accuracy).toFixed(2)} %, magnitude ${(100 * gm.accuracy).toFixed(2)} % (the rankings part ways)`);
+  const gs = at(g.curves, 'snr', 0.95),
+    gm = at(g.curves, 'magnitude', 0.95);
+  if (gs && gm)
+    console.log(`Gaussian prior at 95 %: SNR ${(100 * gs.accuracy).toFixed(2)} %, magnitude ${(100 * gm.accuracy).toFixed(2)} % (the rankings part ways)`);
 }
 const ok = printClaims(`quickstart (${dir}, training ${main.trainSeconds.toFixed(0)} s, whole run ${manifest.durationSeconds} s)`, results);
 process.exit(ok ? 0 : 1);

@@ -142,19 +142,15 @@ export function removalOf(config: ExperimentConfig): UnitRemoval | null {
 export async function fitGated(method: GatedMethod, ctx: FitContext): Promise<FitResult> {
   const c = ctx.config;
   const net = gatedNetworkFor(c, ctx.train.shape, ctx.train.numClasses, ctx.stream);
-  const trainer = new Trainer(
-    net,
-    ctx.train,
-    trainOptionsFrom(c),
-    ctx.stream.fork('train'),
-  );
+  const trainer = new Trainer(net, ctx.train, trainOptionsFrom(c), ctx.stream.fork('train'));
   const removal = removalOf(c);
   try {
     if (ctx.restore) {
       try {
         await ctx.restore(net, trainer);
       } catch (e) {
-        if (removal) throw new Error(`${(e as Error).message}\n(a ${method} run that removes units during training cannot be resumed after a removal; start it again)`);
+        if (removal)
+          throw new Error(`${(e as Error).message}\n(a ${method} run that removes units during training cannot be resumed after a removal; start it again)`);
         throw e;
       }
     }

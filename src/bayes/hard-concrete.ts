@@ -250,7 +250,10 @@ export class L0Dense extends MaskedWeightLayer implements Layer {
     this.init = o.init ?? 'he-normal';
     this.weightShape = [o.inFeatures, o.outFeatures];
     this.theta = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, this.init, o.stream), `${o.name}.theta`);
-    this.logAlpha = newVariable(tf.randomNormal(this.gateShape(), logAlphaForDropRate(this.initDropRate), 0.01, 'float32', o.stream.nextSeed()), `${o.name}.logAlpha`);
+    this.logAlpha = newVariable(
+      tf.randomNormal(this.gateShape(), logAlphaForDropRate(this.initDropRate), 0.01, 'float32', o.stream.nextSeed()),
+      `${o.name}.logAlpha`,
+    );
     this.b = newVariable(tf.zeros([o.outFeatures]), `${o.name}.b`);
   }
 
@@ -308,7 +311,15 @@ export class L0Dense extends MaskedWeightLayer implements Layer {
 
   moments(): WeightMoments {
     const m = gatedMoments(this.theta.dataSync() as Float32Array, this.logAlpha.dataSync() as Float32Array, this.granularity, this.weightShape, this.mask.data);
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean: m.mean, variance: m.variance, inclusion: m.inclusion, macsPerWeight: 1 };
+    return {
+      name: `${this.name}.weight`,
+      layer: this.name,
+      shape: this.weightShape,
+      mean: m.mean,
+      variance: m.variance,
+      inclusion: m.inclusion,
+      macsPerWeight: 1,
+    };
   }
 
   gates(): GateInfo {
@@ -319,15 +330,27 @@ export class L0Dense extends MaskedWeightLayer implements Layer {
     return weightStructure(this.weightShape, this.b, {
       parameterAxes: () => [
         { variable: this.theta, inAxis: 0, outAxis: 1 },
-        this.granularity === 'weight' ? { variable: this.logAlpha, inAxis: 0, outAxis: 1 } : this.granularity === 'input' ? { variable: this.logAlpha, inAxis: 0 } : { variable: this.logAlpha, outAxis: 0 },
+        this.granularity === 'weight'
+          ? { variable: this.logAlpha, inAxis: 0, outAxis: 1 }
+          : this.granularity === 'input'
+            ? { variable: this.logAlpha, inAxis: 0 }
+            : { variable: this.logAlpha, outAxis: 0 },
         { variable: this.b, outAxis: 0 },
       ],
       deterministicWeight: () => tf.tidy(() => tf.mul(this.mask.apply(this.theta), this.toWeight(testTimeGate(this.logAlpha))).dataSync() as Float32Array),
       resized: (i, o) =>
-        new L0Dense({ name: this.name, inFeatures: i, outFeatures: o, granularity: this.granularity, lambda: this.lambda, initDropRate: this.initDropRate, init: this.init, stream: new RandomStream(`resize/${this.name}`) }),
+        new L0Dense({
+          name: this.name,
+          inFeatures: i,
+          outFeatures: o,
+          granularity: this.granularity,
+          lambda: this.lambda,
+          initDropRate: this.initDropRate,
+          init: this.init,
+          stream: new RandomStream(`resize/${this.name}`),
+        }),
     });
   }
-
 }
 
 export interface L0Conv2dOptions extends ConvOptions {
@@ -403,7 +426,15 @@ export class L0Conv2d extends MaskedWeightLayer implements Layer {
 
   moments(): WeightMoments {
     const m = gatedMoments(this.theta.dataSync() as Float32Array, this.logAlpha.dataSync() as Float32Array, 'output', this.weightShape, this.mask.data);
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean: m.mean, variance: m.variance, inclusion: m.inclusion, macsPerWeight: this.macsPerWeight };
+    return {
+      name: `${this.name}.weight`,
+      layer: this.name,
+      shape: this.weightShape,
+      mean: m.mean,
+      variance: m.variance,
+      inclusion: m.inclusion,
+      macsPerWeight: this.macsPerWeight,
+    };
   }
 
   gates(): GateInfo {
@@ -420,8 +451,19 @@ export class L0Conv2d extends MaskedWeightLayer implements Layer {
       ],
       deterministicWeight: () => tf.tidy(() => tf.mul(this.mask.apply(this.theta), testTimeGate(this.logAlpha)).dataSync() as Float32Array),
       resized: (i, o) =>
-        new L0Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, lambda: this.lambda, initDropRate: this.initDropRate, init: this.init, stream: new RandomStream(`resize/${this.name}`) }),
+        new L0Conv2d({
+          name: this.name,
+          inH: g.inH,
+          inW: g.inW,
+          cin: i,
+          cout: o,
+          k: g.k,
+          stride: g.stride,
+          lambda: this.lambda,
+          initDropRate: this.initDropRate,
+          init: this.init,
+          stream: new RandomStream(`resize/${this.name}`),
+        }),
     });
   }
-
 }

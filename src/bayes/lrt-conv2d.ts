@@ -85,8 +85,18 @@ export class LrtConv2d extends MeanFieldLayer implements Layer {
         { variable: this.b, outAxis: 0 },
       ],
       deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.theta) : this.theta.clone()).dataSync() as Float32Array),
-      resized: (i, o) => new LrtConv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, prior: this.prior, stream: new RandomStream(`resize/${this.name}`) }),
+      resized: (i, o) =>
+        new LrtConv2d({
+          name: this.name,
+          inH: g.inH,
+          inW: g.inW,
+          cin: i,
+          cout: o,
+          k: g.k,
+          stride: g.stride,
+          prior: this.prior,
+          stream: new RandomStream(`resize/${this.name}`),
+        }),
     });
   }
-
 }

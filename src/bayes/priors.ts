@@ -8,10 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Prior specifications accepted in configs (`inference.prior`). */
-export type PriorSpec =
-  | { type: 'log-uniform' }
-  | { type: 'gaussian'; sigma: number }
-  | { type: 'scale-mixture'; pi: number; sigma1: number; sigma2: number };
+export type PriorSpec = { type: 'log-uniform' } | { type: 'gaussian'; sigma: number } | { type: 'scale-mixture'; pi: number; sigma1: number; sigma2: number };
 
 export const PRIOR_TYPES = ['log-uniform', 'gaussian', 'scale-mixture'] as const;
 
@@ -53,10 +50,7 @@ export function klLogUniform(logAlphaT: tf.Tensor): tf.Scalar {
  */
 export function klGaussian(mu: tf.Tensor, logSigma2: tf.Tensor, s: number): tf.Scalar {
   return tf.tidy(() => {
-    const t = tf.add(
-      tf.mul(logSigma2, -0.5),
-      tf.div(tf.add(tf.exp(logSigma2), tf.square(mu)), 2 * s * s),
-    );
+    const t = tf.add(tf.mul(logSigma2, -0.5), tf.div(tf.add(tf.exp(logSigma2), tf.square(mu)), 2 * s * s));
     return tf.add(tf.sum(t), (Math.log(s) - 0.5) * mu.size) as tf.Scalar;
   });
 }

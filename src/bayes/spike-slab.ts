@@ -265,5 +265,4 @@ export class SpikeSlabDense extends MaskedWeightLayer implements Layer {
   protected resizedCopy(i: number, o: number): Layer {
     return new SpikeSlabDense({ ...this.opts, inFeatures: i, outFeatures: o, stream: new RandomStream(`resize/${this.name}`) });
   }
-
 }

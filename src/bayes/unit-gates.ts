@@ -94,7 +94,11 @@ export class UnitRemoval {
       let c = this.counts.get(key);
       if (!c || c.length !== g.inclusion.length) c = new Int32Array(g.inclusion.length);
       const drop: number[] = [];
-      gates[l.name] = { closed: g.inclusion.filter((p) => p < 0.5).length, belowThreshold: g.inclusion.filter((p) => p < this.opts.threshold).length, total: g.inclusion.length };
+      gates[l.name] = {
+        closed: g.inclusion.filter((p) => p < 0.5).length,
+        belowThreshold: g.inclusion.filter((p) => p < this.opts.threshold).length,
+        total: g.inclusion.length,
+      };
       for (let j = 0; j < c.length; j++) {
         c[j] = g.inclusion[j]! < this.opts.threshold ? c[j]! + 1 : 0;
         if (c[j]! >= this.opts.patience) drop.push(j);

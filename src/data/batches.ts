@@ -29,12 +29,7 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
  * differ, and the same stream key gives the same batches); without one, the
  * order is `0..n−1`. The last, smaller batch is skipped when `dropLast`.
  */
-export function* batches(
-  ds: Dataset,
-  batchSize: number,
-  stream?: RandomStream,
-  opts: { dropLast?: boolean } = {},
-): Generator<Batch, void, undefined> {
+export function* batches(ds: Dataset, batchSize: number, stream?: RandomStream, opts: { dropLast?: boolean } = {}): Generator<Batch, void, undefined> {
   const count = numBatches(ds.n, batchSize, opts.dropLast ?? false);
   const perm = stream ? stream.permutation(ds.n) : Int32Array.from({ length: ds.n }, (_, i) => i);
   const f = featureSize(ds);

@@ -13,9 +13,7 @@ import { loadIdxPair } from './idx.js';
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Class names of Fashion-MNIST, index = label. */
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-] as const;
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
 const FILES = {
   trainImages: 'train-images-idx3-ubyte',
@@ -24,7 +22,8 @@ const FILES = {
   testLabels: 't10k-labels-idx1-ubyte',
 } as const;
 
-const HINT = 'install it with `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist), or set FASHION_MNIST_DIR to a directory holding the 4 IDX files';
+const HINT =
+  'install it with `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist), or set FASHION_MNIST_DIR to a directory holding the 4 IDX files';
 
 /**
  * Loads Fashion-MNIST train (60,000) and test (10,000) from `dir`. Each of the

@@ -144,7 +144,10 @@ export function parseIdx(buffer: Uint8Array, nameForErrors: string): IdxData {
  */
 export function readIdx(path: string): IdxData {
   if (!existsSync(path)) {
-    throw new IdxError(path, 'file not found (hint: check the path and whether the file is gzipped, e.g. `train-images-idx3-ubyte` vs `train-images-idx3-ubyte.gz`)');
+    throw new IdxError(
+      path,
+      'file not found (hint: check the path and whether the file is gzipped, e.g. `train-images-idx3-ubyte` vs `train-images-idx3-ubyte.gz`)',
+    );
   }
   let bytes: Buffer;
   try {
@@ -157,13 +160,19 @@ export function readIdx(path: string): IdxData {
 
 function specOf(data: IdxTypedArray): TypeSpec {
   const type: IdxType | undefined =
-    data instanceof Uint8Array ? 'uint8'
-    : data instanceof Int8Array ? 'int8'
-    : data instanceof Int16Array ? 'int16'
-    : data instanceof Int32Array ? 'int32'
-    : data instanceof Float32Array ? 'float32'
-    : data instanceof Float64Array ? 'float64'
-    : undefined;
+    data instanceof Uint8Array
+      ? 'uint8'
+      : data instanceof Int8Array
+        ? 'int8'
+        : data instanceof Int16Array
+          ? 'int16'
+          : data instanceof Int32Array
+            ? 'int32'
+            : data instanceof Float32Array
+              ? 'float32'
+              : data instanceof Float64Array
+                ? 'float64'
+                : undefined;
   const spec = TYPES.find((t) => t.type === type);
   if (!spec) throw new Error('encodeIdx: unsupported array type');
   return spec;
@@ -189,12 +198,24 @@ export function encodeIdx(dims: number[], data: IdxTypedArray, opts: { gzip?: bo
     const v = data[i]!;
     const o = header + i * spec.size;
     switch (spec.type) {
-      case 'uint8': out.writeUInt8(v, o); break;
-      case 'int8': out.writeInt8(v, o); break;
-      case 'int16': out.writeInt16BE(v, o); break;
-      case 'int32': out.writeInt32BE(v, o); break;
-      case 'float32': out.writeFloatBE(v, o); break;
-      case 'float64': out.writeDoubleBE(v, o); break;
+      case 'uint8':
+        out.writeUInt8(v, o);
+        break;
+      case 'int8':
+        out.writeInt8(v, o);
+        break;
+      case 'int16':
+        out.writeInt16BE(v, o);
+        break;
+      case 'int32':
+        out.writeInt32BE(v, o);
+        break;
+      case 'float32':
+        out.writeFloatBE(v, o);
+        break;
+      case 'float64':
+        out.writeDoubleBE(v, o);
+        break;
     }
   }
   return opts.gzip ? gzipSync(out) : out;
@@ -228,7 +249,10 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, opts: IdxPai
   const labels = readIdx(labelsPath);
   const both = `${imagesPath} + ${labelsPath}`;
   if (images.dims.length !== 2 && images.dims.length !== 3) {
-    throw new IdxError(imagesPath, `expected an images file with 3 dims [N, H, W] (or 2 dims [N, D]), found ${images.dims.length} dims [${images.dims.join('×')}]`);
+    throw new IdxError(
+      imagesPath,
+      `expected an images file with 3 dims [N, H, W] (or 2 dims [N, D]), found ${images.dims.length} dims [${images.dims.join('×')}]`,
+    );
   }
   if (labels.dims.length !== 1) {
     throw new IdxError(labelsPath, `expected a labels file with 1 dim [N], found ${labels.dims.length} dims [${labels.dims.join('×')}]`);

@@ -108,9 +108,7 @@ function loadSource(): Source {
 function apportion(quotas: number[], total: number): number[] {
   const a = quotas.map((q) => Math.floor(q + 1e-9));
   let left = total - a.reduce((s, v) => s + v, 0);
-  const order = quotas
-    .map((q, c) => ({ c, r: q - Math.floor(q + 1e-9) }))
-    .sort((u, v) => v.r - u.r || u.c - v.c);
+  const order = quotas.map((q, c) => ({ c, r: q - Math.floor(q + 1e-9) })).sort((u, v) => v.r - u.r || u.c - v.c);
   for (let k = 0; left > 0; k++, left--) a[order[k % order.length]!.c]!++;
   return a;
 }
@@ -122,9 +120,15 @@ function computeSplit(src: Source): Split {
   const nTrain = Math.round(0.8 * total);
   const nVal = Math.round(0.1 * total);
   const nTest = total - nTrain - nVal;
-  const train = apportion(totals.map((n) => 0.8 * n), nTrain);
+  const train = apportion(
+    totals.map((n) => 0.8 * n),
+    nTrain,
+  );
   const rest = totals.map((n, c) => n - train[c]!);
-  const validation = apportion(rest.map((r) => r / 2), nVal);
+  const validation = apportion(
+    rest.map((r) => r / 2),
+    nVal,
+  );
   const test = rest.map((r, c) => r - validation[c]!);
 
   const perm = new RandomStream(MNIST_EMBEDDED_SPLIT).permutation(total);

@@ -68,8 +68,14 @@ const swagOptions = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    if ((o.companions as string[]).includes(o.variant)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['companions'], message: `"${o.variant}" is the main variant; companions may be the other ones of swa, swag-diag, sgd` });
-    if (new Set(o.companions).size !== o.companions.length) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['companions'], message: 'each companion at most once' });
+    if ((o.companions as string[]).includes(o.variant))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['companions'],
+        message: `"${o.variant}" is the main variant; companions may be the other ones of swa, swag-diag, sgd`,
+      });
+    if (new Set(o.companions).size !== o.companions.length)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['companions'], message: 'each companion at most once' });
   });
 
 const svgdOptions = z
@@ -153,7 +159,12 @@ const schema = z
     experiment: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
     description: z.string().default(''),
     /** Root seed: every random draw derives from it. */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
     backend: z.enum(BACKEND_CHOICES).default('auto'),
     data: z
       .object({
@@ -183,7 +194,10 @@ const schema = z
         /** Posterior temperature T: KL weight after warm-up (1 = ELBO, < 1 = cold posterior). */
         temperature: z.number().gt(0).max(1e6).default(1),
         /** KL warm-up: β = 0 before startEpoch, linear to 1 at endEpoch. */
-        warmup: z.object({ startEpoch: z.number().min(0), endEpoch: z.number().min(0) }).strict().optional(),
+        warmup: z
+          .object({ startEpoch: z.number().min(0), endEpoch: z.number().min(0) })
+          .strict()
+          .optional(),
         /** SWAG options (method swag). */
         swag: swagOptions.default({}),
         /** SVGD options (method svgd). */
@@ -235,7 +249,15 @@ const schema = z
         logAlphaThreshold: z.number().nullable().default(3),
         /** N:M semi-structured patterns evaluated for every criterion, e.g. `["2:4", "1:4"]` (keep N of every M consecutive inputs). */
         nm: z
-          .array(z.string().regex(/^\d+:\d+$/, 'an N:M pattern such as "2:4"').refine((p) => { const [n, m] = p.split(':').map(Number); return n! >= 1 && n! < m!; }, 'N:M needs 1 ≤ N < M'))
+          .array(
+            z
+              .string()
+              .regex(/^\d+:\d+$/, 'an N:M pattern such as "2:4"')
+              .refine((p) => {
+                const [n, m] = p.split(':').map(Number);
+                return n! >= 1 && n! < m!;
+              }, 'N:M needs 1 ≤ N < M'),
+          )
           .default([]),
         /**
          * First-layer weights fed only by inputs that are 0 in every training example:
@@ -260,9 +282,7 @@ const schema = z
      * Further models trained and evaluated in the same run, each the base config with
      * some keys changed (dot paths), e.g. a Gaussian-prior network beside sparse VD.
      */
-    variants: z
-      .array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), set: z.record(z.unknown()) }).strict())
-      .default([]),
+    variants: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), set: z.record(z.unknown()) }).strict()).default([]),
     /**
      * Sweep grid for `bayesprune sweep`: dot path → list of values; every combination is
      * one run, and curves are aggregated over seeds (mean ± std).
@@ -286,7 +306,10 @@ export class ConfigError extends Error {
     readonly source: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(`${source}: invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n'));
+    super(
+      `${source}: invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n'),
+    );
     this.name = 'ConfigError';
   }
 }
@@ -368,26 +391,39 @@ export function validateConfig(raw: unknown, source = 'config'): ExperimentConfi
   c.pruning.criteria.forEach((name, i) => {
     if (!known.includes(name)) issues.push({ path: `pruning.criteria.${i}`, message: `unknown criterion "${name}"; allowed: ${known.join(', ')}` });
   });
-  if (c.model.arch === 'lenet-300-100' && c.model.hidden) issues.push({ path: 'model.hidden', message: 'lenet-300-100 has fixed widths [300, 100]; use arch: mlp to choose them' });
+  if (c.model.arch === 'lenet-300-100' && c.model.hidden)
+    issues.push({ path: 'model.hidden', message: 'lenet-300-100 has fixed widths [300, 100]; use arch: mlp to choose them' });
   if (c.inference.warmup && c.inference.warmup.endEpoch < c.inference.warmup.startEpoch) {
     issues.push({ path: 'inference.warmup.endEpoch', message: `must be ≥ startEpoch (${c.inference.warmup.startEpoch})` });
   }
   if (c.inference.method === 'map') {
     const bayesOnly = c.pruning.criteria.filter((n) => n === 'snr' || n === 'log-alpha');
-    if (bayesOnly.length) issues.push({ path: 'pruning.criteria', message: `${bayesOnly.join(', ')} need posterior variances; inference.method "map" has none` });
+    if (bayesOnly.length)
+      issues.push({ path: 'pruning.criteria', message: `${bayesOnly.join(', ')} need posterior variances; inference.method "map" has none` });
   }
   const gated = ['l0', 'spike-slab', 'unit-gates'].includes(c.inference.method);
-  if (!gated && c.pruning.criteria.includes('inclusion')) issues.push({ path: 'pruning.criteria', message: `inclusion needs gates; inference.method "${c.inference.method}" has none (use l0, spike-slab or unit-gates)` });
+  if (!gated && c.pruning.criteria.includes('inclusion'))
+    issues.push({
+      path: 'pruning.criteria',
+      message: `inclusion needs gates; inference.method "${c.inference.method}" has none (use l0, spike-slab or unit-gates)`,
+    });
   const gran = c.inference.gates.granularity;
-  if (c.inference.method === 'l0' && (gran === 'edge' || gran === 'node')) issues.push({ path: 'inference.gates.granularity', message: `l0 gates are weight, input or output (got "${gran}")` });
-  if (c.inference.method === 'spike-slab' && gran === 'input') issues.push({ path: 'inference.gates.granularity', message: 'spike-slab gates are edge (weight) or node (output)' });
-  if (c.inference.method === 'unit-gates' && gran && gran !== 'node' && gran !== 'output') issues.push({ path: 'inference.gates.granularity', message: 'unit-gates gate output units (node)' });
+  if (c.inference.method === 'l0' && (gran === 'edge' || gran === 'node'))
+    issues.push({ path: 'inference.gates.granularity', message: `l0 gates are weight, input or output (got "${gran}")` });
+  if (c.inference.method === 'spike-slab' && gran === 'input')
+    issues.push({ path: 'inference.gates.granularity', message: 'spike-slab gates are edge (weight) or node (output)' });
+  if (c.inference.method === 'unit-gates' && gran && gran !== 'node' && gran !== 'output')
+    issues.push({ path: 'inference.gates.granularity', message: 'unit-gates gate output units (node)' });
   if (c.model.arch === 'lenet-5-caffe' && (c.inference.method === 'spike-slab' || c.inference.method === 'unit-gates')) {
-    issues.push({ path: 'model.arch', message: `lenet-5-caffe needs conv layers, which inference.method "${c.inference.method}" does not provide (use vi, map or l0)` });
+    issues.push({
+      path: 'model.arch',
+      message: `lenet-5-caffe needs conv layers, which inference.method "${c.inference.method}" does not provide (use vi, map or l0)`,
+    });
   }
   const names = new Set<string>();
   c.variants.forEach((v, i) => {
-    if (names.has(v.name) || v.name === 'main') issues.push({ path: `variants.${i}.name`, message: `"${v.name}" is used twice (or is the reserved name "main")` });
+    if (names.has(v.name) || v.name === 'main')
+      issues.push({ path: `variants.${i}.name`, message: `"${v.name}" is used twice (or is the reserved name "main")` });
     names.add(v.name);
   });
   if (issues.length) throw new ConfigError(source, issues);
@@ -413,7 +449,8 @@ export function loadConfig(path: string, overrides: [string, unknown][] = []): E
   } catch (e) {
     throw new ConfigError(path, [{ path: '', message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, [{ path: '', message: 'a config is a mapping of keys (experiment, data, model, ...)' }]);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(path, [{ path: '', message: 'a config is a mapping of keys (experiment, data, model, ...)' }]);
   for (const [k, v] of overrides) setPath(raw as Record<string, unknown>, k, v);
   const c = validateConfig(raw, path);
   // Validate every variant before any work starts.

@@ -90,7 +90,13 @@ export interface CurveOptions {
 }
 
 /** Evaluate `posterior` under `masks` with both predictives; rows for one operating point. */
-function evaluatePoint(posterior: Posterior, masks: MaskSet | null, o: CurveOptions, key: string, point: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'> & Partial<Pick<CurveRow, 'structure' | 'unitRatio'>>): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
+function evaluatePoint(
+  posterior: Posterior,
+  masks: MaskSet | null,
+  o: CurveOptions,
+  key: string,
+  point: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'> & Partial<Pick<CurveRow, 'structure' | 'unitRatio'>>,
+): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
   posterior.setMasks(masks);
   try {
     const report = accountSparsity(posterior, masks);
@@ -138,13 +144,27 @@ export interface CurveResult {
    * `agreementExamples` evaluation inputs; `maxLogitDiff` the same for logits, whose largest
    * magnitude is `logitScale` (float32 sums in another order differ by ~1e-7 relative).
    */
-  gates?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number };
+  gates?: {
+    evaluation: Evaluation;
+    sparsity: SparsityReport;
+    rows: CurveRow[];
+    compaction: CompactionReport;
+    maxAbsDiff: number;
+    maxLogitDiff: number;
+    logitScale: number;
+    agreementExamples: number;
+  };
   /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
   deadInputs?: { weight: string; features: number; weights: number; policy: DeadInputPolicy; criteria: Record<string, DeadInputRanking> };
 }
 
 /** Masked vs compacted posterior-mean network on up to `n` examples of `data`: probabilities and logits. */
-function compactionAgreement(posterior: Posterior, masks: MaskSet, data: Dataset, n = 500): { compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number } {
+function compactionAgreement(
+  posterior: Posterior,
+  masks: MaskSet,
+  data: Dataset,
+  n = 500,
+): { compaction: CompactionReport; maxAbsDiff: number; maxLogitDiff: number; logitScale: number; agreementExamples: number } {
   const net = posterior.network;
   const saved = net.getMasks();
   net.setMasks(masks);
@@ -182,7 +202,9 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
   const policy = o.deadInputs ?? 'as-scored';
   const dead = o.scoreData ? deadInputWeights(posterior.network, o.scoreData) : null;
-  const deadInputs: CurveResult['deadInputs'] = dead ? { weight: dead.name, features: dead.features, weights: dead.indices.length, policy, criteria: {} } : undefined;
+  const deadInputs: CurveResult['deadInputs'] = dead
+    ? { weight: dead.name, features: dead.features, weights: dead.indices.length, policy, criteria: {} }
+    : undefined;
 
   const dense = evaluatePoint(posterior, null, o, 'dense', { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
   for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
@@ -205,7 +227,13 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       const shapes = new Map(moments.map((m) => [m.name, m.shape]));
       for (const pattern of nm) {
         const [n, m] = pattern.split(':').map(Number) as [number, number];
-        const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, `${c}/${pattern}`, { variant: o.variant, criterion: c, scope: 'layer', targetSparsity: 1 - n / m, structure: pattern });
+        const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, `${c}/${pattern}`, {
+          variant: o.variant,
+          criterion: c,
+          scope: 'layer',
+          targetSparsity: 1 - n / m,
+          structure: pattern,
+        });
         rows.push(...p.rows);
         tick(p.rows[0]!);
       }
@@ -214,7 +242,14 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       const us = unitScores(posterior.network, scores, o.units!.aggregate);
       for (const ratio of unitRatios) {
         const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
-        const p = evaluatePoint(posterior, masks, o, `${c}/units-${ratio}`, { variant: o.variant, criterion: c, scope: o.units!.scope, targetSparsity: null, structure: 'units', unitRatio: ratio });
+        const p = evaluatePoint(posterior, masks, o, `${c}/units-${ratio}`, {
+          variant: o.variant,
+          criterion: c,
+          scope: o.units!.scope,
+          targetSparsity: null,
+          structure: 'units',
+          unitRatio: ratio,
+        });
         rows.push(...p.rows);
         tick(p.rows[0]!);
       }
@@ -225,7 +260,12 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
     const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
     const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
-    const p = evaluatePoint(posterior, masks, o, 'threshold', { variant: o.variant, criterion: `log-alpha≥${o.logAlphaThreshold}`, scope: 'threshold', targetSparsity: null });
+    const p = evaluatePoint(posterior, masks, o, 'threshold', {
+      variant: o.variant,
+      criterion: `log-alpha≥${o.logAlphaThreshold}`,
+      scope: 'threshold',
+      targetSparsity: null,
+    });
     rows.push(...p.rows);
     threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows };
     tick(p.rows[0]!);

@@ -39,8 +39,13 @@ export function packageVersions(): Record<string, string | null> {
 /** The git commit of the working tree and whether it has uncommitted changes (null outside git). */
 export function gitState(cwd = process.cwd()): { commit: string; dirty: boolean } | null {
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim().length > 0;
     return { commit, dirty };
   } catch {
     return null;
@@ -67,7 +72,9 @@ export interface Manifest {
   resumedFrom: string | null;
 }
 
-export function newManifest(p: Pick<Manifest, 'experiment' | 'runId' | 'seed' | 'configFile' | 'overrides' | 'backend' | 'dataSplit' | 'resumedFrom'>): Manifest {
+export function newManifest(
+  p: Pick<Manifest, 'experiment' | 'runId' | 'seed' | 'configFile' | 'overrides' | 'backend' | 'dataSplit' | 'resumedFrom'>,
+): Manifest {
   return {
     ...p,
     packages: packageVersions(),

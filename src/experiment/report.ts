@@ -28,7 +28,12 @@ function series(results: VariantResult[], metric: keyof CurveRow): LineSeries[] 
   for (const r of results) {
     const crits = [...new Set(r.curves.rows.filter((x) => x.scope !== 'threshold').map((x) => x.criterion))];
     for (const c of crits) {
-      const rows = r.curves.rows.filter((x) => x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold' && (x.structure ?? 'weights') === 'weights' && Number.isFinite(x.compression)).sort((a, b) => a.sparsity - b.sparsity);
+      const rows = r.curves.rows
+        .filter(
+          (x) =>
+            x.criterion === c && x.predictive === 'mc' && x.scope !== 'threshold' && (x.structure ?? 'weights') === 'weights' && Number.isFinite(x.compression),
+        )
+        .sort((a, b) => a.sparsity - b.sparsity);
       out.push({
         name: results.length > 1 ? `${r.name}: ${c}` : c,
         x: rows.map((x) => x.compression),
@@ -73,7 +78,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
       'NLL (dense)': r.curves.dense.nll.toFixed(4),
       'ECE (dense)': r.curves.dense.ece.toFixed(4),
       'log α threshold: sparsity': th ? pct(th.sparsity.weights.sparsity) : '–',
-      'compression': th ? `${th.sparsity.weights.compression.toFixed(1)}×` : '–',
+      compression: th ? `${th.sparsity.weights.compression.toFixed(1)}×` : '–',
       'test acc': th ? pct(th.evaluation.accuracy) : '–',
       ECE: th ? th.evaluation.ece.toFixed(4) : '–',
     };
@@ -81,22 +86,78 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
   md.push(markdownTable(modelRows), '');
 
   md.push('## Accuracy and calibration against sparsity', '');
-  md.push(plot('accuracy_vs_sparsity.svg', linePlot({ title: 'Test accuracy vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'accuracy (%)', series: series(results, 'accuracy'), xScale: 'log' })), '');
-  md.push(plot('ece_vs_sparsity.svg', linePlot({ title: 'Expected calibration error vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'ECE (15 bins)', series: series(results, 'ece'), xScale: 'log' })), '');
-  md.push(plot('nll_vs_sparsity.svg', linePlot({ title: 'NLL vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'NLL (nats / example)', series: series(results, 'nll'), yScale: 'log', xScale: 'log' })), '');
+  md.push(
+    plot(
+      'accuracy_vs_sparsity.svg',
+      linePlot({ title: 'Test accuracy vs sparsity', xLabel: COMPRESSION_AXIS, yLabel: 'accuracy (%)', series: series(results, 'accuracy'), xScale: 'log' }),
+    ),
+    '',
+  );
+  md.push(
+    plot(
+      'ece_vs_sparsity.svg',
+      linePlot({
+        title: 'Expected calibration error vs sparsity',
+        xLabel: COMPRESSION_AXIS,
+        yLabel: 'ECE (15 bins)',
+        series: series(results, 'ece'),
+        xScale: 'log',
+      }),
+    ),
+    '',
+  );
+  md.push(
+    plot(
+      'nll_vs_sparsity.svg',
+      linePlot({
+        title: 'NLL vs sparsity',
+        xLabel: COMPRESSION_AXIS,
+        yLabel: 'NLL (nats / example)',
+        series: series(results, 'nll'),
+        yScale: 'log',
+        xScale: 'log',
+      }),
+    ),
+    '',
+  );
 
   const unitSeries = (metric: 'accuracy' | 'ece'): LineSeries[] =>
     results.flatMap((r) =>
       [...new Set(r.curves.rows.filter((x) => x.structure === 'units').map((x) => x.criterion))].map((c) => {
-        const rows = r.curves.rows.filter((x) => x.structure === 'units' && x.criterion === c && x.predictive === 'mc').sort((a, b) => a.unitRatio! - b.unitRatio!);
-        return { name: results.length > 1 ? `${r.name}: ${c}` : c, x: [0, ...rows.map((x) => 100 * x.unitRatio!)], y: [metric === 'accuracy' ? 100 * r.curves.dense.accuracy : r.curves.dense.ece, ...rows.map((x) => (metric === 'accuracy' ? 100 * x.accuracy : x.ece))], dashed: c === 'random' };
+        const rows = r.curves.rows
+          .filter((x) => x.structure === 'units' && x.criterion === c && x.predictive === 'mc')
+          .sort((a, b) => a.unitRatio! - b.unitRatio!);
+        return {
+          name: results.length > 1 ? `${r.name}: ${c}` : c,
+          x: [0, ...rows.map((x) => 100 * x.unitRatio!)],
+          y: [
+            metric === 'accuracy' ? 100 * r.curves.dense.accuracy : r.curves.dense.ece,
+            ...rows.map((x) => (metric === 'accuracy' ? 100 * x.accuracy : x.ece)),
+          ],
+          dashed: c === 'random',
+        };
       }),
     );
   if (results.some((r) => r.curves.rows.some((x) => x.structure === 'units'))) {
     md.push('## Structured pruning (whole units / channels)', '');
-    md.push(`Units are scored by the ${cfg.pruning.units.aggregate} aggregate of their incoming weights' scores and removed ${cfg.pruning.units.scope === 'layer' ? 'in the same fraction from every layer' : 'by one global ranking'} (the classifier's outputs never).`, '');
-    md.push(plot('accuracy_vs_units.svg', linePlot({ title: 'Test accuracy vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'accuracy (%)', series: unitSeries('accuracy') })), '');
-    md.push(plot('ece_vs_units.svg', linePlot({ title: 'ECE vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'ECE (15 bins)', series: unitSeries('ece') })), '');
+    md.push(
+      `Units are scored by the ${cfg.pruning.units.aggregate} aggregate of their incoming weights' scores and removed ${cfg.pruning.units.scope === 'layer' ? 'in the same fraction from every layer' : 'by one global ranking'} (the classifier's outputs never).`,
+      '',
+    );
+    md.push(
+      plot(
+        'accuracy_vs_units.svg',
+        linePlot({ title: 'Test accuracy vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'accuracy (%)', series: unitSeries('accuracy') }),
+      ),
+      '',
+    );
+    md.push(
+      plot(
+        'ece_vs_units.svg',
+        linePlot({ title: 'ECE vs fraction of units removed', xLabel: 'units removed (%)', yLabel: 'ECE (15 bins)', series: unitSeries('ece') }),
+      ),
+      '',
+    );
   }
 
   for (const r of results) {
@@ -120,22 +181,48 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     const mean = r.curves.rows.filter((x) => x.predictive === 'mean');
     if (mean.length) {
       md.push('<details><summary>Same points with the posterior-mean network (no sampling)</summary>', '');
-      md.push(markdownTable(mean.map((x) => ({ criterion: x.criterion, sparsity: pct(x.sparsity), accuracy: pct(x.accuracy), NLL: x.nll.toFixed(4), ECE: x.ece.toFixed(4) }))), '', '</details>', '');
+      md.push(
+        markdownTable(
+          mean.map((x) => ({ criterion: x.criterion, sparsity: pct(x.sparsity), accuracy: pct(x.accuracy), NLL: x.nll.toFixed(4), ECE: x.ece.toFixed(4) })),
+        ),
+        '',
+        '</details>',
+        '',
+      );
     }
     md.push(plot(`reliability_${fileSafe(r.name)}_dense.svg`, reliabilityDiagram(r.curves.dense.reliability, { title: `${r.name}: dense` })));
     const th = r.curves.threshold;
     if (th) {
-      md.push(plot(`reliability_${fileSafe(r.name)}_threshold.svg`, reliabilityDiagram(th.evaluation.reliability, { title: `${r.name}: log α ≥ ${cfg.pruning.logAlphaThreshold}` })), '');
+      md.push(
+        plot(
+          `reliability_${fileSafe(r.name)}_threshold.svg`,
+          reliabilityDiagram(th.evaluation.reliability, { title: `${r.name}: log α ≥ ${cfg.pruning.logAlphaThreshold}` }),
+        ),
+        '',
+      );
       md.push(
         plot(
           `layers_${fileSafe(r.name)}.svg`,
-          barChart({ title: `${r.name}: sparsity per layer at log α ≥ ${cfg.pruning.logAlphaThreshold}`, categories: th.sparsity.layers.map((l) => l.name), series: [{ name: 'sparsity', values: th.sparsity.layers.map((l) => l.weights.sparsity) }], yLabel: 'fraction removed', yRange: [0, 1] }),
+          barChart({
+            title: `${r.name}: sparsity per layer at log α ≥ ${cfg.pruning.logAlphaThreshold}`,
+            categories: th.sparsity.layers.map((l) => l.name),
+            series: [{ name: 'sparsity', values: th.sparsity.layers.map((l) => l.weights.sparsity) }],
+            yLabel: 'fraction removed',
+            yRange: [0, 1],
+          }),
         ),
         '',
       );
       md.push(
         markdownTable(
-          th.sparsity.layers.map((l) => ({ layer: l.name, weights: l.weights.total, kept: l.weights.kept, sparsity: pct(l.weights.sparsity), 'MACs kept': l.macs, speedup: `${l.speedup.toFixed(1)}×` })),
+          th.sparsity.layers.map((l) => ({
+            layer: l.name,
+            weights: l.weights.total,
+            kept: l.weights.kept,
+            sparsity: pct(l.weights.sparsity),
+            'MACs kept': l.macs,
+            speedup: `${l.speedup.toFixed(1)}×`,
+          })),
         ),
         '',
       );
@@ -188,7 +275,21 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
   for (const r of results) {
     if (!r.history.length || r.sharedTrainingWith) continue;
     const h = r.history;
-    md.push(plot(`training_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: accuracy during training`, xLabel: 'epoch', yLabel: 'accuracy (%)', series: [{ name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) }, { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) }] })), '');
+    md.push(
+      plot(
+        `training_${fileSafe(r.name)}.svg`,
+        linePlot({
+          title: `${r.name}: accuracy during training`,
+          xLabel: 'epoch',
+          yLabel: 'accuracy (%)',
+          series: [
+            { name: 'train (sampled)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * e.trainAccuracy) },
+            { name: 'validation (mean)', x: h.map((e) => e.epoch + 1), y: h.map((e) => 100 * (e.validationAccuracy ?? NaN)) },
+          ],
+        }),
+      ),
+      '',
+    );
   }
   for (const r of results) {
     const removal = removalSummary(r.history as GatedEpochStats[]);
@@ -204,11 +305,41 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
       '',
     );
     const ep = h.map((e) => e.epoch + 1);
-    md.push(plot(`units_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: units left per layer`, xLabel: 'epoch', yLabel: 'units', series: layers.map((l) => ({ name: l, x: ep, y: h.map((e) => e.units?.[l] ?? NaN) })) })), '');
-    md.push(plot(`epoch_seconds_${fileSafe(r.name)}.svg`, linePlot({ title: `${r.name}: seconds per epoch`, xLabel: 'epoch', yLabel: 'seconds', series: [{ name: 'epoch time', x: ep, y: h.map((e) => e.seconds) }] })), '');
+    md.push(
+      plot(
+        `units_${fileSafe(r.name)}.svg`,
+        linePlot({
+          title: `${r.name}: units left per layer`,
+          xLabel: 'epoch',
+          yLabel: 'units',
+          series: layers.map((l) => ({ name: l, x: ep, y: h.map((e) => e.units?.[l] ?? NaN) })),
+        }),
+      ),
+      '',
+    );
+    md.push(
+      plot(
+        `epoch_seconds_${fileSafe(r.name)}.svg`,
+        linePlot({
+          title: `${r.name}: seconds per epoch`,
+          xLabel: 'epoch',
+          yLabel: 'seconds',
+          series: [{ name: 'epoch time', x: ep, y: h.map((e) => e.seconds) }],
+        }),
+      ),
+      '',
+    );
   }
 
-  md.push('## Files', '', '- `config.json`: the resolved config (every default filled in)', '- `manifest.json`: versions, backend, seed, git commit, times', '- `metrics.json`: everything above as numbers, with the training history', '- `curves.csv`: one row per model × criterion × operating point × predictive', '');
+  md.push(
+    '## Files',
+    '',
+    '- `config.json`: the resolved config (every default filled in)',
+    '- `manifest.json`: versions, backend, seed, git commit, times',
+    '- `metrics.json`: everything above as numbers, with the training history',
+    '- `curves.csv`: one row per model × criterion × operating point × predictive',
+    '',
+  );
   for (const [name, svg] of files) await writeFileAtomic(join(dir, name), svg);
   await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));
 }
@@ -218,7 +349,9 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
  * (mean over the epochs up to and including the first removal) against the time the later
  * epochs actually took. Null when nothing was removed.
  */
-export function removalSummary(history: GatedEpochStats[]): { firstEpoch: number; fullSeconds: number; laterEpochs: number; laterSeconds: number; savedSeconds: number; savedFraction: number } | null {
+export function removalSummary(
+  history: GatedEpochStats[],
+): { firstEpoch: number; fullSeconds: number; laterEpochs: number; laterSeconds: number; savedSeconds: number; savedFraction: number } | null {
   const first = history.findIndex((e) => e.removed && Object.values(e.removed).some((n) => n > 0));
   if (first < 0) return null;
   const full = history.slice(0, first + 1);
@@ -226,5 +359,12 @@ export function removalSummary(history: GatedEpochStats[]): { firstEpoch: number
   const fullSeconds = full.reduce((a, e) => a + e.seconds, 0) / full.length;
   const laterSeconds = later.reduce((a, e) => a + e.seconds, 0);
   const savedSeconds = fullSeconds * later.length - laterSeconds;
-  return { firstEpoch: first, fullSeconds, laterEpochs: later.length, laterSeconds, savedSeconds, savedFraction: savedSeconds / (fullSeconds * history.length) };
+  return {
+    firstEpoch: first,
+    fullSeconds,
+    laterEpochs: later.length,
+    laterSeconds,
+    savedSeconds,
+    savedFraction: savedSeconds / (fullSeconds * history.length),
+  };
 }

@@ -62,7 +62,11 @@ export interface RunResult {
 }
 
 function runIdFor(seed: number): string {
-  const d = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  const d = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
   return `${d}-s${seed}`;
 }
 
@@ -70,7 +74,11 @@ function runIdFor(seed: number): string {
 export function loadData(cfg: ExperimentConfig): LoadedDataset {
   const d = loadDataset(cfg.data.name, { flat: true, dir: cfg.data.dir });
   if (cfg.data.trainLimit > 0 && cfg.data.trainLimit < d.train.n) {
-    d.train = subset(d.train, Int32Array.from({ length: cfg.data.trainLimit }, (_, i) => i), `${d.train.name}[:${cfg.data.trainLimit}]`);
+    d.train = subset(
+      d.train,
+      Int32Array.from({ length: cfg.data.trainLimit }, (_, i) => i),
+      `${d.train.name}[:${cfg.data.trainLimit}]`,
+    );
   }
   return d;
 }
@@ -104,7 +112,11 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     hooks: {
       validation: data.validation,
       stepEvery: 10,
-      onStep: (s) => bar.update(s.epoch + s.step / s.steps, `epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)} nll ${s.nll.toFixed(4)} kl ${s.kl.toExponential(2)} acc ${(100 * s.accuracy).toFixed(1)}%`),
+      onStep: (s) =>
+        bar.update(
+          s.epoch + s.step / s.steps,
+          `epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)} nll ${s.nll.toFixed(4)} kl ${s.kl.toExponential(2)} acc ${(100 * s.accuracy).toFixed(1)}%`,
+        ),
       onEpoch: async (st, trainer) => {
         bar.update(
           st.epoch + 1,
@@ -129,7 +141,10 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
   bar.finish(last ? `val ${(100 * (last.validationAccuracy ?? NaN)).toFixed(2)}%` : 'no training epochs');
 
   const evalSet = cfg.eval.split === 'test' ? data.test : data.validation;
-  const models = [{ name, posterior: fit.posterior }, ...(fit.companions ?? []).map((c) => ({ name: name === 'main' ? c.name : `${name}/${c.name}`, posterior: c.posterior }))];
+  const models = [
+    { name, posterior: fit.posterior },
+    ...(fit.companions ?? []).map((c) => ({ name: name === 'main' ? c.name : `${name}/${c.name}`, posterior: c.posterior })),
+  ];
   const results: VariantResult[] = [];
   for (const [k, m] of models.entries()) {
     try {
@@ -153,7 +168,15 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
 }
 
 /** Pruning curves and calibration of one trained model. */
-async function evaluateModel(name: string, posterior: Posterior, cfg: ExperimentConfig, data: LoadedDataset, evalSet: Dataset, stream: RandomStream, sink: ProgressSink | null): Promise<CurveResult> {
+async function evaluateModel(
+  name: string,
+  posterior: Posterior,
+  cfg: ExperimentConfig,
+  data: LoadedDataset,
+  evalSet: Dataset,
+  stream: RandomStream,
+  sink: ProgressSink | null,
+): Promise<CurveResult> {
   const pbar = new Progress(`[${name}] prune+eval`, 1, sink ?? undefined, sink !== null);
   const curves = await pruningCurves(posterior, {
     variant: name,
@@ -211,7 +234,10 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
     if (!existsSync(mp)) throw new Error(`--resume ${o.resume}: no manifest.json there; expected a results/<experiment>/.<run-id>.partial directory`);
     manifest = JSON.parse(readFileSync(mp, 'utf8')) as Manifest;
     const saved = JSON.parse(readFileSync(join(partial, 'config.json'), 'utf8')) as ExperimentConfig;
-    if (JSON.stringify(saved) !== JSON.stringify(cfg)) throw new Error(`--resume ${o.resume}: the config differs from the one the run started with (${join(partial, 'config.json')}); resume with the same config and overrides`);
+    if (JSON.stringify(saved) !== JSON.stringify(cfg))
+      throw new Error(
+        `--resume ${o.resume}: the config differs from the one the run started with (${join(partial, 'config.json')}); resume with the same config and overrides`,
+      );
     runId = manifest.runId;
     manifest.resumedFrom = partial;
   } else {
@@ -220,12 +246,23 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
     while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
     partial = join(expDir, `.${runId}.partial`);
     mkdirSync(partial, { recursive: true });
-    manifest = newManifest({ experiment: cfg.experiment, runId, seed: cfg.seed, configFile: o.configFile ?? null, overrides: o.overrides ?? [], backend, dataSplit: data.split, resumedFrom: null });
+    manifest = newManifest({
+      experiment: cfg.experiment,
+      runId,
+      seed: cfg.seed,
+      configFile: o.configFile ?? null,
+      overrides: o.overrides ?? [],
+      backend,
+      dataSplit: data.split,
+      resumedFrom: null,
+    });
     await writeJsonAtomic(join(partial, 'config.json'), cfg);
   }
   manifest.backend = backend;
   await writeJsonAtomic(join(partial, 'manifest.json'), manifest);
-  sink?.write(`run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`);
+  sink?.write(
+    `run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`,
+  );
 
   const results: VariantResult[] = [];
   for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink)));
@@ -250,7 +287,15 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           dense: summarizeEval(r.curves.dense),
           threshold: r.curves.threshold ? { ...summarizeEval(r.curves.threshold.evaluation), sparsity: r.curves.threshold.sparsity } : null,
           gates: r.curves.gates
-            ? { ...summarizeEval(r.curves.gates.evaluation), sparsity: r.curves.gates.sparsity, compaction: r.curves.gates.compaction, maxAbsDiff: r.curves.gates.maxAbsDiff, maxLogitDiff: r.curves.gates.maxLogitDiff, logitScale: r.curves.gates.logitScale, agreementExamples: r.curves.gates.agreementExamples }
+            ? {
+                ...summarizeEval(r.curves.gates.evaluation),
+                sparsity: r.curves.gates.sparsity,
+                compaction: r.curves.gates.compaction,
+                maxAbsDiff: r.curves.gates.maxAbsDiff,
+                maxLogitDiff: r.curves.gates.maxLogitDiff,
+                logitScale: r.curves.gates.logitScale,
+                agreementExamples: r.curves.gates.agreementExamples,
+              }
             : null,
           deadInputs: r.curves.deadInputs ?? null,
           history: r.history,
@@ -276,4 +321,3 @@ function summarizeEval(e: CurveResult['dense']) {
   const { reliability: _r, ...rest } = e;
   return rest;
 }
-

@@ -69,7 +69,17 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
   const points = sweepPoints(cfg);
   const sink = o.progress === undefined ? process.stderr : o.progress;
   const root = o.resultsDir ?? 'results';
-  const sweepDir = o.resume ?? join(root, cfg.experiment, `sweep-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-')}`);
+  const sweepDir =
+    o.resume ??
+    join(
+      root,
+      cfg.experiment,
+      `sweep-${new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z')
+        .replace('T', '-')}`,
+    );
   mkdirSync(sweepDir, { recursive: true });
   await writeJsonAtomic(join(sweepDir, 'sweep.json'), { experiment: cfg.experiment, grid: cfg.sweep, points: points.map((p) => p.label) });
   const grid = Object.keys(cfg.sweep);
@@ -82,7 +92,16 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
       sink?.write(`[sweep ${i + 1}/${points.length}] ${p.label}\n`);
       // Runs of a sweep live under runs/<label>/; a partial one there is resumed.
       const partial = existsSync(dir) ? readdirSync(dir).find((d) => d.endsWith('.partial')) : undefined;
-      const r = await runExperiment({ ...p.config, experiment: p.label }, { ...o, resultsDir: join(sweepDir, 'runs'), resume: partial ? join(dir, partial) : undefined, configFile: o.configFile, overrides: [...(o.overrides ?? []), ...Object.entries(p.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)] }).catch((e) => {
+      const r = await runExperiment(
+        { ...p.config, experiment: p.label },
+        {
+          ...o,
+          resultsDir: join(sweepDir, 'runs'),
+          resume: partial ? join(dir, partial) : undefined,
+          configFile: o.configFile,
+          overrides: [...(o.overrides ?? []), ...Object.entries(p.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)],
+        },
+      ).catch((e) => {
         throw new Error(`sweep point ${p.label}: ${(e as Error).message}`);
       });
       runDir = r.runDir;
@@ -97,17 +116,29 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
   await writeFileAtomic(join(sweepDir, 'runs.csv'), toCsv(rows));
   await writeFileAtomic(join(sweepDir, 'summary.csv'), toCsv(summary));
   const mc = summary.filter((r) => r.predictive === 'mc');
-  const seriesKey = (r: Row) => [...groupBy.filter((g) => !['structure', 'unitRatio', 'targetSparsity', 'predictive'].includes(g)).map((g) => r[g])].join(' · ');
+  const seriesKey = (r: Row) =>
+    [...groupBy.filter((g) => !['structure', 'unitRatio', 'targetSparsity', 'predictive'].includes(g)).map((g) => r[g])].join(' · ');
   const series = (col: string): LineSeries[] => {
     const by = new Map<string, Row[]>();
     for (const r of mc.filter((x) => x.targetSparsity !== null && x.structure === 'weights')) by.set(seriesKey(r), [...(by.get(seriesKey(r)) ?? []), r]);
     return [...by].map(([name, rs]) => {
       rs.sort((a, b) => Number(a.sparsity_mean) - Number(b.sparsity_mean));
-      return { name, x: rs.map((r) => 100 * Number(r.sparsity_mean)), y: rs.map((r) => (col === 'accuracy' ? 100 : 1) * Number(r[`${col}_mean`])), dashed: String(name).includes('random') };
+      return {
+        name,
+        x: rs.map((r) => 100 * Number(r.sparsity_mean)),
+        y: rs.map((r) => (col === 'accuracy' ? 100 : 1) * Number(r[`${col}_mean`])),
+        dashed: String(name).includes('random'),
+      };
     });
   };
-  await writeFileAtomic(join(sweepDir, 'accuracy_vs_sparsity.svg'), linePlot({ title: 'Mean test accuracy vs sparsity', xLabel: 'sparsity (%)', yLabel: 'accuracy (%)', series: series('accuracy') }));
-  await writeFileAtomic(join(sweepDir, 'ece_vs_sparsity.svg'), linePlot({ title: 'Mean ECE vs sparsity', xLabel: 'sparsity (%)', yLabel: 'ECE', series: series('ece') }));
+  await writeFileAtomic(
+    join(sweepDir, 'accuracy_vs_sparsity.svg'),
+    linePlot({ title: 'Mean test accuracy vs sparsity', xLabel: 'sparsity (%)', yLabel: 'accuracy (%)', series: series('accuracy') }),
+  );
+  await writeFileAtomic(
+    join(sweepDir, 'ece_vs_sparsity.svg'),
+    linePlot({ title: 'Mean ECE vs sparsity', xLabel: 'sparsity (%)', yLabel: 'ECE', series: series('ece') }),
+  );
   // One dense row per model (every criterion shares the unpruned point).
   const firstCriterion = new Map<string, unknown>();
   const denseRows = mc.filter((r) => {

@@ -69,7 +69,9 @@ function denseLikeLayers(net: Network): Layer[] {
   const ls = net.weightLayers();
   for (const l of ls) {
     if (l.weightShape!.length !== 2) {
-      throw new Error(`layer "${l.name}" (${l.kind}) has weight shape [${l.weightShape!.join(', ')}]; gradient criteria and Laplace support dense layers ([in, out]) only`);
+      throw new Error(
+        `layer "${l.name}" (${l.kind}) has weight shape [${l.weightShape!.join(', ')}]; gradient criteria and Laplace support dense layers ([in, out]) only`,
+      );
     }
   }
   return ls;
@@ -198,7 +200,12 @@ export function diagonalCurvature(net: Network, data: Iterable<TensorBatch>, kin
     accW = next.w;
     accB = next.b;
   }
-  const out = layers.map((l, i) => ({ layer: l.name, shape: l.weightShape!, weight: accW[i]!.dataSync().slice() as Float32Array, bias: accB[i]!.dataSync().slice() as Float32Array }));
+  const out = layers.map((l, i) => ({
+    layer: l.name,
+    shape: l.weightShape!,
+    weight: accW[i]!.dataSync().slice() as Float32Array,
+    bias: accB[i]!.dataSync().slice() as Float32Array,
+  }));
   tf.dispose([...accW, ...accB]);
   return out;
 }
@@ -215,7 +222,12 @@ export function batchGradients(net: Network, batch: TensorBatch, lik: Likelihood
     const deltas = perExampleDeltas(net, batch.x, outputGradient(z, batch.y, lik));
     return deltas.map((d, l) => [masked(layers[l]!, tf.matMul(inputs[l] as tf.Tensor2D, d, true, false)), tf.sum(d, 0)] as const);
   });
-  const out = layers.map((l, i) => ({ layer: l.name, shape: l.weightShape!, weight: ts[i]![0].dataSync().slice() as Float32Array, bias: ts[i]![1].dataSync().slice() as Float32Array }));
+  const out = layers.map((l, i) => ({
+    layer: l.name,
+    shape: l.weightShape!,
+    weight: ts[i]![0].dataSync().slice() as Float32Array,
+    bias: ts[i]![1].dataSync().slice() as Float32Array,
+  }));
   tf.dispose(ts.flatMap((t) => [t[0], t[1]]));
   return out;
 }

@@ -102,7 +102,14 @@ export class LaplacePosterior extends WeightSamplingPosterior {
 }
 
 /** Mean negative log-likelihood of the S-sample MC predictive on (the first `maxExamples` of) `ds`. */
-export function predictiveNll(posterior: WeightSamplingPosterior, ds: Dataset, samples: number, stream: RandomStream, maxExamples = 0, batchSize = 500): number {
+export function predictiveNll(
+  posterior: WeightSamplingPosterior,
+  ds: Dataset,
+  samples: number,
+  stream: RandomStream,
+  maxExamples = 0,
+  batchSize = 500,
+): number {
   const n = maxExamples > 0 ? Math.min(maxExamples, ds.n) : ds.n;
   const d = ds.x.length / Math.max(ds.n, 1);
   let total = 0;
@@ -145,10 +152,22 @@ export interface GridPoint {
  * Diagonal Laplace around the current (MAP) weights of `net`: curvature on `train`,
  * λ by grid search on `validation` (skipped with one grid value or an empty validation set).
  */
-export function laplaceAround(net: Network, train: Dataset, validation: Dataset, o: LaplaceOptions, stream: RandomStream): { posterior: LaplacePosterior; grid: GridPoint[] } {
+export function laplaceAround(
+  net: Network,
+  train: Dataset,
+  validation: Dataset,
+  o: LaplaceOptions,
+  stream: RandomStream,
+): { posterior: LaplacePosterior; grid: GridPoint[] } {
   if (!o.priorPrecisions.length) throw new Error('Laplace: the prior-precision grid is empty');
   const nCurv = o.curvatureExamples > 0 ? Math.min(o.curvatureExamples, train.n) : train.n;
-  const curv = diagonalCurvature(net, datasetBatches(train, o.batchSize, nCurv, nCurv < train.n ? stream.fork('curvature-subset') : undefined), o.curvature, { type: 'categorical' }, stream.fork('curvature'));
+  const curv = diagonalCurvature(
+    net,
+    datasetBatches(train, o.batchSize, nCurv, nCurv < train.n ? stream.fork('curvature-subset') : undefined),
+    o.curvature,
+    { type: 'categorical' },
+    stream.fork('curvature'),
+  );
   if (nCurv < train.n) {
     const f = train.n / nCurv;
     for (const c of curv) {
@@ -175,12 +194,7 @@ export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: G
   const c = ctx.config;
   const lc = c.inference.laplace;
   const net = pointNetworkFor(c, ctx.train, ctx.stream);
-  const trainer = new Trainer(
-    net,
-    ctx.train,
-    { ...trainOptionsFrom(c), temperature: 1, warmup: undefined },
-    ctx.stream.fork('train'),
-  );
+  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(c), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
   let history;
   try {
     await ctx.restore?.(net, trainer);

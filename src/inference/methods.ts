@@ -61,12 +61,7 @@ export function networkFor(config: ExperimentConfig, train: Dataset, stream: Ran
 async function fitByTrainer(method: string, ctx: FitContext): Promise<FitResult> {
   const c = ctx.config;
   const net = networkFor(c, ctx.train, ctx.stream);
-  const trainer = new Trainer(
-    net,
-    ctx.train,
-    trainOptionsFrom(c),
-    ctx.stream.fork('train'),
-  );
+  const trainer = new Trainer(net, ctx.train, trainOptionsFrom(c), ctx.stream.fork('train'));
   try {
     await ctx.restore?.(net, trainer);
     const history = await trainer.run(ctx.hooks);
@@ -100,7 +95,8 @@ registerMethod({
 });
 registerMethod({
   name: 'swag',
-  description: 'SWA / SWAG-diagonal / SWAG (inference.swag.variant): SGD with the reference schedule, Gaussian from the collected iterates (Maddox et al. 2019)',
+  description:
+    'SWA / SWAG-diagonal / SWAG (inference.swag.variant): SGD with the reference schedule, Gaussian from the collected iterates (Maddox et al. 2019)',
   fit: fitSwag,
 });
 registerMethod({

@@ -199,7 +199,12 @@ export class ParticleNetwork {
             });
       return newVariable(init, `${l.name}.particles.w`);
     });
-    this.biases = this.dense.map((l) => newVariable(tf.tidy(() => tf.tile(tf.reshape(l.b, [1, 1, -1]), [n, 1, 1])), `${l.name}.particles.b`));
+    this.biases = this.dense.map((l) =>
+      newVariable(
+        tf.tidy(() => tf.tile(tf.reshape(l.b, [1, 1, -1]), [n, 1, 1])),
+        `${l.name}.particles.b`,
+      ),
+    );
   }
 
   /** All particle variables (weights then biases). */
@@ -287,7 +292,7 @@ export class SvgdPosterior implements Posterior {
       const v = variance!.dataSync().slice() as Float32Array;
       tf.dispose([mean!, variance!]);
       const mask = l.getMask();
-      if (mask) for (let j = 0; j < mu.length; j++) (mu[j]! *= mask[j]!), (v[j]! *= mask[j]!);
+      if (mask) for (let j = 0; j < mu.length; j++) ((mu[j]! *= mask[j]!), (v[j]! *= mask[j]!));
       return { name: `${l.name}.weight`, layer: l.name, shape: l.weightShape, mean: mu, variance: v, macsPerWeight: 1 };
     });
   }
@@ -337,7 +342,12 @@ export interface SvgdOptions {
 }
 
 /** Run SVGD on a dense classifier's parameters over minibatches of `data`. */
-export async function trainSvgd(net: Network, data: Dataset, o: SvgdOptions, stream: RandomStream): Promise<{ posterior: SvgdPosterior; history: EpochStats[] }> {
+export async function trainSvgd(
+  net: Network,
+  data: Dataset,
+  o: SvgdOptions,
+  stream: RandomStream,
+): Promise<{ posterior: SvgdPosterior; history: EpochStats[] }> {
   if (data.n === 0) throw new Error('training set is empty');
   if (!(o.particles >= 2)) throw new Error(`SVGD needs at least 2 particles, got ${o.particles}`);
   const pn = new ParticleNetwork(net, o.particles, { init: o.init, initSpread: o.initSpread, initializer: o.initializer, stream: stream.fork('init') });

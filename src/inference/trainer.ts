@@ -164,7 +164,15 @@ export class Trainer {
       step++;
       if (hooks.onStep && (step % every === 0 || step === steps)) {
         const s = sums.dataSync();
-        hooks.onStep({ epoch: e, step, steps, loss: s[0]! / step, nll: s[1]! / step, kl: s[2]! / step, accuracy: s[3]! / Math.min(data.n, step * opts.batchSize) });
+        hooks.onStep({
+          epoch: e,
+          step,
+          steps,
+          loss: s[0]! / step,
+          nll: s[1]! / step,
+          kl: s[2]! / step,
+          accuracy: s[3]! / Math.min(data.n, step * opts.batchSize),
+        });
       }
     }
     const s = sums.dataSync();

@@ -275,11 +275,7 @@ export function reliabilityBinsFromConfidences(
  * {@link reliabilityBinsFromConfidences} for the binning rules. Default: 15
  * equal-width bins.
  */
-export function reliabilityBins(
-  probs: Float32Array,
-  labels: Int32Array,
-  options: Pick<EceOptions, 'bins' | 'binning'> = {},
-): ReliabilityBin[] {
+export function reliabilityBins(probs: Float32Array, labels: Int32Array, options: Pick<EceOptions, 'bins' | 'binning'> = {}): ReliabilityBin[] {
   const { confidence, correct } = topLabel(probs, labels);
   return reliabilityBinsFromConfidences(confidence, correct, options);
 }

@@ -189,11 +189,7 @@ export function oodScores(probs: Float32Array | readonly Float32Array[], numClas
  * FPR@95 %TPR for the scores 1 − max prob, entropy and (when S > 1 on either
  * side) mutual information.
  */
-export function oodReport(
-  inProbs: Float32Array | readonly Float32Array[],
-  outProbs: Float32Array | readonly Float32Array[],
-  numClasses: number,
-): OodReport {
+export function oodReport(inProbs: Float32Array | readonly Float32Array[], outProbs: Float32Array | readonly Float32Array[], numClasses: number): OodReport {
   const a = oodScores(inProbs, numClasses);
   const b = oodScores(outProbs, numClasses);
   const sIn = asSamples(inProbs).length;

@@ -130,9 +130,7 @@ export function layerSparsity(layer: LayerSpec): LayerSparsity {
   if (mpw === undefined) {
     if (layer.kind === 'dense') mpw = 1;
     else {
-      throw new Error(
-        `sparsity: layer '${layer.name}' of kind '${layer.kind}' needs macsPerWeight (for conv: output height × width)`,
-      );
+      throw new Error(`sparsity: layer '${layer.name}' of kind '${layer.kind}' needs macsPerWeight (for conv: output height × width)`);
     }
   }
   if (!(mpw >= 0)) throw new Error(`sparsity: layer '${layer.name}' macsPerWeight must be ≥ 0`);

@@ -113,10 +113,7 @@ export function predictiveMean(samples: readonly Float32Array[], numClasses: num
  * Full decomposition H[E p] = E[H p] + MI, per example and averaged over
  * examples (formulas in the module comment). MI is clamped at 0.
  */
-export function uncertaintyDecomposition(
-  samples: readonly Float32Array[],
-  numClasses: number,
-): UncertaintyDecomposition {
+export function uncertaintyDecomposition(samples: readonly Float32Array[], numClasses: number): UncertaintyDecomposition {
   const k = numClasses;
   const n = checkSamples(samples, k);
   const meanProbs = meanF64(samples);

@@ -31,7 +31,10 @@ export abstract class Weightless implements Layer {
 /** Elementwise activation. */
 export class Activation extends Weightless {
   readonly kind = 'activation';
-  constructor(name: string, readonly fn: ActivationName) {
+  constructor(
+    name: string,
+    readonly fn: ActivationName,
+  ) {
     super(name);
   }
   forward(x: tf.Tensor): tf.Tensor {
@@ -59,7 +62,10 @@ export class Flatten extends Weightless {
 /** Reshape every example to `shape` (the batch dimension is kept). */
 export class Reshape extends Weightless {
   readonly kind = 'reshape';
-  constructor(name: string, readonly shape: number[]) {
+  constructor(
+    name: string,
+    readonly shape: number[],
+  ) {
     super(name);
   }
   forward(x: tf.Tensor): tf.Tensor {
@@ -70,7 +76,11 @@ export class Reshape extends Weightless {
 /** 2-D max pooling, NHWC. */
 export class MaxPool2d extends Weightless {
   readonly kind = 'maxpool2d';
-  constructor(name: string, readonly size: number, readonly stride: number = size) {
+  constructor(
+    name: string,
+    readonly size: number,
+    readonly stride: number = size,
+  ) {
     super(name);
   }
   forward(x: tf.Tensor): tf.Tensor {

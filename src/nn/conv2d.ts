@@ -96,7 +96,14 @@ export class Conv2d extends MaskedWeightLayer implements Layer {
 
   moments(): WeightMoments {
     const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: this.macsPerWeight };
+    return {
+      name: `${this.name}.weight`,
+      layer: this.name,
+      shape: this.weightShape,
+      mean,
+      variance: new Float32Array(mean.length),
+      macsPerWeight: this.macsPerWeight,
+    };
   }
 
   structure(): UnitStructure {
@@ -107,8 +114,8 @@ export class Conv2d extends MaskedWeightLayer implements Layer {
         { variable: this.b, outAxis: 0 },
       ],
       deterministicWeight: () => tf.tidy(() => (this.mask.tensor ? this.mask.apply(this.w) : this.w.clone()).dataSync() as Float32Array),
-      resized: (i, o) => new Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, stream: new Stream(`resize/${this.name}`) }),
+      resized: (i, o) =>
+        new Conv2d({ name: this.name, inH: g.inH, inW: g.inW, cin: i, cout: o, k: g.k, stride: g.stride, stream: new Stream(`resize/${this.name}`) }),
     });
   }
-
 }

@@ -51,5 +51,4 @@ export class Dense extends MaskedWeightLayer implements Layer {
     const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
     return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
   }
-
 }

@@ -23,7 +23,9 @@ export function buildLenet5Caffe(spec: ModelSpec, inputShape: number[], numClass
   const size = inputShape.reduce((a, b) => a * b, 1);
   if (size !== 28 * 28) throw new Error(`lenet-5-caffe takes 28×28×1 images (784 values per example); the data has shape [${inputShape}]`);
   if (!factory.conv2d) {
-    throw new Error(`lenet-5-caffe needs convolution layers, but the layer factory "${factory.describe}" has no conv2d; use inference.method vi, map or l0 for this architecture`);
+    throw new Error(
+      `lenet-5-caffe needs convolution layers, but the layer factory "${factory.describe}" has no conv2d; use inference.method vi, map or l0 for this architecture`,
+    );
   }
   const conv = factory.conv2d.bind(factory);
   const layers: Layer[] = [

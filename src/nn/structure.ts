@@ -94,7 +94,12 @@ export function gateToWeight(values: ArrayLike<number>, granularity: GateInfo['g
  * The unit structure of a layer from its weight shape: [in, out] is `dense`, [k, k, cin, cout]
  * is `conv`; the units are the weight's last two axes.
  */
-export function weightStructure(weightShape: number[], bias: tf.Variable, rest: Pick<UnitStructure, 'parameterAxes' | 'deterministicWeight' | 'resized'>): UnitStructure {
-  if (weightShape.length !== 2 && weightShape.length !== 4) throw new Error(`unit structure: a weight of shape [${weightShape}] is neither dense [in, out] nor conv [k, k, cin, cout]`);
+export function weightStructure(
+  weightShape: number[],
+  bias: tf.Variable,
+  rest: Pick<UnitStructure, 'parameterAxes' | 'deterministicWeight' | 'resized'>,
+): UnitStructure {
+  if (weightShape.length !== 2 && weightShape.length !== 4)
+    throw new Error(`unit structure: a weight of shape [${weightShape}] is neither dense [in, out] nor conv [k, k, cin, cout]`);
   return { geometry: weightShape.length === 4 ? 'conv' : 'dense', inUnits: weightShape.at(-2)!, outUnits: weightShape.at(-1)!, bias, ...rest };
 }

@@ -48,7 +48,8 @@ interface BackpropFilterAttrs {
 
 /** Conv geometry of a backprop-filter call (tfjs's own padding arithmetic). */
 function convInfoOf(xShape: number[], a: BackpropFilterAttrs): ConvInfo {
-  if (a.dataFormat && a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter (wasm, registered by bayesprune): only NHWC is supported, got ${a.dataFormat}`);
+  if (a.dataFormat && a.dataFormat !== 'NHWC')
+    throw new Error(`Conv2DBackpropFilter (wasm, registered by bayesprune): only NHWC is supported, got ${a.dataFormat}`);
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     a.filterShape,
@@ -67,7 +68,20 @@ function convInfoOf(xShape: number[], a: BackpropFilterAttrs): ConvInfo {
  * Built transposed because the wasm matMul with `transposeA` is ~8× slower than without.
  */
 export function im2colT(x: ArrayLike<number>, c: ConvInfo, colT: Float32Array): void {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    filterHeight: KH,
+    filterWidth: KW,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = c;
   const top = c.padInfo.top;
   const left = c.padInfo.left;
   const P = N * OH * OW;
@@ -96,7 +110,21 @@ export function im2colT(x: ArrayLike<number>, c: ConvInfo, colT: Float32Array): 
 
 /** The filter gradient by a direct loop in JS (reference and fallback; slow). */
 export function conv2dBackpropFilterReference(x: ArrayLike<number>, dy: ArrayLike<number>, c: ConvInfo): Float32Array {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    outChannels: CO,
+    filterHeight: KH,
+    filterWidth: KW,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = c;
   const top = c.padInfo.top;
   const left = c.padInfo.left;
   const dW = new Float32Array(KH * KW * C * CO);
@@ -166,12 +194,27 @@ function conv2dBackpropInputWasm(original: tf.KernelConfig | undefined) {
     const backend = args.backend as WasmBackendLike;
     const dy = args.inputs.dy!;
     const filter = args.inputs.filter!;
-    const attrs = args.attrs as unknown as { strides: [number, number] | number; pad: BackpropFilterAttrs['pad']; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; inputShape: [number, number, number, number] };
+    const attrs = args.attrs as unknown as {
+      strides: [number, number] | number;
+      pad: BackpropFilterAttrs['pad'];
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
     if ((attrs.dataFormat && attrs.dataFormat !== 'NHWC') || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
       if (!original) throw new Error('Conv2DBackpropInput (wasm): unsupported arguments and no original kernel');
       return original.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
     }
-    const c = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    const c = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const P = c.batchSize * c.outHeight * c.outWidth;
     const K = c.filterHeight * c.filterWidth * c.inChannels;
     const CO = c.outChannels;
@@ -184,7 +227,11 @@ function conv2dBackpropInputWasm(original: tf.KernelConfig | undefined) {
     const matMul = tf.getKernel('BatchMatMul', 'wasm');
     if (!matMul) throw new Error('Conv2DBackpropInput (wasm): the wasm backend has no BatchMatMul kernel');
     const dy3: tf.TensorInfo = { dataId: dy.dataId, shape: [1, P, CO], dtype: 'float32' };
-    const col = matMul.kernelFunc({ inputs: { a: dy3, b: wT }, backend: args.backend as tf.KernelBackend, attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+    const col = matMul.kernelFunc({
+      inputs: { a: dy3, b: wT },
+      backend: args.backend as tf.KernelBackend,
+      attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap,
+    }) as tf.TensorInfo;
     backend.disposeData(wT.dataId);
     const out = backend.makeOutput([...attrs.inputShape], 'float32');
     col2im(backend.typedArrayFromHeap(col) as Float32Array, c, backend.typedArrayFromHeap(out) as Float32Array);
@@ -195,7 +242,20 @@ function conv2dBackpropInputWasm(original: tf.KernelConfig | undefined) {
 
 /** Scatter-add the patch-gradient matrix col [N·OH·OW, KH·KW·Cin] into dx [N, H, W, Cin] (zeroed first). */
 export function col2im(col: ArrayLike<number>, c: ConvInfo, dx: Float32Array): void {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    filterHeight: KH,
+    filterWidth: KW,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = c;
   const top = c.padInfo.top;
   const left = c.padInfo.left;
   const K = KH * KW * C;

@@ -173,7 +173,8 @@ function makePlan(net: Network): Plan {
   if (!pos.length) throw new Error('compaction: the network has no weight layers');
   for (let i = 0; i < pos[0]!; i++) {
     const k = net.layers[i]!.kind;
-    if (k !== 'flatten' && k !== 'reshape' && k !== 'select-features') throw new Error(`compaction: unexpected layer kind "${k}" before the first weight layer`);
+    if (k !== 'flatten' && k !== 'reshape' && k !== 'select-features')
+      throw new Error(`compaction: unexpected layer kind "${k}" before the first weight layer`);
   }
   const structs = pos.map((p) => structureOf(net.layers[p]!));
   const masks = pos.map((p) => net.layers[p]!.getMask());
@@ -196,12 +197,14 @@ function makePlan(net: Network): Plan {
     const s = structs[l]!;
     const next = structs[l + 1]!;
     const between = net.layers.slice(pos[l]! + 1, pos[l + 1]!);
-    for (const b of between) if (b.kind !== 'activation' && !PASS_THROUGH.has(b.kind)) throw new Error(`compaction: cannot carry cuts through layer "${b.name}" of kind "${b.kind}"`);
+    for (const b of between)
+      if (b.kind !== 'activation' && !PASS_THROUGH.has(b.kind)) throw new Error(`compaction: cannot carry cuts through layer "${b.name}" of kind "${b.kind}"`);
     // Map output unit j of layer l to the input indices of layer l+1 it feeds.
     const C = s.outUnits;
     let spread = 1;
     if (s.geometry === 'conv' && next.geometry === 'dense') {
-      if (next.inUnits % C !== 0) throw new Error(`compaction: ${net.layers[pos[l + 1]!]!.name} has ${next.inUnits} inputs, not a multiple of the ${C} channels of the conv before it`);
+      if (next.inUnits % C !== 0)
+        throw new Error(`compaction: ${net.layers[pos[l + 1]!]!.name} has ${next.inUnits} inputs, not a multiple of the ${C} channels of the conv before it`);
       spread = next.inUnits / C;
     } else if (s.geometry === 'dense' && next.geometry === 'conv') {
       continue; // dense → reshape → conv: no unit correspondence; nothing is cut here
@@ -225,7 +228,10 @@ function makePlan(net: Network): Plan {
     const deadRemoved = removed.filter((j) => dead[j]);
     if (deadRemoved.length) {
       const bias = s.bias.dataSync();
-      const consts = carryConstant(Float32Array.from(deadRemoved, (j) => bias[j]!), between);
+      const consts = carryConstant(
+        Float32Array.from(deadRemoved, (j) => bias[j]!),
+        between,
+      );
       const W = next.deterministicWeight();
       const nOut = next.outUnits;
       const nIn = next.inUnits;
@@ -302,7 +308,8 @@ function build(net: Network, plan: Plan, reuse: boolean): { layers: Layer[]; rep
         tf.tidy(() => {
           let v = gatherAxes(a.variable, gathers);
           if (a.variable === s.bias && sh) v = tf.add(v, gatherAxes(tf.tensor1d(sh), [{ axis: 0, indices: kout }]));
-          if (!tf.util.arraysEqual(v.shape, to.shape)) throw new Error(`compaction: ${old.name}: cut ${a.variable.name} to [${v.shape}], the resized layer expects [${to.shape}]`);
+          if (!tf.util.arraysEqual(v.shape, to.shape))
+            throw new Error(`compaction: ${old.name}: cut ${a.variable.name} to [${v.shape}], the resized layer expects [${to.shape}]`);
           to.assign(v);
         });
         slices.push({ from: a.variable, to, gathers });
@@ -340,7 +347,10 @@ function build(net: Network, plan: Plan, reuse: boolean): { layers: Layer[]; rep
     const prev = first > 0 ? newLayers[first - 1] : undefined;
     if (prev instanceof SelectFeatures) {
       inputsBefore = net.inputShape.reduce((a, b) => a * b, 1);
-      newLayers[first - 1] = new SelectFeatures(prev.name, Int32Array.from(plan.keepInputs, (i) => prev.indices[i]!));
+      newLayers[first - 1] = new SelectFeatures(
+        prev.name,
+        Int32Array.from(plan.keepInputs, (i) => prev.indices[i]!),
+      );
       replaced.push(prev);
     } else {
       newLayers.splice(first, 0, new SelectFeatures('select-inputs', plan.keepInputs));
@@ -399,7 +409,10 @@ export function formatCompactionReport(r: CompactionReport): string {
   const lines = [
     '| layer | kind | shape before | shape after | params before | params after | MACs before | MACs after |',
     '|---|---|---|---|---:|---:|---:|---:|',
-    ...r.layers.map((l) => `| ${l.name} | ${l.kind} | ${l.shapeBefore.join('×')} | ${l.shapeAfter.join('×')} | ${l.paramsBefore} | ${l.paramsAfter} | ${l.macsBefore} | ${l.macsAfter} |`),
+    ...r.layers.map(
+      (l) =>
+        `| ${l.name} | ${l.kind} | ${l.shapeBefore.join('×')} | ${l.shapeAfter.join('×')} | ${l.paramsBefore} | ${l.paramsAfter} | ${l.macsBefore} | ${l.macsAfter} |`,
+    ),
     `| total | | inputs ${r.inputs.before} | inputs ${r.inputs.after} | ${r.params.before} | ${r.params.after} | ${r.macs.before} | ${r.macs.after} |`,
     '',
     `Parameters removed: ${(100 * r.params.removedFraction).toFixed(2)} % (biases ${r.biases.before} → ${r.biases.after}); theoretical speed-up ${r.speedup.toFixed(2)}×.`,
@@ -420,7 +433,9 @@ interface AdamSlot {
  */
 export function compactInPlace(net: Network, optimizer?: tf.Optimizer): CompactionReport | null {
   const plan = makePlan(net);
-  const nothing = plan.pos.every((_, l) => plan.keepIn[l]!.length === plan.structs[l]!.inUnits && plan.keepOut[l]!.length === plan.structs[l]!.outUnits && !plan.shift[l]);
+  const nothing = plan.pos.every(
+    (_, l) => plan.keepIn[l]!.length === plan.structs[l]!.inUnits && plan.keepOut[l]!.length === plan.structs[l]!.outUnits && !plan.shift[l],
+  );
   if (nothing) return null;
   const oldVars = net.variables();
   const { layers, report, slices, replaced } = build(net, plan, true);

@@ -98,7 +98,11 @@ export function masksAtSparsity(scores: ScoreSet, sparsity: number, scope: Pruni
 export function masksAtThreshold(scores: ScoreSet, threshold: number, prior?: MaskSet): MaskSet {
   checkScores(scores);
   const out: MaskSet = new Map();
-  for (const [name, s] of effective(scores, prior)) out.set(name, Float32Array.from(s, (v) => (v > threshold ? 1 : 0)));
+  for (const [name, s] of effective(scores, prior))
+    out.set(
+      name,
+      Float32Array.from(s, (v) => (v > threshold ? 1 : 0)),
+    );
   return out;
 }
 

@@ -264,7 +264,13 @@ export async function lotteryTicket(h: PruningHarness, rewindTo: VariableSnapsho
  * sparse architecture (masks), freshly initialized by `makeNet`, trained from scratch
  * for `amount` units. Returns the network and its metric.
  */
-export async function trainFromScratch(makeNet: () => Network, masks: MaskSet, train: PruningHarness['train'], evaluate: PruningHarness['evaluate'], amount: number): Promise<{ net: Network; metric: number }> {
+export async function trainFromScratch(
+  makeNet: () => Network,
+  masks: MaskSet,
+  train: PruningHarness['train'],
+  evaluate: PruningHarness['evaluate'],
+  amount: number,
+): Promise<{ net: Network; metric: number }> {
   const net = makeNet();
   net.setMasks(masks);
   await train(net, amount);
@@ -292,7 +298,12 @@ export const SENSITIVITY_RATIOS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
  * lowest scores first, and record the drop of the metric; no fine-tuning. The network's
  * masks are restored afterwards.
  */
-export async function layerSensitivity(net: Network, scores: ScoreSet, evaluate: PruningHarness['evaluate'], ratios: number[] = SENSITIVITY_RATIOS): Promise<{ base: number; layers: LayerSensitivity[] }> {
+export async function layerSensitivity(
+  net: Network,
+  scores: ScoreSet,
+  evaluate: PruningHarness['evaluate'],
+  ratios: number[] = SENSITIVITY_RATIOS,
+): Promise<{ base: number; layers: LayerSensitivity[] }> {
   const prior = net.getMasks();
   const base = await evaluate(net);
   const layers: LayerSensitivity[] = [];
@@ -323,7 +334,10 @@ export async function layerSensitivity(net: Network, scores: ScoreSet, evaluate:
  * Ratios come from the sensitivity grid, so the achieved sparsity may exceed the budget;
  * `met` is false when even the largest ratios fall short.
  */
-export function proposeLayerRatios(layers: LayerSensitivity[], budget: number): { ratios: Map<string, number>; sparsity: number; tolerance: number; met: boolean } {
+export function proposeLayerRatios(
+  layers: LayerSensitivity[],
+  budget: number,
+): { ratios: Map<string, number>; sparsity: number; tolerance: number; met: boolean } {
   const total = layers.reduce((a, l) => a + l.size, 0);
   const ratiosAt = (eps: number) => new Map(layers.map((l) => [l.weight, l.ratios.reduce((best, r, i) => (l.drop[i]! <= eps && r > best ? r : best), 0)]));
   const sparsityOf = (rs: Map<string, number>) => layers.reduce((a, l) => a + rs.get(l.weight)! * l.size, 0) / Math.max(total, 1);

@@ -67,7 +67,8 @@ export function unitScores(net: Network, scores: ScoreSet, aggregate: UnitAggreg
       else if (kept) acc[j] = Math.max(acc[j]!, Math.abs(v));
     }
     const out = new Float32Array(nOut);
-    for (let j = 0; j < nOut; j++) out[j] = aggregate === 'l2' ? Math.sqrt(acc[j]!) : aggregate === 'mean' ? acc[j]! / cnt[j]! : acc[j]! === -Infinity ? 0 : acc[j]!;
+    for (let j = 0; j < nOut; j++)
+      out[j] = aggregate === 'l2' ? Math.sqrt(acc[j]!) : aggregate === 'mean' ? acc[j]! / cnt[j]! : acc[j]! === -Infinity ? 0 : acc[j]!;
     return { weight: name, shape, scores: out };
   });
 }
@@ -140,7 +141,12 @@ export function unitMasksAtRatio(net: Network, scores: UnitScores[], ratio: numb
     const items = scores.flatMap((u, k) => Array.from(u.scores, (s, j) => ({ w: u.weight, j, s, k })));
     order(items, Math.round(ratio * items.length));
   } else {
-    scores.forEach((u, k) => order(Array.from(u.scores, (s, j) => ({ w: u.weight, j, s, k })), Math.round(ratio * u.scores.length)));
+    scores.forEach((u, k) =>
+      order(
+        Array.from(u.scores, (s, j) => ({ w: u.weight, j, s, k })),
+        Math.round(ratio * u.scores.length),
+      ),
+    );
   }
   return masksFromUnitDrops(net, drop);
 }
@@ -173,7 +179,11 @@ export function masksFromUnitDrops(net: Network, drop: Map<string, Uint8Array>):
       const next = wl[idx + 1];
       if (next) {
         const nIn2 = next.weightShape!.at(-2)!;
-        if (nIn2 % nOut === 0) deadIn.set(`${next.name}.weight`, Uint8Array.from({ length: nIn2 }, (_, i) => d[i % nOut]!));
+        if (nIn2 % nOut === 0)
+          deadIn.set(
+            `${next.name}.weight`,
+            Uint8Array.from({ length: nIn2 }, (_, i) => d[i % nOut]!),
+          );
       }
     }
     masks.set(name, m);

@@ -15,22 +15,11 @@ import { calibrationErrorFromBins, type ReliabilityBin } from '../metrics/calibr
  * Okabe–Ito colorblind-safe palette, ordered for contrast on white
  * (blue, vermillion, bluish green, reddish purple, orange, sky blue, black, yellow).
  */
-export const PALETTE: readonly string[] = [
-  '#0072B2',
-  '#D55E00',
-  '#009E73',
-  '#CC79A7',
-  '#E69F00',
-  '#56B4E9',
-  '#000000',
-  '#F0E442',
-];
+export const PALETTE: readonly string[] = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
 
 /** Escape text for XML content and attribute values (&, <, >, ", '). */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;',
-  );
+  return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
 }
 
 /** One line series of {@link linePlot}. */
@@ -349,9 +338,7 @@ function legendGroup(items: LegendItem[], x: number, y: number): string {
       out.push(`<line x1="${r(x + 8)}" y1="${r(cy)}" x2="${r(x + 32)}" y2="${r(cy)}" stroke="${it.color}" stroke-width="2"${dash}/>`);
       if (it.shape !== undefined) out.push(marker(it.shape, x + 20, cy, it.color));
     } else {
-      out.push(
-        `<rect x="${r(x + 12)}" y="${r(cy - 6)}" width="16" height="12" fill="${it.color}" fill-opacity="${it.opacity ?? 1}"/>`,
-      );
+      out.push(`<rect x="${r(x + 12)}" y="${r(cy - 6)}" width="16" height="12" fill="${it.color}" fill-opacity="${it.opacity ?? 1}"/>`);
     }
     out.push(`<text x="${r(x + 38)}" y="${r(cy + 4)}">${escapeXml(it.name)}</text>`);
   });
@@ -374,8 +361,7 @@ export function linePlot(opts: LinePlotOptions): string {
   for (const s of opts.series) {
     if (s.x.length !== s.y.length) throw new Error(`svg: series '${s.name}' has ${s.x.length} x and ${s.y.length} y values`);
   }
-  const ok = (x: number, y: number) =>
-    Number.isFinite(x) && Number.isFinite(y) && (!xLog || x > 0) && (!yLog || y > 0);
+  const ok = (x: number, y: number) => Number.isFinite(x) && Number.isFinite(y) && (!xLog || x > 0) && (!yLog || y > 0);
   const xs: number[] = [];
   const ys: number[] = [];
   for (const s of opts.series) {
@@ -425,9 +411,7 @@ export function linePlot(opts: LinePlotOptions): string {
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     out.push(`<g class="line">`);
     if (d) {
-      out.push(
-        `<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`,
-      );
+      out.push(`<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
     }
     if (s.markers !== false) for (const [px, py] of pts) out.push(marker(i, px, py, color));
     out.push(`</g>`);
@@ -488,9 +472,7 @@ export function reliabilityDiagram(bins: readonly ReliabilityBin[], opts: Reliab
     );
   }
   out.push('</g>');
-  out.push(
-    `<line x1="${r(sx(0))}" y1="${r(sy(0))}" x2="${r(sx(1))}" y2="${r(sy(1))}" stroke="#666666" stroke-width="1.5" stroke-dasharray="6 4"/>`,
-  );
+  out.push(`<line x1="${r(sx(0))}" y1="${r(sy(0))}" x2="${r(sx(1))}" y2="${r(sy(1))}" stroke="#666666" stroke-width="1.5" stroke-dasharray="6 4"/>`);
   out.push(spine(f));
   out.push(legendGroup(items, f.left + 10, f.top + 8));
   out.push('</svg>');

@@ -98,10 +98,7 @@ export function markdownTable(rows: readonly Row[], columns?: readonly string[],
   const digits = options.digits ?? 4;
   const cols = columns ?? columnsOf(rows);
   const numeric = cols.map((c) => rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'));
-  const lines = [
-    `| ${cols.map((c) => mdCell(c, digits)).join(' | ')} |`,
-    `| ${cols.map((_, i) => (numeric[i] ? '---:' : '---')).join(' | ')} |`,
-  ];
+  const lines = [`| ${cols.map((c) => mdCell(c, digits)).join(' | ')} |`, `| ${cols.map((_, i) => (numeric[i] ? '---:' : '---')).join(' | ')} |`];
   for (const r of rows) lines.push(`| ${cols.map((c) => mdCell(r[c], digits)).join(' | ')} |`);
   return lines.join('\n') + '\n';
 }

@@ -45,7 +45,9 @@ function perWeight(posterior: Posterior, f: (m: WeightMoments) => Float32Array):
 function requireVariance(posterior: Posterior, crit: string): void {
   const ms = posterior.moments();
   if (ms.every((m) => m.variance.every((v) => v === 0))) {
-    throw new Error(`criterion "${crit}" needs posterior variances, but the "${posterior.method}" posterior is a point estimate (all variances are 0); use magnitude or random, or a Bayesian inference method`);
+    throw new Error(
+      `criterion "${crit}" needs posterior variances, but the "${posterior.method}" posterior is a point estimate (all variances are 0); use magnitude or random, or a Bayesian inference method`,
+    );
   }
 }
 
@@ -130,7 +132,9 @@ registerCriterion({
   compute: (p) => {
     const ms = p.moments();
     if (!ms.some((m) => m.inclusion)) {
-      throw new Error(`criterion "inclusion" needs gate inclusion probabilities, but the "${p.method}" posterior has no gates; use inference.method l0, spike-slab or unit-gates`);
+      throw new Error(
+        `criterion "inclusion" needs gate inclusion probabilities, but the "${p.method}" posterior has no gates; use inference.method l0, spike-slab or unit-gates`,
+      );
     }
     return new Map(ms.map((m) => [m.name, m.inclusion ? Float32Array.from(m.inclusion) : new Float32Array(m.mean.length).fill(1)]));
   },

@@ -61,7 +61,11 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
     expect([...s.keys()]).toEqual(m.map((x) => x.name));
     expect(s.get('fc1.weight')![0]).toBeCloseTo(m[0]!.inclusion![0]!, 6);
     post.dispose();
-    const vi = networkFor(validateConfig({ experiment: 'v', data: { name: 'blobs' }, model: { arch: 'mlp', hidden: [4] } }), { name: 'b', x: new Float32Array(2), y: new Int32Array(1), n: 1, shape: [2], numClasses: 3 }, new RandomStream('v'));
+    const vi = networkFor(
+      validateConfig({ experiment: 'v', data: { name: 'blobs' }, model: { arch: 'mlp', hidden: [4] } }),
+      { name: 'b', x: new Float32Array(2), y: new Int32Array(1), n: 1, shape: [2], numClasses: 3 },
+      new RandomStream('v'),
+    );
     const p2 = new NetworkPosterior('vi', vi);
     expect(() => getCriterion('inclusion').compute(p2, { stream: new RandomStream('x') })).toThrow(/no gates/);
     p2.dispose();
@@ -95,10 +99,22 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
     expect(y.shape).toEqual([3, 10]);
     tf.dispose([x, y]);
     net.dispose();
-    const vi = networkFor(validateConfig({ experiment: 'v', model: { arch: 'lenet-5-caffe' } }), { name: 'b', x: new Float32Array(784), y: new Int32Array(1), n: 1, shape: [784], numClasses: 10 }, new RandomStream('v'));
+    const vi = networkFor(
+      validateConfig({ experiment: 'v', model: { arch: 'lenet-5-caffe' } }),
+      { name: 'b', x: new Float32Array(784), y: new Int32Array(1), n: 1, shape: [784], numClasses: 10 },
+      new RandomStream('v'),
+    );
     expect(vi.weightLayers().map((l) => l.kind)).toEqual(['lrt-conv2d', 'lrt-conv2d', 'lrt-dense', 'lrt-dense']);
     vi.dispose();
-    expect(() => buildNetwork({ arch: 'lenet-5-caffe', activation: 'relu' }, [784], 10, { describe: 'dense only', dense: () => new Dense({ name: 'x', inFeatures: 1, outFeatures: 1, stream: new RandomStream('d') }) }, new RandomStream('b'))).toThrow(/no conv2d/);
+    expect(() =>
+      buildNetwork(
+        { arch: 'lenet-5-caffe', activation: 'relu' },
+        [784],
+        10,
+        { describe: 'dense only', dense: () => new Dense({ name: 'x', inFeatures: 1, outFeatures: 1, stream: new RandomStream('d') }) },
+        new RandomStream('b'),
+      ),
+    ).toThrow(/no conv2d/);
   });
 
   it('l0, spike-slab and unit-gates run end to end through the runner and report (tiny)', async () => {
@@ -140,7 +156,18 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
 
 describe('time saved by removing units during training', () => {
   it('compares later epochs with the mean epoch time of the full network (hand-computed)', () => {
-    const e = (epoch: number, seconds: number, removed?: Record<string, number>) => ({ epoch, seconds, removed, loss: 0, nll: 0, kl: 0, beta: 1, lr: 0, trainAccuracy: 0, numTensors: 0 });
+    const e = (epoch: number, seconds: number, removed?: Record<string, number>) => ({
+      epoch,
+      seconds,
+      removed,
+      loss: 0,
+      nll: 0,
+      kl: 0,
+      beta: 1,
+      lr: 0,
+      trainAccuracy: 0,
+      numTensors: 0,
+    });
     expect(removalSummary([e(0, 10), e(1, 12)])).toBeNull();
     expect(removalSummary([e(0, 10, { fc1: 0 })])).toBeNull();
     // Full epochs 10 and 12 s (removal at the end of the second): 11 s each; later 6 + 5 s instead of 22 s.

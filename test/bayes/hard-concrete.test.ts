@@ -81,7 +81,13 @@ describe('L0Dense', { timeout: 60_000 }, () => {
   it('E[w] and Var[w] of gated weights match Monte Carlo estimates (weight gates)', () => {
     const st = new RandomStream('l0-moments');
     const layer = new L0Dense({ name: 'g', inFeatures: 3, outFeatures: 2, granularity: 'weight', lambda: 0.1, stream: st });
-    layer.logAlpha.assign(tf.tensor2d([[-3, -1], [0, 0.5], [2, 4]]));
+    layer.logAlpha.assign(
+      tf.tensor2d([
+        [-3, -1],
+        [0, 0.5],
+        [2, 4],
+      ]),
+    );
     const mom = layer.moments();
     const S = 40000;
     const z = sampleHardConcrete(layer.logAlpha, [S, 3, 2], 99);
@@ -145,12 +151,22 @@ describe('L0Dense', { timeout: 60_000 }, () => {
     const layer = new L0Dense({ name: 'g', inFeatures: 6, outFeatures: 3, granularity: 'input', lambda: 0.5, stream: st });
     const opt = tf.train.adam(0.01);
     const x = tf.randomNormal([32, 6], 0, 1, 'float32', 5);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32'), 3);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 32 }, (_, i) => i % 3),
+        'int32',
+      ),
+      3,
+    );
     const step = () =>
-      opt.minimize(() => {
-        const logits = layer.forward(x, { sample: true, stream: st, training: true });
-        return tf.add(tf.losses.softmaxCrossEntropy(y, logits), tf.div(layer.kl(), 100)) as tf.Scalar;
-      }, false, layer.variables());
+      opt.minimize(
+        () => {
+          const logits = layer.forward(x, { sample: true, stream: st, training: true });
+          return tf.add(tf.losses.softmaxCrossEntropy(y, logits), tf.div(layer.kl(), 100)) as tf.Scalar;
+        },
+        false,
+        layer.variables(),
+      );
     const before = layer.logAlpha.dataSync().slice();
     step();
     const n0 = tf.memory().numTensors;

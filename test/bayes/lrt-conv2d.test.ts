@@ -11,7 +11,17 @@ beforeAll(useTestBackend);
 describe('LRT conv2d', { timeout: 60_000 }, () => {
   it('sampled pre-activations have mean conv(x, θ) + b and variance conv(x², σ²) (Monte Carlo)', () => {
     const st = new RandomStream('lrt-conv');
-    const layer = new LrtConv2d({ name: 'c', inH: 5, inW: 5, cin: 2, cout: 3, k: 3, prior: { type: 'log-uniform' }, initLogSigma2: Math.log(0.05), stream: st });
+    const layer = new LrtConv2d({
+      name: 'c',
+      inH: 5,
+      inW: 5,
+      cin: 2,
+      cout: 3,
+      k: 3,
+      prior: { type: 'log-uniform' },
+      initLogSigma2: Math.log(0.05),
+      stream: st,
+    });
     layer.b.assign(tf.tensor1d([0.1, -0.2, 0.3]));
     // Non-uniform variances so that the variance convolution is really tested.
     layer.logSigma2.assign(tf.log(tf.add(tf.mul(tf.randomUniform([3, 3, 2, 3], 0, 1, 'float32', 8), 0.1), 0.01)));

@@ -18,7 +18,10 @@ describe('LRT dense layer', { timeout: 60_000 }, () => {
     const { mean, variance } = tf.moments(y, 0);
     const expMean = tf.add(tf.matMul(x, layer.theta as tf.Tensor2D), layer.b);
     const expVar = tf.matMul(tf.square(x), tf.exp(layer.logSigma2) as tf.Tensor2D);
-    const m = mean.dataSync(), v = variance.dataSync(), em = expMean.dataSync(), ev = expVar.dataSync();
+    const m = mean.dataSync(),
+      v = variance.dataSync(),
+      em = expMean.dataSync(),
+      ev = expVar.dataSync();
     for (let j = 0; j < 4; j++) {
       const se = Math.sqrt(ev[j]! / S);
       expect(Math.abs(m[j]! - em[j]!)).toBeLessThan(4 * se);
@@ -67,9 +70,18 @@ describe('LRT dense layer', { timeout: 60_000 }, () => {
 describe('gradient variance of the three estimators', { timeout: 120_000 }, () => {
   it('LRT < separate weight samples < shared weight sample', () => {
     const st = new RandomStream('gradvar');
-    const B = 32, D = 12, K = 5, R = 150;
+    const B = 32,
+      D = 12,
+      K = 5,
+      R = 150;
     const x = tf.randomNormal([B, D], 0, 1, 'float32', st.nextSeed());
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: B }, () => st.int(K)), 'int32'), K);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: B }, () => st.int(K)),
+        'int32',
+      ),
+      K,
+    );
     const theta = tf.variable(tf.randomNormal([D, K], 0, 0.3, 'float32', st.nextSeed()));
     const ls2 = tf.variable(tf.fill([D, K], Math.log(0.3)));
     const nll = (logits: tf.Tensor) => tf.mean(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
@@ -115,10 +127,18 @@ describe('wasm matMul gradient', { timeout: 60_000 }, () => {
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
       const out: number[][] = [];
-      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      for (const [ta, tb] of [
+        [false, false],
+        [false, true],
+        [true, false],
+        [true, true],
+      ] as const) {
         const a = ta ? tf.transpose(tf.tensor2d(A, [4, 5])) : tf.tensor2d(A, [4, 5]);
         const b = tb ? tf.transpose(tf.tensor2d(Bv, [5, 3])) : tf.tensor2d(Bv, [5, 3]);
-        const w = tf.tensor2d(Array.from({ length: 12 }, (_, i) => Math.cos(i)), [4, 3]);
+        const w = tf.tensor2d(
+          Array.from({ length: 12 }, (_, i) => Math.cos(i)),
+          [4, 3],
+        );
         const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, ta, tb), w)));
         const [ga, gb] = g([a, b]);
         out.push([...ga!.dataSync(), ...gb!.dataSync()]);

@@ -40,13 +40,15 @@ describe('KL terms', () => {
   });
 
   it('Gaussian prior: closed form agrees with a Monte Carlo estimate', () => {
-    const mu = 0.3, s2 = 0.2, s0 = 0.7;
+    const mu = 0.3,
+      s2 = 0.2,
+      s0 = 0.7;
     const st = new RandomStream('kl-mc');
     let acc = 0;
     const n = 200000;
     for (let i = 0; i < n; i++) {
       const w = mu + Math.sqrt(s2) * st.normal();
-      const logq = -0.5 * Math.log(2 * Math.PI * s2) - ((w - mu) ** 2) / (2 * s2);
+      const logq = -0.5 * Math.log(2 * Math.PI * s2) - (w - mu) ** 2 / (2 * s2);
       const logp = -0.5 * Math.log(2 * Math.PI * s0 * s0) - (w * w) / (2 * s0 * s0);
       acc += logq - logp;
     }

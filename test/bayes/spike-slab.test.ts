@@ -10,10 +10,39 @@ beforeAll(useTestBackend);
 const logit = (p: number) => Math.log(p) - Math.log1p(-p);
 
 function handLayer(granularity: 'weight' | 'output'): SpikeSlabDense {
-  const layer = new SpikeSlabDense({ name: 's', inFeatures: 2, outFeatures: 2, granularity, priorInclusion: 0.01, slabSigma: 1.3, stream: new RandomStream('ss') });
-  layer.mu.assign(tf.tensor2d([[0.5, -1], [0.2, 2]]));
-  layer.logSigma2.assign(tf.log(tf.square(tf.tensor2d([[0.1, 0.3], [0.05, 0.2]]))));
-  layer.logitPhi.assign(granularity === 'weight' ? tf.tensor2d([[logit(0.9), logit(0.2)], [logit(0.5), logit(0.99)]]) : tf.tensor1d([logit(0.7), logit(0.05)]));
+  const layer = new SpikeSlabDense({
+    name: 's',
+    inFeatures: 2,
+    outFeatures: 2,
+    granularity,
+    priorInclusion: 0.01,
+    slabSigma: 1.3,
+    stream: new RandomStream('ss'),
+  });
+  layer.mu.assign(
+    tf.tensor2d([
+      [0.5, -1],
+      [0.2, 2],
+    ]),
+  );
+  layer.logSigma2.assign(
+    tf.log(
+      tf.square(
+        tf.tensor2d([
+          [0.1, 0.3],
+          [0.05, 0.2],
+        ]),
+      ),
+    ),
+  );
+  layer.logitPhi.assign(
+    granularity === 'weight'
+      ? tf.tensor2d([
+          [logit(0.9), logit(0.2)],
+          [logit(0.5), logit(0.99)],
+        ])
+      : tf.tensor1d([logit(0.7), logit(0.05)]),
+  );
   return layer;
 }
 
@@ -126,8 +155,19 @@ describe('spike-and-slab layer', { timeout: 60_000 }, () => {
     const opt = tf.train.adam(0.01);
     const st = new RandomStream('ug-train');
     const x = tf.randomNormal([16, 5], 0, 1, 'float32', 1);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32'), 4);
-    const step = () => opt.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, layer.forward(x, { sample: true, stream: st, training: true })), tf.div(layer.kl(), 1000)) as tf.Scalar, false, layer.variables());
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 16 }, (_, i) => i % 4),
+        'int32',
+      ),
+      4,
+    );
+    const step = () =>
+      opt.minimize(
+        () => tf.add(tf.losses.softmaxCrossEntropy(y, layer.forward(x, { sample: true, stream: st, training: true })), tf.div(layer.kl(), 1000)) as tf.Scalar,
+        false,
+        layer.variables(),
+      );
     const before = layer.logitPhi.dataSync().slice();
     step();
     const n0 = tf.memory().numTensors;

@@ -23,7 +23,12 @@ function fixture(name: string, nTrain: number, nTest: number, gzipMask = [true, 
       for (let i = 0; i < n; i++) px.fill(i % 256, i * 784, (i + 1) * 784);
       writeIdx(path, [n, 28, 28], px, { gzip });
     } else {
-      writeIdx(path, [n], Uint8Array.from({ length: n }, (_, i) => i % 10), { gzip });
+      writeIdx(
+        path,
+        [n],
+        Uint8Array.from({ length: n }, (_, i) => i % 10),
+        { gzip },
+      );
     }
   });
   return dir;

@@ -3,8 +3,7 @@ import { RandomStream } from '../../src/random.js';
 import { classCounts, gaussianBlobs, linearRegression, orthogonalDesign } from '../../src/data/index.js';
 
 describe('gaussianBlobs', () => {
-  const make = (key: string, separation = 4) =>
-    gaussianBlobs({ n: 300, dim: 5, numClasses: 3, separation, stream: new RandomStream(key) });
+  const make = (key: string, separation = 4) => gaussianBlobs({ n: 300, dim: 5, numClasses: 3, separation, stream: new RandomStream(key) });
 
   it('is deterministic for a seed and differs across seeds', () => {
     const a = make('blobs-a');
@@ -21,9 +20,10 @@ describe('gaussianBlobs', () => {
     for (let i = 0; i < a.n; i++) for (let j = 0; j < 5; j++) means[a.y[i]!]![j]! += a.x[i * 5 + j]! / 100;
     // Each centre has norm 6; with unit noise the empirical mean norm is close to it.
     for (const m of means) expect(Math.hypot(...m)).toBeGreaterThan(5);
-    for (let p = 0; p < 3; p++) for (let q = p + 1; q < 3; q++) {
-      expect(Math.hypot(...means[p]!.map((v, j) => v - means[q]![j]!))).toBeGreaterThan(1);
-    }
+    for (let p = 0; p < 3; p++)
+      for (let q = p + 1; q < 3; q++) {
+        expect(Math.hypot(...means[p]!.map((v, j) => v - means[q]![j]!))).toBeGreaterThan(1);
+      }
   });
 });
 
@@ -56,16 +56,21 @@ describe('linearRegression', () => {
 });
 
 describe('orthogonalDesign', () => {
-  for (const [n, dim] of [[8, 8], [16, 5], [24, 3]] as const) {
+  for (const [n, dim] of [
+    [8, 8],
+    [16, 5],
+    [24, 3],
+  ] as const) {
     it(`X^T X = n I for n=${n}, dim=${dim}`, () => {
       const X = orthogonalDesign(n, dim);
       expect(X.length).toBe(n * dim);
       for (const v of X) expect(Math.abs(v)).toBe(1);
-      for (let p = 0; p < dim; p++) for (let q = 0; q < dim; q++) {
-        let s = 0;
-        for (let i = 0; i < n; i++) s += X[i * dim + p]! * X[i * dim + q]!;
-        expect(s).toBe(p === q ? n : 0);
-      }
+      for (let p = 0; p < dim; p++)
+        for (let q = 0; q < dim; q++) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += X[i * dim + p]! * X[i * dim + q]!;
+          expect(s).toBe(p === q ? n : 0);
+        }
     });
   }
   it('rejects n not a multiple of the Hadamard order', () => {

@@ -79,7 +79,9 @@ describe('running an experiment', { timeout: 120_000 }, () => {
   it('N:M and structured (unit) operating points from any criterion, with exact counts', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bp-run-'));
     const r = await runExperiment(
-      tiny({ pruning: { criteria: ['magnitude', 'random'], sparsities: [0, 0.5], nm: ['2:4', '1:4'], units: { ratios: [0.5, 0.75] }, logAlphaThreshold: null } }),
+      tiny({
+        pruning: { criteria: ['magnitude', 'random'], sparsities: [0, 0.5], nm: ['2:4', '1:4'], units: { ratios: [0.5, 0.75] }, logAlphaThreshold: null },
+      }),
       { resultsDir: root, progress: null },
     );
     const rows = r.variants[0]!.curves.rows.filter((x) => x.predictive === 'mc');

@@ -42,7 +42,10 @@ describe('sweeps', { timeout: 120_000 }, () => {
     const runs = readFileSync(join(r.sweepDir, 'runs.csv'), 'utf8').trim().split(/\r?\n/);
     const header = runs[0]!.split(',');
     const col = (name: string) => header.indexOf(name);
-    const pick = runs.slice(1).map((l) => l.split(',')).filter((f) => f[col('criterion')] === 'snr' && f[col('targetSparsity')] === '0.5' && f[col('predictive')] === 'mc');
+    const pick = runs
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((f) => f[col('criterion')] === 'snr' && f[col('targetSparsity')] === '0.5' && f[col('predictive')] === 'mc');
     expect(pick).toHaveLength(3);
     const acc = pick.map((f) => Number(f[col('accuracy')]));
     const mean = acc.reduce((a, b) => a + b, 0) / 3;

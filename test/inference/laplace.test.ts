@@ -25,7 +25,13 @@ describe('diagonal Laplace on a small classifier', { timeout: 60_000 }, () => {
     t.dispose();
     const map = (net.weightLayers()[0] as Dense).w.dataSync().slice();
     const grid = [1e-2, 1, 100];
-    const { posterior, grid: g } = laplaceAround(net, train, val, { curvature: 'ggn', temperature: 1, priorPrecisions: grid, gridSamples: 5, gridExamples: 0, curvatureExamples: 0, batchSize: 100 }, stream.fork('laplace'));
+    const { posterior, grid: g } = laplaceAround(
+      net,
+      train,
+      val,
+      { curvature: 'ggn', temperature: 1, priorPrecisions: grid, gridSamples: 5, gridExamples: 0, curvatureExamples: 0, batchSize: 100 },
+      stream.fork('laplace'),
+    );
     expect(g.map((p) => p.priorPrecision)).toEqual(grid);
     const best = g.reduce((a, b) => (b.nll < a.nll ? b : a));
     expect(posterior.priorPrecision).toBe(best.priorPrecision);
@@ -47,7 +53,13 @@ describe('diagonal Laplace on a small classifier', { timeout: 60_000 }, () => {
   it('a curvature subset of n examples is rescaled by N/n', () => {
     const net = buildNetwork(spec, [4], 3, pointFactory(), stream.fork('init2'));
     const ls = stream.fork('subset');
-    const half = laplaceAround(net, train, val, { curvature: 'ef', temperature: 1, priorPrecisions: [1], gridSamples: 2, gridExamples: 0, curvatureExamples: 100, batchSize: 100 }, ls);
+    const half = laplaceAround(
+      net,
+      train,
+      val,
+      { curvature: 'ef', temperature: 1, priorPrecisions: [1], gridSamples: 2, gridExamples: 0, curvatureExamples: 100, batchSize: 100 },
+      ls,
+    );
     const H = diagonalCurvature(net, datasetBatches(train, 100, 100, ls.fork('curvature-subset')), 'ef', { type: 'categorical' });
     const v = half.posterior.moments();
     H.forEach((h, l) => h.weight.forEach((x, j) => expect(v[l]!.variance[j]!).toBeCloseTo(1 / ((x * train.n) / 100 + 1), 4)));

@@ -31,10 +31,19 @@ interface Exact {
 
 function exactPosterior(X: Float32Array, y: Float32Array, n: number, d: number, sigma: number, lambda: number): Exact {
   const Xm = Array.from({ length: n }, (_, i) => Array.from(X.subarray(i * d, (i + 1) * d)));
-  const P = math.add(math.multiply(math.multiply(math.transpose(Xm), Xm), 1 / (sigma * sigma)), math.multiply(math.identity(d), lambda) as math.Matrix) as unknown as number[][];
+  const P = math.add(
+    math.multiply(math.multiply(math.transpose(Xm), Xm), 1 / (sigma * sigma)),
+    math.multiply(math.identity(d), lambda) as math.Matrix,
+  ) as unknown as number[][];
   const Pm = math.matrix(P);
   const S = math.inv(Pm);
-  const mean = math.multiply(S, math.multiply(math.transpose(Xm), Array.from(y).map((v) => v / (sigma * sigma)))) as unknown as math.Matrix;
+  const mean = math.multiply(
+    S,
+    math.multiply(
+      math.transpose(Xm),
+      Array.from(y).map((v) => v / (sigma * sigma)),
+    ),
+  ) as unknown as math.Matrix;
   return {
     mean: (mean.valueOf() as number[]).map(Number),
     marginal: Array.from({ length: d }, (_, j) => S.get([j, j]) as number),
@@ -111,7 +120,14 @@ describe('mean-field VI on Bayesian linear regression', { timeout: 120_000 }, ()
     const ex = exactPosterior(X, y, n, d, sigma, lambda);
     const stream = new RandomStream('mfvi');
     // Mean-field Gaussian layer (LRT) with prior N(0, 1/λ); its bias stays at 0 (not trained).
-    const layer = new LrtDense({ name: 'fc1', inFeatures: d, outFeatures: 1, prior: { type: 'gaussian', sigma: 1 / Math.sqrt(lambda) }, initLogSigma2: -4, stream });
+    const layer = new LrtDense({
+      name: 'fc1',
+      inFeatures: d,
+      outFeatures: 1,
+      prior: { type: 'gaussian', sigma: 1 / Math.sqrt(lambda) },
+      initLogSigma2: -4,
+      stream,
+    });
     const x = tf.tensor2d(X, [n, d]);
     const yt = tf.tensor2d(y, [n, 1]);
     const opt = tf.train.adam(0.05);

@@ -27,7 +27,7 @@ describe('SVGD direction', () => {
     const G = Array.from({ length: n }, (_, i) => [...ga.subarray(i * 2, i * 2 + 2), ...gb.subarray(i * 3, i * 3 + 3)]);
     const sq = (u: number[], v: number[]) => u.reduce((acc, x, k) => acc + (x - v[k]!) ** 2, 0);
     const d2 = X.flatMap((xi) => X.map((xj) => sq(xi, xj))).sort((p, q) => p - q);
-    const med = (d2[(n * n - 1) / 2]!); // n² = 25 is odd
+    const med = d2[(n * n - 1) / 2]!; // n² = 25 is odd
     const h = med / Math.log(n + 1);
     const expected = X.map((xi) => {
       const phi = new Array(5).fill(0);
@@ -113,7 +113,18 @@ describe('SVGD over network particles', { timeout: 60_000 }, () => {
     const { posterior, history } = await trainSvgd(
       net,
       data,
-      { particles: 8, epochs: 8, batchSize: 50, stepSize: 0.03, priorSigma: 1, temperature: 1, init: 'shared', initSpread: 0.1, initializer: 'he-normal', hooks: { validation: data } },
+      {
+        particles: 8,
+        epochs: 8,
+        batchSize: 50,
+        stepSize: 0.03,
+        priorSigma: 1,
+        temperature: 1,
+        init: 'shared',
+        initSpread: 0.1,
+        initializer: 'he-normal',
+        hooks: { validation: data },
+      },
       stream.fork('train'),
     );
     expect(history).toHaveLength(8);

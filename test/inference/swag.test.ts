@@ -29,7 +29,7 @@ function direct(iterates: Float32Array[]) {
   const d = iterates[0]!.length;
   const mean = new Float64Array(d);
   const sq = new Float64Array(d);
-  for (const it of iterates) for (let j = 0; j < d; j++) (mean[j]! += it[j]! / n), (sq[j]! += (it[j]! * it[j]!) / n);
+  for (const it of iterates) for (let j = 0; j < d; j++) ((mean[j]! += it[j]! / n), (sq[j]! += (it[j]! * it[j]!) / n));
   const variance = mean.map((m, j) => Math.max(sq[j]! - m * m, 1e-30));
   // deviation of iterate i from the running mean after adding it
   const running = new Float64Array(d);
@@ -119,7 +119,19 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
     const { posterior, history } = await trainSwag(
       net,
       data,
-      { variant: 'swag', epochs: 4, batchSize: 20, lr: 0.1, swaLr: 0.05, swaStart: 2, momentum: 0.9, weightDecay: 1e-4, collectEvery: 3, rank: 4, onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array) },
+      {
+        variant: 'swag',
+        epochs: 4,
+        batchSize: 20,
+        lr: 0.1,
+        swaLr: 0.05,
+        swaStart: 2,
+        momentum: 0.9,
+        weightDecay: 1e-4,
+        collectEvery: 3,
+        rank: 4,
+        onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array),
+      },
       stream.fork('train'),
     );
     expect(history).toHaveLength(4);
@@ -141,7 +153,9 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
     const x = tf.tensor2d(data.x.subarray(0, 20), [5, 4]);
     const p = posterior.predictSamples(x, 6, stream.fork('pred'));
     expect(p.shape).toEqual([6, 5, 3]);
-    tf.sum(p, 2).dataSync().forEach((v) => expect(v).toBeCloseTo(1, 5));
+    tf.sum(p, 2)
+      .dataSync()
+      .forEach((v) => expect(v).toBeCloseTo(1, 5));
     // samples differ from each other; the mean is restored afterwards
     const arr = p.arraySync();
     expect(arr[0]![0]![0]).not.toBe(arr[1]![0]![0]);
@@ -156,7 +170,19 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
       const { posterior } = await trainSwag(
         net,
         data,
-        { variant, epochs: 3, batchSize: 40, lr: 0.1, swaLr: 0.05, swaStart: 1, momentum: 0.9, weightDecay: 0, collectEvery: 0, rank: 20, onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array) },
+        {
+          variant,
+          epochs: 3,
+          batchSize: 40,
+          lr: 0.1,
+          swaLr: 0.05,
+          swaStart: 1,
+          momentum: 0.9,
+          weightDecay: 0,
+          collectEvery: 0,
+          rank: 20,
+          onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array),
+        },
         stream.fork('train'),
       );
       expect(collected).toHaveLength(2); // end of epochs 1 and 2
@@ -177,7 +203,18 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
     const make = (k: string) => buildNetwork(spec, [4], 3, pointFactory(), stream.fork(`init-${k}`));
     const collected: Float32Array[] = [];
     const n0 = tf.memory().numTensors;
-    const main = await trainSwag(make('main'), data, { ...opts, variant: 'swag', companions: ['swag-diag', 'swa', 'sgd'], makeNetwork: () => make('copy'), onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array) }, stream.fork('one'));
+    const main = await trainSwag(
+      make('main'),
+      data,
+      {
+        ...opts,
+        variant: 'swag',
+        companions: ['swag-diag', 'swa', 'sgd'],
+        makeNetwork: () => make('copy'),
+        onCollect: (vs) => collected.push(vs[0]!.dataSync().slice() as Float32Array),
+      },
+      stream.fork('one'),
+    );
     expect(main.companions.map((c) => c.name)).toEqual(['swag-diag', 'swa', 'sgd']);
     const [diag, swa, sgd] = main.companions.map((c) => c.posterior.moments()[0]!);
     const ref = direct(collected);
@@ -214,6 +251,8 @@ describe('SWAG training on blobs', { timeout: 60_000 }, () => {
     tf.dispose([v, init]);
     expect(perOptimizer).toBeLessThanOrEqual(1);
     expect(tf.memory().numTensors).toBe(n0 + 3 * perOptimizer);
-    await expect(trainSwag(make('x'), data, { ...opts, variant: 'swa', companions: ['swa'], makeNetwork: () => make('y') }, stream)).rejects.toThrow(/repeat the main variant/);
+    await expect(trainSwag(make('x'), data, { ...opts, variant: 'swa', companions: ['swa'], makeNetwork: () => make('y') }, stream)).rejects.toThrow(
+      /repeat the main variant/,
+    );
   });
 });

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  accuracy,
-  brier,
-  calibrationSummary,
-  ece,
-  equalWidthBinIndex,
-  mce,
-  nll,
-  reliabilityBins,
-} from '../../src/metrics/calibration.js';
+import { accuracy, brier, calibrationSummary, ece, equalWidthBinIndex, mce, nll, reliabilityBins } from '../../src/metrics/calibration.js';
 import { RandomStream } from '../../src/random.js';
 
 /** Row-major n×k table from rows. */

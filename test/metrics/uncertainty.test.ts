@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  entropy,
-  mutualInformation,
-  predictiveMean,
-  splitSamples,
-  uncertaintyDecomposition,
-} from '../../src/metrics/uncertainty.js';
+import { entropy, mutualInformation, predictiveMean, splitSamples, uncertaintyDecomposition } from '../../src/metrics/uncertainty.js';
 import { RandomStream } from '../../src/random.js';
 
 function randomTable(rng: RandomStream, n: number, k: number): Float32Array {

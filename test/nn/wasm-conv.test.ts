@@ -64,7 +64,13 @@ describe('conv training on the wasm backend', { timeout: 60_000 }, () => {
       expect(maxAbsDiff(c.gw, w.gw)).toBeLessThan(1e-4);
       expect(maxAbsDiff(c.gx, w.gx)).toBeLessThan(1e-4);
       // The JS reference loop agrees as well.
-      const info = tf.backend_util.computeConv2DInfo(xShape as unknown as [number, number, number, number], wShape as unknown as [number, number, number, number], stride, 1, pad);
+      const info = tf.backend_util.computeConv2DInfo(
+        xShape as unknown as [number, number, number, number],
+        wShape as unknown as [number, number, number, number],
+        stride,
+        1,
+        pad,
+      );
       await tf.setBackend('cpu');
       const y = tf.conv2d(tf.tensor(xs, [...xShape]) as tf.Tensor4D, tf.tensor(ws, [...wShape]) as tf.Tensor4D, stride, pad);
       const dy = tf.mul(y, 2).dataSync();
@@ -103,7 +109,12 @@ describe('conv training on the wasm backend', { timeout: 60_000 }, () => {
       const opt = tf.train.adam(0.02);
       const lossOf = () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, net.forward(x, { sample: false })).dataSync()[0]!);
       const first = lossOf();
-      const step = () => opt.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, net.forward(x, { sample: true, stream: st, training: true })), tf.div(net.kl(), 1e5)) as tf.Scalar, false, net.variables());
+      const step = () =>
+        opt.minimize(
+          () => tf.add(tf.losses.softmaxCrossEntropy(y, net.forward(x, { sample: true, stream: st, training: true })), tf.div(net.kl(), 1e5)) as tf.Scalar,
+          false,
+          net.variables(),
+        );
       step();
       const n0 = tf.memory().numTensors;
       for (let i = 0; i < 14; i++) step();

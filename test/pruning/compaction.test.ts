@@ -54,7 +54,16 @@ function convNet(l0 = false): Network {
   randomBias(conv2, 5);
   randomBias(fc, 6);
   return new Network(
-    [new Reshape('reshape', [8, 8, 2]), conv1, new Activation('a1', 'relu'), new MaxPool2d('p1', 2), conv2, new Activation('a2', 'elu'), new Flatten('flat'), fc],
+    [
+      new Reshape('reshape', [8, 8, 2]),
+      conv1,
+      new Activation('a1', 'relu'),
+      new MaxPool2d('p1', 2),
+      conv2,
+      new Activation('a2', 'elu'),
+      new Flatten('flat'),
+      fc,
+    ],
     [128],
     3,
     'conv',
@@ -83,8 +92,15 @@ describe('structured masks', { timeout: 60_000 }, () => {
     const deadCols = [...Array(8).keys()].filter((j) => [...Array(10).keys()].every((i) => m1[i * 8 + j] === 0));
     expect(deadCols.length).toBe(4);
     // The removed units are the 4 lowest-L2 columns.
-    const sorted = Array.from(us[0]!.scores).map((s, j) => [s, j] as const).sort((a, b) => a[0] - b[0]);
-    expect(deadCols.sort()).toEqual(sorted.slice(0, 4).map((x) => x[1]).sort());
+    const sorted = Array.from(us[0]!.scores)
+      .map((s, j) => [s, j] as const)
+      .sort((a, b) => a[0] - b[0]);
+    expect(deadCols.sort()).toEqual(
+      sorted
+        .slice(0, 4)
+        .map((x) => x[1])
+        .sort(),
+    );
     // Parameters removed by hand: fc1 4 of 8 columns (40), fc2 3 of 6 columns and 4 of 8 rows
     // (rows 4·6 = 24 plus columns 3·4 = 12 → 36), fc3 3 of 6 rows (9): 85 of 80 + 48 + 18 = 146.
     expect(r.parameterFraction).toBeCloseTo(85 / 146, 10);
@@ -144,7 +160,11 @@ describe('compaction', { timeout: 60_000 }, () => {
     expect(diff).toBeLessThan(1e-5);
     expect(network.layers[0]!.kind).toBe('select-features');
     expect(report.inputs).toEqual({ before: 10, after: 8 });
-    expect(report.layers.map((l) => l.shapeAfter)).toEqual([[8, 4], [4, 3], [3, 3]]);
+    expect(report.layers.map((l) => l.shapeAfter)).toEqual([
+      [8, 4],
+      [4, 3],
+      [3, 3],
+    ]);
     expect(report.params).toEqual({ before: 80 + 48 + 18, after: 32 + 12 + 9, removedFraction: 1 - 53 / 146 });
     expect(report.macs).toEqual({ before: 146, after: 53 });
     expect(report.speedup).toBeCloseTo(146 / 53, 10);
@@ -163,7 +183,11 @@ describe('compaction', { timeout: 60_000 }, () => {
     const x = tf.randomNormal([5, 128], 0, 1, 'float32', 9);
     const { diff, network, report } = agreement(net, r.masks, x);
     expect(diff).toBeLessThan(1e-5);
-    expect(report.layers.map((l) => l.shapeAfter)).toEqual([[3, 3, 2, 2], [2, 2, 2, 3], [12, 3]]);
+    expect(report.layers.map((l) => l.shapeAfter)).toEqual([
+      [3, 3, 2, 2],
+      [2, 2, 2, 3],
+      [12, 3],
+    ]);
     // MACs: conv1 3·3·2·4 weights × 36 positions; conv2 2·2·4·5 × 4; fc 20·3.
     expect(report.macs.before).toBe(72 * 36 + 80 * 4 + 60);
     expect(report.macs.after).toBe(36 * 36 + 24 * 4 + 36);
@@ -200,9 +224,16 @@ describe('compaction', { timeout: 60_000 }, () => {
     const net = mlp();
     const opt = tf.train.adam(0.01);
     const x = tf.randomNormal([32, 10], 0, 1, 'float32', 3);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32'), 3);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 32 }, (_, i) => i % 3),
+        'int32',
+      ),
+      3,
+    );
     const st = new RandomStream('inplace');
-    const step = () => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(x, { sample: true, stream: st, training: true })) as tf.Scalar, false, net.variables());
+    const step = () =>
+      opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(x, { sample: true, stream: st, training: true })) as tf.Scalar, false, net.variables());
     for (let i = 0; i < 3; i++) step();
     const r = unitMasksAtRatio(net, unitScores(net, magnitudeScores(net)), 0.5, 'layer');
     net.setMasks(r.masks);
@@ -245,7 +276,11 @@ describe('compaction', { timeout: 60_000 }, () => {
     const e2 = removal.check(net);
     expect(e2.removed).toEqual({ fc1: 2, fc2: 1 });
     expect(e2.units).toEqual({ fc1: 3, fc2: 3, fc3: 2 });
-    expect(net.weightLayers().map((l) => l.weightShape)).toEqual([[6, 3], [3, 3], [3, 2]]);
+    expect(net.weightLayers().map((l) => l.weightShape)).toEqual([
+      [6, 3],
+      [3, 3],
+      [3, 2],
+    ]);
     const after = net.forward(x, { sample: false });
     expect(maxDiff(before, after)).toBeLessThan(1e-5);
     expect(removal.check(net).removed).toEqual({});

@@ -46,7 +46,9 @@ describe('dead input features', () => {
     const net = buildNetwork({ arch: 'mlp', hidden: [5], activation: 'relu' }, [6], 3, pointFactory(), stream.fork('net2'));
     const dead = deadInputWeights(net, data)!;
     // give the dead-input weights the highest scores of all
-    const scores = new Map(net.moments().map((m) => [m.name, Float32Array.from(m.mean, (v, i) => Math.abs(v) + (m.name === 'fc1.weight' && dead.indices.includes(i) ? 100 : 0))]));
+    const scores = new Map(
+      net.moments().map((m) => [m.name, Float32Array.from(m.mean, (v, i) => Math.abs(v) + (m.name === 'fc1.weight' && dead.indices.includes(i) ? 100 : 0))]),
+    );
     const total = [...scores.values()].reduce((a, s) => a + s.length, 0);
     const masks = masksAtSparsity(pruneDeadFirst(scores, dead), dead.indices.length / total, 'global');
     const m = masks.get('fc1.weight')!;
@@ -91,7 +93,9 @@ describe('SWAG and dead inputs', { timeout: 60_000 }, () => {
     // orders of magnitude below that of weights the data move
     const fc1 = posterior.moments()[0]!;
     const varDead = Array.from(dead.indices, (i) => fc1.variance[i]!);
-    const varLive = Array.from(fc1.variance).filter((_, i) => !dead.indices.includes(i)).sort((a, b) => a - b);
+    const varLive = Array.from(fc1.variance)
+      .filter((_, i) => !dead.indices.includes(i))
+      .sort((a, b) => a - b);
     expect(Math.max(...varDead)).toBeLessThan(varLive[0]!);
     expect(d.medianDead).toBeGreaterThan(10 * d.medianOther);
     expect(d.deadInTop10).toBeGreaterThan(2 * d.deadShare); // over-represented among the weights SNR keeps

@@ -17,7 +17,8 @@ describe('masks at a target sparsity', () => {
       const removed = [...m.values()].reduce((a, x) => a + zeros(x), 0);
       expect(removed).toBe(Math.round(s * 1317));
       // Every removed score ≤ every kept score.
-      let maxRemoved = -Infinity, minKept = Infinity;
+      let maxRemoved = -Infinity,
+        minKept = Infinity;
       for (const [k, mask] of m) {
         const sc = scores.get(k)!;
         mask.forEach((v, i) => (v === 0 ? (maxRemoved = Math.max(maxRemoved, sc[i]!)) : (minKept = Math.min(minKept, sc[i]!))));
@@ -33,7 +34,10 @@ describe('masks at a target sparsity', () => {
   });
 
   it('ties are broken by position and counts stay exact', () => {
-    const scores = new Map([['a.weight', new Float32Array(10).fill(1)], ['b.weight', new Float32Array(10).fill(1)]]);
+    const scores = new Map([
+      ['a.weight', new Float32Array(10).fill(1)],
+      ['b.weight', new Float32Array(10).fill(1)],
+    ]);
     const m = masksAtSparsity(scores, 0.25, 'global');
     expect(zeros(m.get('a.weight')!)).toBe(5);
     expect(Array.from(m.get('a.weight')!.slice(0, 6))).toEqual([0, 0, 0, 0, 0, 1]);
@@ -46,7 +50,8 @@ describe('masks at a target sparsity', () => {
     // New scores that favour exactly the pruned weights.
     const flipped = new Map([['fc1.weight', Float32Array.from(scores.get('fc1.weight')!, (v) => -v)]]);
     const second = masksAtSparsity(flipped, 0.8, 'global', first);
-    const a = first.get('fc1.weight')!, b = second.get('fc1.weight')!;
+    const a = first.get('fc1.weight')!,
+      b = second.get('fc1.weight')!;
     for (let i = 0; i < a.length; i++) if (a[i] === 0) expect(b[i]).toBe(0);
     expect(zeros(b)).toBe(400);
   });

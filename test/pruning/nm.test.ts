@@ -51,7 +51,7 @@ describe('N:M masks', () => {
     const mask = nmMask(s, shape, 3, 4);
     expect(blockCounts(mask, shape, 4)).toEqual([3, 2, 3, 2]);
     const prior = new Float32Array(12).fill(1);
-    prior[(3 * 2) + 0] = 0; // row 3 of column 0: the largest score of its block
+    prior[3 * 2 + 0] = 0; // row 3 of column 0: the largest score of its block
     const again = nmMasks(new Map([['w', s]]), new Map([['w', shape]]), 2, 4, new Map([['w', prior]])).get('w')!;
     expect(again[6]).toBe(0);
     expect(blockCounts(again, shape, 4)).toEqual([2, 2, 2, 2]);

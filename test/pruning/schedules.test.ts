@@ -157,8 +157,16 @@ describe('iterative pruning', { timeout: 60_000 }, () => {
     // 10-d blobs, 4 classes, 600 train / 600 held out, one draw (shared class means); 10-32-4 ReLU net.
     const st = new RandomStream('recover');
     const all = gaussianBlobs({ n: 1200, dim: 10, numClasses: 4, separation: 2.5, stream: st.fork('data') });
-    const train = subset(all, Int32Array.from({ length: 600 }, (_, i) => i), 'train');
-    const held = subset(all, Int32Array.from({ length: 600 }, (_, i) => 600 + i), 'held-out');
+    const train = subset(
+      all,
+      Int32Array.from({ length: 600 }, (_, i) => i),
+      'train',
+    );
+    const held = subset(
+      all,
+      Int32Array.from({ length: 600 }, (_, i) => 600 + i),
+      'held-out',
+    );
     const s10 = { arch: 'mlp' as const, hidden: [32], activation: 'relu' as const };
     const ft = trainerFineTune(train, { batchSize: 50, lr: { name: 'constant', lr: 0.01 }, temperature: 1 }, st.fork('ft'));
     const trained = buildNetwork(s10, [10], 4, pointFactory(), st.fork('init'));
@@ -215,7 +223,13 @@ describe('lottery ticket and training from scratch', { timeout: 60_000 }, () => 
     expect(Number.isNaN(recs.at(-1)!.tuned)).toBe(false);
     // the same sparse architecture, freshly initialized, trained from scratch
     const masks = net.getMasks();
-    const scratch = await trainFromScratch(() => makeNet('scratch'), masks, () => {}, () => 1, 0);
+    const scratch = await trainFromScratch(
+      () => makeNet('scratch'),
+      masks,
+      () => {},
+      () => 1,
+      0,
+    );
     expect(scratch.net.getMasks().get('fc1.weight')).toEqual(masks.get('fc1.weight'));
     expect(Array.from((scratch.net.weightLayers()[0] as Dense).w.dataSync())).not.toEqual(Array.from(init.values().next().value!));
     scratch.net.dispose();

@@ -74,9 +74,7 @@ describe('linePlot', () => {
 
   it('handles an empty series list and a fixed y range', () => {
     checkWellFormed(linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [] }));
-    checkWellFormed(
-      linePlot({ title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1], series: [{ name: 'a', x: [0, 1], y: [2, 2] }] }),
-    );
+    checkWellFormed(linePlot({ title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1], series: [{ name: 'a', x: [0, 1], y: [2, 2] }] }));
   });
 });
 

@@ -32,9 +32,7 @@ describe('markdownTable', () => {
       ['method', 'acc', 'n'],
       { digits: 3 },
     );
-    expect(md).toBe(
-      '| method | acc | n |\n| --- | ---: | ---: |\n| snr\\|vd | 0.981 | 3 |\n| magnitude | 0.500 |  |\n',
-    );
+    expect(md).toBe('| method | acc | n |\n| --- | ---: | ---: |\n| snr\\|vd | 0.981 | 3 |\n| magnitude | 0.500 |  |\n');
   });
 
   it('uses exponent notation for tiny values', () => {
@@ -80,7 +78,14 @@ describe('summarize', () => {
   });
 
   it('distinguishes a number key from its string', () => {
-    const g = summarize([{ k: 1, v: 1 }, { k: '1', v: 2 }], ['k'], ['v']);
+    const g = summarize(
+      [
+        { k: 1, v: 1 },
+        { k: '1', v: 2 },
+      ],
+      ['k'],
+      ['v'],
+    );
     expect(g).toHaveLength(2);
   });
 });

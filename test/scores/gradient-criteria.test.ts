@@ -31,7 +31,10 @@ function bruteForce(net: Network, n: number, label?: (i: number, c: number) => n
     const classes = label ? 3 : 1;
     for (let c = 0; c < classes; c++) {
       const y = label ? label(i, c) : data.y[i]!;
-      const { grads: g, value } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(tf.logSoftmax(net.forward(x, { sample: false })), tf.oneHot([y], 3)))) as tf.Scalar, vars);
+      const { grads: g, value } = tf.variableGrads(
+        () => tf.neg(tf.sum(tf.mul(tf.logSoftmax(net.forward(x, { sample: false })), tf.oneHot([y], 3)))) as tf.Scalar,
+        vars,
+      );
       per.push(...vars.map((v) => g[v.name]!.dataSync().slice() as Float32Array));
       tf.dispose([value, ...Object.values(g)]);
     }
@@ -72,7 +75,9 @@ describe('vectorized per-example curvature', () => {
     const draws = 60;
     const acc = curv.map((c) => new Float64Array(c.weight.length));
     for (let s = 0; s < draws; s++) {
-      diagonalCurvature(net, datasetBatches(data, 8, n), 'mc-fisher', { type: 'categorical' }, stream.fork(`mc-${s}`)).forEach((c, l) => c.weight.forEach((v, j) => (acc[l]![j]! += v / draws)));
+      diagonalCurvature(net, datasetBatches(data, 8, n), 'mc-fisher', { type: 'categorical' }, stream.fork(`mc-${s}`)).forEach((c, l) =>
+        c.weight.forEach((v, j) => (acc[l]![j]! += v / draws)),
+      );
     }
     const total = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
     curv.forEach((c, l) => expect(Math.abs(total(acc[l]!) - total(c.weight)) / total(c.weight)).toBeLessThan(0.15));
@@ -141,7 +146,18 @@ describe('gradient criteria', { timeout: 60_000 }, () => {
   it('pruning curves pass scoreData to data-dependent criteria', async () => {
     const net = buildNetwork(spec, [5], 3, pointFactory(), stream.fork('init7'));
     const post = new NetworkPosterior('map', net);
-    const res = await pruningCurves(post, { variant: 'main', criteria: ['fisher', 'magnitude'], scope: 'global', sparsities: [0, 0.5], logAlphaThreshold: null, samples: 1, batchSize: 100, stream, data, scoreData: data });
+    const res = await pruningCurves(post, {
+      variant: 'main',
+      criteria: ['fisher', 'magnitude'],
+      scope: 'global',
+      sparsities: [0, 0.5],
+      logAlphaThreshold: null,
+      samples: 1,
+      batchSize: 100,
+      stream,
+      data,
+      scoreData: data,
+    });
     const rows = res.rows.filter((r) => r.criterion === 'fisher' && r.targetSparsity === 0.5);
     expect(rows).toHaveLength(2);
     expect(rows[0]!.sparsity).toBeCloseTo(0.5, 2);
