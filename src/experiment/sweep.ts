@@ -12,12 +12,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
-import { linePlot, type LineSeries } from '../report/svg.js';
-import { markdownTable, meanStdColumns, summarize, toCsv, type Row } from '../report/table.js';
+import { writeJsonAtomic } from '../report/atomic.js';
+import type { Row } from '../report/table.js';
 import { setPath, validateConfig, variantConfig, type ExperimentConfig } from './config.js';
 import { flattenRow, type CurveRow } from './curves.js';
 import { runExperiment, type RunOptions } from './run.js';
+import { writeSweepSummary } from './sweep-summary.js';
 
 /** One combination of sweep values. */
 export interface SweepPoint {
@@ -45,9 +45,6 @@ export function sweepPoints(cfg: ExperimentConfig): SweepPoint[] {
     return { label, values, config };
   });
 }
-
-/** Value columns aggregated over the sweep. */
-const VALUE_COLS = ['accuracy', 'nll', 'brier', 'ece', 'mce', 'mutualInformation', 'sparsity'];
 
 function completedRun(dir: string): string | undefined {
   if (!existsSync(dir)) return undefined;
@@ -111,61 +108,13 @@ export async function runSweep(cfg: ExperimentConfig, o: RunOptions & { resume?:
       for (const c of v.curves) rows.push({ ...flattenRow(c), ...Object.fromEntries(grid.map((k) => [k, JSON.stringify(p.values[k])])) });
     }
   }
-  const groupBy = [...grid.filter((k) => k !== 'seed'), 'variant', 'criterion', 'structure', 'unitRatio', 'targetSparsity', 'predictive'];
-  const summary = summarize(rows, groupBy, VALUE_COLS);
-  await writeFileAtomic(join(sweepDir, 'runs.csv'), toCsv(rows));
-  await writeFileAtomic(join(sweepDir, 'summary.csv'), toCsv(summary));
-  const mc = summary.filter((r) => r.predictive === 'mc');
-  const seriesKey = (r: Row) =>
-    [...groupBy.filter((g) => !['structure', 'unitRatio', 'targetSparsity', 'predictive'].includes(g)).map((g) => r[g])].join(' · ');
-  const series = (col: string): LineSeries[] => {
-    const by = new Map<string, Row[]>();
-    for (const r of mc.filter((x) => x.targetSparsity !== null && x.structure === 'weights')) by.set(seriesKey(r), [...(by.get(seriesKey(r)) ?? []), r]);
-    return [...by].map(([name, rs]) => {
-      rs.sort((a, b) => Number(a.sparsity_mean) - Number(b.sparsity_mean));
-      return {
-        name,
-        x: rs.map((r) => 100 * Number(r.sparsity_mean)),
-        y: rs.map((r) => (col === 'accuracy' ? 100 : 1) * Number(r[`${col}_mean`])),
-        dashed: String(name).includes('random'),
-      };
-    });
-  };
-  await writeFileAtomic(
-    join(sweepDir, 'accuracy_vs_sparsity.svg'),
-    linePlot({ title: 'Mean test accuracy vs sparsity', xLabel: 'sparsity (%)', yLabel: 'accuracy (%)', series: series('accuracy') }),
-  );
-  await writeFileAtomic(
-    join(sweepDir, 'ece_vs_sparsity.svg'),
-    linePlot({ title: 'Mean ECE vs sparsity', xLabel: 'sparsity (%)', yLabel: 'ECE', series: series('ece') }),
-  );
-  // One dense row per model (every criterion shares the unpruned point).
-  const firstCriterion = new Map<string, unknown>();
-  const denseRows = mc.filter((r) => {
-    if (Number(r.targetSparsity) !== 0 || r.targetSparsity === null || r.structure !== 'weights') return false;
-    const key = [...grid.filter((k) => k !== 'seed').map((k) => r[k]), r.variant].join('·');
-    if (!firstCriterion.has(key)) firstCriterion.set(key, r.criterion);
-    return firstCriterion.get(key) === r.criterion;
+  const summary = await writeSweepSummary(sweepDir, {
+    experiment: cfg.experiment,
+    axes: grid,
+    axesText: grid.map((k) => `\`${k}\` ∈ {${cfg.sweep[k]!.map((v) => JSON.stringify(v)).join(', ')}}`).join(' × '),
+    runs: points.length,
+    rows,
   });
-  const md = [
-    `# Sweep: ${cfg.experiment}`,
-    '',
-    `Grid: ${grid.map((k) => `\`${k}\` ∈ {${cfg.sweep[k]!.map((v) => JSON.stringify(v)).join(', ')}}`).join(' × ')} — ${points.length} runs. Values are mean ± std (sample std) over ${grid.includes('seed') ? 'seeds' : 'runs'} of the Monte Carlo predictive.`,
-    '',
-    '## Dense models (no pruning)',
-    '',
-    markdownTable(meanStdColumns(denseRows, [...grid.filter((k) => k !== 'seed'), 'variant'], ['accuracy', 'nll', 'brier', 'ece', 'mutualInformation'])),
-    '',
-    '## Against sparsity',
-    '',
-    '![accuracy](accuracy_vs_sparsity.svg)',
-    '',
-    '![ece](ece_vs_sparsity.svg)',
-    '',
-    markdownTable(meanStdColumns(mc, groupBy, VALUE_COLS)),
-    '',
-  ];
-  await writeFileAtomic(join(sweepDir, 'summary.md'), md.join('\n'));
   sink?.write(`sweep summary: ${join(sweepDir, 'summary.md')}\n`);
   return { sweepDir, summary };
 }
