@@ -289,13 +289,21 @@ export interface LayerSensitivity {
   metric: number[];
   /** base − metric (positive = worse). */
   drop: number[];
+  /**
+   * Real fraction of the layer's weights masked at each ratio: the prior mask always stays
+   * (pruned weights are never revived), so a ratio below the layer's current sparsity gives
+   * the current mask and its (higher) sparsity.
+   */
+  sparsity: number[];
 }
 
 export const SENSITIVITY_RATIOS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
 /**
  * Prune one layer at a time (the others as they are) at each ratio r of its weights,
- * lowest scores first, and record the drop of the metric; no fine-tuning. The network's
+ * lowest scores first, and record the drop of the metric; no fine-tuning. On an
+ * already-pruned network the layer's current mask is kept (r counts its zeros; a ratio
+ * below the current sparsity evaluates the current mask, see `sparsity`). The network's
  * masks are restored afterwards.
  */
 export async function layerSensitivity(
@@ -309,11 +317,15 @@ export async function layerSensitivity(
   const layers: LayerSensitivity[] = [];
   try {
     for (const [name, s] of scores) {
-      const row: LayerSensitivity = { weight: name, size: s.length, ratios: [...ratios], metric: [], drop: [] };
+      const row: LayerSensitivity = { weight: name, size: s.length, ratios: [...ratios], metric: [], drop: [], sparsity: [] };
+      const p = prior.get(name);
       for (const r of ratios) {
-        const m = masksAtSparsity(new Map([[name, s]]), r, 'layer', prior.has(name) ? new Map([[name, prior.get(name)!]]) : undefined);
+        const m = masksAtSparsity(new Map([[name, s]]), r, 'layer', p ? new Map([[name, p]]) : undefined).get(name)!;
+        // Intersected with the layer's current mask: a weight pruned before stays pruned.
+        const layerMask = p ? Float32Array.from(m, (v, i) => v * p[i]!) : m;
         const masks = new Map(prior);
-        masks.set(name, m.get(name)!);
+        masks.set(name, layerMask);
+        row.sparsity.push(maskSparsity(layerMask));
         net.setMasks(masks);
         const v = await evaluate(net);
         row.metric.push(v);

@@ -237,19 +237,106 @@ describe('lottery ticket and training from scratch', { timeout: 60_000 }, () => 
   });
 });
 
+/** Brute force for one layer: keep `prior`'s zeros, then remove the lowest remaining scores (ties by index) up to round(r·n) zeros. */
+function layerMaskByHand(scores: Float32Array, r: number, prior?: Float32Array): Float32Array {
+  const m = prior ? Float32Array.from(prior) : new Float32Array(scores.length).fill(1);
+  const order = Array.from(scores.keys())
+    .filter((i) => m[i] !== 0)
+    .sort((a, b) => scores[a]! - scores[b]! || a - b);
+  let z = m.length - order.length;
+  for (const i of order) {
+    if (z >= Math.round(r * m.length)) break;
+    m[i] = 0;
+    z++;
+  }
+  return m;
+}
+
+/** Accuracy of a 6-10-3 ReLU MLP computed by explicit loops from the raw weights and the given masks. */
+function accuracyByHand(net: Network, masks: MaskSet, ds: typeof data): number {
+  const [l1, l2] = net.weightLayers() as Dense[];
+  const w1 = l1!.w.dataSync(),
+    b1 = l1!.b.dataSync(),
+    w2 = l2!.w.dataSync(),
+    b2 = l2!.b.dataSync();
+  const m1 = masks.get('fc1.weight'),
+    m2 = masks.get('fc2.weight');
+  const { x, y } = ds;
+  let correct = 0;
+  for (let n = 0; n < ds.n; n++) {
+    const h = new Float64Array(10);
+    for (let j = 0; j < 10; j++) {
+      let a = b1[j]!;
+      for (let i = 0; i < 6; i++) a += x[n * 6 + i]! * w1[i * 10 + j]! * (m1 ? m1[i * 10 + j]! : 1);
+      h[j] = Math.max(0, a);
+    }
+    let best = -Infinity,
+      arg = -1;
+    for (let c = 0; c < 3; c++) {
+      let a = b2[c]!;
+      for (let j = 0; j < 10; j++) a += h[j]! * w2[j * 3 + c]! * (m2 ? m2[j * 3 + c]! : 1);
+      if (a > best) [best, arg] = [a, c];
+    }
+    if (arg === y[n]) correct++;
+  }
+  return correct / ds.n;
+}
+
 describe('layer sensitivity', () => {
-  it('records the drop per layer and ratio, restores masks, and proposes ratios meeting the budget', async () => {
+  it('on an already-pruned network: each metric is that of the brute-force mask (prior kept), drop = base − metric', async () => {
     const net = makeNet('sens');
     const scores = magnitude(net);
-    const { base, layers } = await layerSensitivity(net, scores, accuracyOn(data), [0.2, 0.5, 0.8]);
-    expect(net.getMasks().size).toBe(0);
+    // fc1 already pruned at 80 % by a different (random) ranking, so the magnitude ranking would revive weights.
+    const rs = new RandomStream('sens-prior');
+    const prior: MaskSet = new Map([
+      [
+        'fc1.weight',
+        layerMaskByHand(
+          Float32Array.from({ length: 60 }, () => rs.uniform()),
+          0.8,
+        ),
+      ],
+    ]);
+    net.setMasks(prior);
+    const seen: MaskSet[] = [];
+    const evaluate = (n: Network) => {
+      seen.push(n.getMasks());
+      return accuracyOn(data)(n);
+    };
+    const ratios = [0.1, 0.5, 0.9];
+    const { base, layers } = await layerSensitivity(net, scores, evaluate, ratios);
+    expect(base).toBeCloseTo(accuracyByHand(net, prior, data), 12);
+    expect(net.getMasks().get('fc1.weight')).toEqual(prior.get('fc1.weight')); // restored
     expect(layers.map((l) => l.weight)).toEqual(['fc1.weight', 'fc2.weight']);
-    layers.forEach((l) => l.drop.forEach((d, i) => expect(d).toBeCloseTo(base - l.metric[i]!, 12)));
+    let k = 1; // seen[0] is the base evaluation
+    for (const l of layers) {
+      l.ratios.forEach((r, i) => {
+        const expected = layerMaskByHand(scores.get(l.weight)!, r, prior.get(l.weight));
+        const used = seen[k++]!;
+        expect(Array.from(used.get(l.weight)!), `${l.weight} at ${r}`).toEqual(Array.from(expected));
+        // The other layer keeps its prior mask (fc2 had none: all kept).
+        const other = l.weight === 'fc1.weight' ? 'fc2.weight' : 'fc1.weight';
+        if (prior.has(other)) expect(Array.from(used.get(other)!)).toEqual(Array.from(prior.get(other)!));
+        const masks = new Map(prior);
+        masks.set(l.weight, expected);
+        const metric = accuracyByHand(net, masks, data);
+        expect(l.metric[i]).toBeCloseTo(metric, 12);
+        expect(l.drop[i]).toBeCloseTo(base - metric, 12);
+        expect(l.sparsity[i]).toBe(expected.reduce((a, v) => a + (v === 0 ? 1 : 0), 0) / expected.length);
+      });
+    }
+    // fc1 at 10 % and 50 % is evaluated at its real 80 % (the prior mask itself), not revived.
+    expect(layers[0]!.sparsity).toEqual([0.8, 0.8, 0.9]);
+    expect(layers[1]!.sparsity).toEqual([0.1, 0.5, 0.9]);
+    net.setMasks(null);
+    net.dispose();
+  });
 
+  it('proposes per-layer ratios meeting the budget', () => {
     // synthetic curves: fc1 (60 weights) is robust, fc2 (30 weights) is sensitive
     const syn = [
-      { weight: 'fc1.weight', size: 60, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0, 0.01, 0.02] },
-      { weight: 'fc2.weight', size: 30, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0.05, 0.2, 0.5] },
+      { weight: 'fc1.weight', size: 60, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0, 0.01, 0.02], sparsity: [0.2, 0.5, 0.8] },
+      { weight: 'fc2.weight', size: 30, ratios: [0.2, 0.5, 0.8], metric: [0, 0, 0], drop: [0.05, 0.2, 0.5], sparsity: [0.2, 0.5, 0.8] },
     ];
     const p = proposeLayerRatios(syn, 0.5);
     expect(p.met).toBe(true);
@@ -257,8 +344,10 @@ describe('layer sensitivity', () => {
     expect(p.ratios.get('fc2.weight')).toBe(0);
     expect(p.sparsity).toBeCloseTo(48 / 90, 12);
     expect(proposeLayerRatios(syn, 0.95).met).toBe(false);
+    const net = makeNet('ratios');
+    const scores = magnitude(net);
     const masks = masksAtLayerRatios(scores, new Map([['fc1.weight', 0.8]]));
-    expect(zeros(new Map([['a', masks.get('fc1.weight')!]]))).toBe(48);
+    expect(Array.from(masks.get('fc1.weight')!)).toEqual(Array.from(layerMaskByHand(scores.get('fc1.weight')!, 0.8)));
     expect(zeros(new Map([['a', masks.get('fc2.weight')!]]))).toBe(0);
     net.dispose();
   });
