@@ -16,6 +16,14 @@ import { LR_SCHEDULES } from '../inference/schedules.js';
 import { PRUNING_SCOPES } from '../pruning/masks.js';
 import { criterionNames } from '../scores/registry.js';
 
+/**
+ * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
+ * and "-", not starting with "." (so never "." or ".."), at most 128 characters.
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+const NAME_RULE = 'letters, digits, ".", "_" and "-" only, not starting with "." (at most 128 characters)';
+const plainName = () => z.string().regex(NAME_PATTERN, NAME_RULE);
+
 const posInt = (max: number) => z.number().int().min(1).max(max);
 const fraction = z.number().min(0).max(1);
 
@@ -156,7 +164,7 @@ const gateOptions = z
 const schema = z
   .object({
     /** Name of the experiment: results go to results/<experiment>/<run-id>/. */
-    experiment: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
+    experiment: plainName(),
     description: z.string().default(''),
     /** Root seed: every random draw derives from it. */
     seed: z
@@ -282,7 +290,7 @@ const schema = z
      * Further models trained and evaluated in the same run, each the base config with
      * some keys changed (dot paths), e.g. a Gaussian-prior network beside sparse VD.
      */
-    variants: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), set: z.record(z.unknown()) }).strict()).default([]),
+    variants: z.array(z.object({ name: plainName(), set: z.record(z.unknown()) }).strict()).default([]),
     /**
      * Sweep grid for `bayesprune sweep`: dot path → list of values; every combination is
      * one run, and curves are aggregated over seeds (mean ± std).

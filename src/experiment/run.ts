@@ -10,7 +10,7 @@
  * An interrupted run keeps its partial directory; `run --resume <dir>` continues it.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend.js';
 import { loadDataset, type LoadedDataset } from '../data/registry.js';
@@ -28,6 +28,7 @@ import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './cu
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { writeReport } from './report.js';
+import { makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
 
 export interface RunOptions {
   /** Where results go (default `results`). */
@@ -212,6 +213,7 @@ async function evaluateModel(
 /** Run an experiment end to end. Throws before creating anything if the config or data is bad. */
 export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions = {}): Promise<RunResult> {
   const cfg = validateConfig(rawConfig, o.configFile ?? 'config');
+  const resultsDir = resolveResultsRoot(o.resultsDir); // before any work: fails fast on an unusable root
   const variants = [{ name: 'main', config: cfg }, ...cfg.variants.map((v) => ({ name: v.name, config: variantConfig(cfg, v) }))];
   const sink = o.progress === undefined ? process.stderr : o.progress;
   const backend: BackendInfo = await initBackend(o.backend ?? cfg.backend, o.backend ? 'flag' : 'config');
@@ -224,7 +226,6 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   }
   const data = dataByKey.get(JSON.stringify(cfg.data))!;
 
-  const resultsDir = o.resultsDir ?? 'results';
   let partial: string;
   let runId: string;
   let manifest: Manifest;
@@ -242,10 +243,10 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
     manifest.resumedFrom = partial;
   } else {
     runId = runIdFor(cfg.seed);
-    const expDir = join(resultsDir, cfg.experiment);
+    const expDir = safeJoin(resultsDir, cfg.experiment);
     while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
-    partial = join(expDir, `.${runId}.partial`);
-    mkdirSync(partial, { recursive: true });
+    partial = safeJoin(expDir, `.${runId}.partial`);
+    makeDirs(partial);
     manifest = newManifest({
       experiment: cfg.experiment,
       runId,

@@ -96,3 +96,17 @@ describe('config validation', () => {
     expect(() => loadConfig(file('experiment: [unclosed'))).toThrow(/not valid YAML/);
   });
 });
+
+describe('names that become paths (issue 9, defect 5)', () => {
+  it.each(['..', '.', '.hidden', '', 'a/b', '../up', 'a\0b', 'x'.repeat(129), ' spaced'])('experiment %j is refused', (name) => {
+    const issues = issuesOf(() => validateConfig({ experiment: name }));
+    expect(issues.map((i) => i.path)).toContain('experiment');
+  });
+  it.each(['..', '.x', 'a/b'])('variant name %j is refused', (name) => {
+    const issues = issuesOf(() => validateConfig({ experiment: 'x', variants: [{ name, set: {} }] }));
+    expect(issues.map((i) => i.path)).toContain('variants.0.name');
+  });
+  it('plain names pass', () => {
+    expect(validateConfig({ experiment: 'a.b_c-1', variants: [{ name: 'v.2', set: {} }] }).experiment).toBe('a.b_c-1');
+  });
+});
