@@ -124,7 +124,7 @@ describe('running an experiment', { timeout: 120_000 }, () => {
         },
       }),
     ).rejects.toThrow('simulated crash');
-    expect(existsSync(join(partial, 'ckpt-main.ckpt.json'))).toBe(true);
+    expect(existsSync(join(partial, 'ckpt-main.ckpt'))).toBe(true);
     expect(existsSync(join(partial, 'metrics.json'))).toBe(false);
     const resumed = await runExperiment(cfg, { resultsDir: root, progress: null, resume: partial });
     expect(stable(resumed.runDir)).toEqual(stable(full.runDir));
