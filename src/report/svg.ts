@@ -34,6 +34,23 @@ export interface LineSeries {
   dashed?: boolean;
   /** Draw point markers (default true). */
   markers?: boolean;
+  /**
+   * Optional error band (e.g. a 95 % confidence interval): lower and upper y per point, same
+   * length as x, drawn as a translucent area in the series color behind the line. Points where
+   * either bound (or x) is missing or non-finite break the band (a single run has no band).
+   */
+  lower?: (number | null)[];
+  upper?: (number | null)[];
+}
+
+/** Highlighted points drawn over the lines of {@link linePlot} (e.g. a Pareto front). */
+export interface PointOverlay {
+  /** Legend label. */
+  name: string;
+  x: number[];
+  y: number[];
+  /** Optional tooltip per point. */
+  labels?: string[];
 }
 
 /** Options of {@link linePlot}. */
@@ -58,6 +75,8 @@ export interface LinePlotOptions {
   width?: number;
   /** Height in px (default 400). */
   height?: number;
+  /** Points ringed over the lines (drawn last, in black, listed in the legend). */
+  overlay?: PointOverlay;
 }
 
 /** Options of {@link reliabilityDiagram}. */
@@ -311,10 +330,15 @@ function marker(shape: number, x: number, y: number, color: string): string {
   }
 }
 
+/** A hollow ring around (x, y), marking a highlighted point. */
+function ring(x: number, y: number, color: string): string {
+  return `<circle cx="${r(x)}" cy="${r(y)}" r="7" fill="none" stroke="${color}" stroke-width="1.8"/>`;
+}
+
 interface LegendItem {
   name: string;
   color: string;
-  kind: 'line' | 'box';
+  kind: 'line' | 'box' | 'ring';
   dashed?: boolean;
   shape?: number;
   opacity?: number;
@@ -337,6 +361,8 @@ function legendGroup(items: LegendItem[], x: number, y: number): string {
       const dash = it.dashed ? ' stroke-dasharray="6 4"' : '';
       out.push(`<line x1="${r(x + 8)}" y1="${r(cy)}" x2="${r(x + 32)}" y2="${r(cy)}" stroke="${it.color}" stroke-width="2"${dash}/>`);
       if (it.shape !== undefined) out.push(marker(it.shape, x + 20, cy, it.color));
+    } else if (it.kind === 'ring') {
+      out.push(ring(x + 20, cy, it.color));
     } else {
       out.push(`<rect x="${r(x + 12)}" y="${r(cy - 6)}" width="16" height="12" fill="${it.color}" fill-opacity="${it.opacity ?? 1}"/>`);
     }
@@ -360,7 +386,15 @@ export function linePlot(opts: LinePlotOptions): string {
   const yLog = opts.yScale === 'log';
   for (const s of opts.series) {
     if (s.x.length !== s.y.length) throw new Error(`svg: series '${s.name}' has ${s.x.length} x and ${s.y.length} y values`);
+    for (const [k, b] of [
+      ['lower', s.lower],
+      ['upper', s.upper],
+    ] as const) {
+      if (b && b.length !== s.x.length) throw new Error(`svg: series '${s.name}' has ${s.x.length} x and ${b.length} ${k} values`);
+    }
   }
+  const ov = opts.overlay;
+  if (ov && ov.x.length !== ov.y.length) throw new Error(`svg: overlay '${ov.name}' has ${ov.x.length} x and ${ov.y.length} y values`);
   const ok = (x: number, y: number) => Number.isFinite(x) && Number.isFinite(y) && (!xLog || x > 0) && (!yLog || y > 0);
   const xs: number[] = [];
   const ys: number[] = [];
@@ -368,7 +402,18 @@ export function linePlot(opts: LinePlotOptions): string {
     for (let i = 0; i < s.x.length; i++) {
       if (!ok(s.x[i], s.y[i])) continue;
       xs.push(s.x[i]);
-      if (!opts.xRange || (s.x[i] >= opts.xRange[0] && s.x[i] <= opts.xRange[1])) ys.push(s.y[i]);
+      if (!opts.xRange || (s.x[i] >= opts.xRange[0] && s.x[i] <= opts.xRange[1])) {
+        ys.push(s.y[i]);
+        // The band widens the y range (only where the point itself is drawn).
+        for (const b of [s.lower?.[i], s.upper?.[i]]) if (typeof b === 'number' && ok(s.x[i], b)) ys.push(b);
+      }
+    }
+  }
+  if (ov) {
+    for (let i = 0; i < ov.x.length; i++) {
+      if (!ok(ov.x[i], ov.y[i])) continue;
+      xs.push(ov.x[i]);
+      if (!opts.xRange || (ov.x[i] >= opts.xRange[0] && ov.x[i] <= opts.xRange[1])) ys.push(ov.y[i]);
     }
   }
   const xa = makeAxis(xs, xLog, opts.xRange);
@@ -380,6 +425,7 @@ export function linePlot(opts: LinePlotOptions): string {
     dashed: s.dashed,
     shape: s.markers === false ? undefined : i,
   }));
+  if (ov && ov.x.some((x, i) => ok(x, ov.y[i]))) items.push({ name: ov.name, color: AXIS, kind: 'ring' });
   const lw = legendWidth(items);
   const f: Frame = { left: 70, top: 40, right: width - (lw > 0 ? lw + 24 : 20), bottom: height - 56 };
   const sx = scaler(xa, f.left, f.right);
@@ -391,6 +437,41 @@ export function linePlot(opts: LinePlotOptions): string {
     `<defs><clipPath id="${clip}"><rect x="${r(f.left - 6)}" y="${r(f.top - 6)}" width="${r(f.right - f.left + 12)}" height="${r(f.bottom - f.top + 12)}"/></clipPath></defs>`,
   );
   out.push(axesGroup(f, xa, ya, opts.xLabel, opts.yLabel));
+  // Error bands first, so that every line and marker is drawn over every band.
+  const bands: string[] = [];
+  opts.series.forEach((s, i) => {
+    if (!s.lower || !s.upper) return;
+    let run: [number, number, number][] = [];
+    const flush = () => {
+      if (run.length >= 1) {
+        const top = run.map(([x, , hi]) => `${r(x)},${r(hi)}`);
+        const bottom = run.map(([x, lo]) => `${r(x)},${r(lo)}`).reverse();
+        // A lone point's band is a short vertical bar (2 px wide) so that it stays visible.
+        const pts =
+          run.length === 1
+            ? [
+                `${r(run[0]![0] - 1)},${r(run[0]![2])}`,
+                `${r(run[0]![0] + 1)},${r(run[0]![2])}`,
+                `${r(run[0]![0] + 1)},${r(run[0]![1])}`,
+                `${r(run[0]![0] - 1)},${r(run[0]![1])}`,
+              ]
+            : [...top, ...bottom];
+        bands.push(`<polygon points="${pts.join(' ')}" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.18" stroke="none"/>`);
+      }
+      run = [];
+    };
+    for (let j = 0; j < s.x.length; j++) {
+      const lo = s.lower[j];
+      const hi = s.upper[j];
+      if (!ok(s.x[j], s.y[j]) || typeof lo !== 'number' || typeof hi !== 'number' || !ok(s.x[j], lo) || !ok(s.x[j], hi)) {
+        flush();
+        continue;
+      }
+      run.push([sx(s.x[j]), sy(lo), sy(hi)]);
+    }
+    flush();
+  });
+  if (bands.length) out.push(`<g class="bands" clip-path="url(#${clip})">`, ...bands, '</g>');
   out.push(`<g class="series" clip-path="url(#${clip})">`);
   opts.series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
@@ -417,6 +498,15 @@ export function linePlot(opts: LinePlotOptions): string {
     out.push(`</g>`);
   });
   out.push('</g>');
+  if (ov) {
+    out.push(`<g class="overlay" clip-path="url(#${clip})">`);
+    for (let i = 0; i < ov.x.length; i++) {
+      if (!ok(ov.x[i], ov.y[i])) continue;
+      const c = ring(sx(ov.x[i]), sy(ov.y[i]), AXIS);
+      out.push(ov.labels?.[i] ? c.replace('/>', `><title>${escapeXml(ov.labels[i]!)}</title></circle>`) : c);
+    }
+    out.push('</g>');
+  }
   out.push(spine(f));
   out.push(legendGroup(items, f.right + 12, f.top));
   out.push('</svg>');
