@@ -152,6 +152,8 @@ export class Trainer {
             kl = net.kl({ stream: noise });
             if (klScale > 0) loss = tf.add(nll, tf.mul(kl, klScale)) as tf.Scalar;
           }
+          const penalty = net.penalty(); // layer regularizers, e.g. network slimming's λ·Σ|γ| (src/nn/batchnorm.ts)
+          if (penalty) loss = tf.add(loss, penalty) as tf.Scalar;
           parts = tf.keep(tf.stack([loss, nll, kl, correct]));
           return loss;
         },

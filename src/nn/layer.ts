@@ -52,6 +52,8 @@ export interface Layer {
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor;
   /** KL(q ‖ p) of this layer's posterior to its prior; absent for point estimates. */
   kl?(opts?: { stream?: RandomStream }): tf.Scalar;
+  /** A regularizer added to the per-example training loss (e.g. network slimming's λ·Σ|γ|), or null when off. */
+  penalty?(): tf.Scalar | null;
   /** Trainable variables. */
   variables(): tf.Variable[];
   /** Per-weight posterior moments of the prunable weight (undefined when there is none). */

@@ -36,6 +36,15 @@ export class Network {
     });
   }
 
+  /** Sum of the layers' training penalties (network slimming's λ·Σ|γ|), or null when no layer has one. */
+  penalty(): tf.Scalar | null {
+    const terms = this.layers.map((l) => l.penalty?.() ?? null).filter((t): t is tf.Scalar => t !== null);
+    if (terms.length <= 1) return terms[0] ?? null;
+    const sum = tf.addN(terms) as tf.Scalar;
+    tf.dispose(terms);
+    return sum;
+  }
+
   /** Whether any layer carries a KL term (is Bayesian). */
   get isBayesian(): boolean {
     return this.layers.some((l) => l.kl);
