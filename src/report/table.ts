@@ -16,6 +16,8 @@
  * @module
  */
 
+import { describe } from '../stats/describe.js';
+
 /** A table cell. */
 export type Cell = number | string | null;
 
@@ -133,13 +135,15 @@ export function meanStd(xs: readonly number[]): MeanStd {
 /**
  * Multi-seed aggregation: rows grouped by the values of `groupBy` (groups in
  * first-appearance order; a number and the string of that number are different
- * keys), and for each `valueCols` column c the columns `c_mean`, `c_std` and
- * `c_n`, plus `n` = number of rows in the group.
+ * keys), and for each `valueCols` column c the columns `c_mean`, `c_std`,
+ * `c_ci_low`, `c_ci_high` and `c_n`, plus `n` = number of rows in the group.
  *
  * mean = (1/n) Σ x; std = sqrt(Σ (x − mean)² / (n − 1)), the sample standard
- * deviation (Bessel's correction). `c_mean` is null when no value counts and
- * `c_std` is null when fewer than 2 do (never a made-up 0). Only finite numbers
- * count: null, missing, strings, NaN and ±∞ are skipped (hence `c_n`).
+ * deviation (Bessel's correction); the 95 % confidence interval of the mean is
+ * mean ± t_{0.975, n−1} · std / √n (Student t). `c_mean` is null when no value
+ * counts; `c_std` and the interval are null when fewer than 2 do (never a made-up
+ * 0). Only finite numbers count: null, missing, strings, NaN and ±∞ are skipped
+ * (hence `c_n`, which may be smaller than `n`).
  */
 export function summarize(rows: readonly Row[], groupBy: readonly string[], valueCols: readonly string[]): Row[] {
   const groups = new Map<string, Row[]>();
@@ -163,9 +167,11 @@ export function summarize(rows: readonly Row[], groupBy: readonly string[], valu
         const v = r[c];
         if (typeof v === 'number' && Number.isFinite(v)) xs.push(v);
       }
-      const s = meanStd(xs);
-      res[`${c}_mean`] = s.n > 0 ? s.mean : null;
-      res[`${c}_std`] = s.n > 1 ? s.std : null;
+      const s = describe(xs);
+      res[`${c}_mean`] = s.mean;
+      res[`${c}_std`] = s.std;
+      res[`${c}_ci_low`] = s.ciLow;
+      res[`${c}_ci_high`] = s.ciHigh;
       res[`${c}_n`] = s.n;
     }
     out.push(res);
@@ -173,12 +179,30 @@ export function summarize(rows: readonly Row[], groupBy: readonly string[], valu
   return out;
 }
 
+/** Options of {@link meanStdColumns}. */
+export interface MeanStdColumnsOptions {
+  /**
+   * Append the 95 % interval: "mean ± std [ci_low, ci_high]"; a value with no spread
+   * (n = 1) is written "mean ± –" (never ± 0).
+   */
+  ci?: boolean;
+  /** Write "mean (n = c_n)" after the cell when c_n differs from the group's n (missing values skipped). */
+  showMissing?: boolean;
+}
+
 /**
  * Merge the `c_mean` / `c_std` columns of {@link summarize} output into one
  * display column `c` holding "mean ± std" (or just the mean when the std is
- * missing), keeping the group columns and `n`. For Markdown reports.
+ * missing), keeping the group columns and `n`. For Markdown reports; see
+ * {@link MeanStdColumnsOptions} for the interval.
  */
-export function meanStdColumns(summary: readonly Row[], groupBy: readonly string[], valueCols: readonly string[], digits = 4): Row[] {
+export function meanStdColumns(
+  summary: readonly Row[],
+  groupBy: readonly string[],
+  valueCols: readonly string[],
+  digits = 4,
+  options: MeanStdColumnsOptions = {},
+): Row[] {
   return summary.map((row) => {
     const res: Row = {};
     for (const g of groupBy) res[g] = row[g] ?? null;
@@ -186,8 +210,19 @@ export function meanStdColumns(summary: readonly Row[], groupBy: readonly string
     for (const c of valueCols) {
       const m = row[`${c}_mean`];
       const s = row[`${c}_std`];
-      if (typeof m !== 'number') res[c] = null;
-      else res[c] = typeof s === 'number' ? `${formatNumber(m, digits)} ± ${formatNumber(s, digits)}` : formatNumber(m, digits);
+      const lo = row[`${c}_ci_low`];
+      const hi = row[`${c}_ci_high`];
+      let cell: string | null;
+      if (typeof m !== 'number') cell = null;
+      else if (!options.ci) cell = typeof s === 'number' ? `${formatNumber(m, digits)} ± ${formatNumber(s, digits)}` : formatNumber(m, digits);
+      else {
+        const spread = typeof s === 'number' ? formatNumber(s, digits) : '–';
+        const ci = typeof lo === 'number' && typeof hi === 'number' ? ` [${formatNumber(lo, digits)}, ${formatNumber(hi, digits)}]` : '';
+        cell = `${formatNumber(m, digits)} ± ${spread}${ci}`;
+      }
+      const cn = row[`${c}_n`];
+      if (cell !== null && options.showMissing && typeof cn === 'number' && typeof row.n === 'number' && cn !== row.n) cell += ` (n = ${cn})`;
+      res[c] = cell;
     }
     return res;
   });

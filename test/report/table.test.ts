@@ -71,6 +71,25 @@ describe('summarize', () => {
     expect(s[1].acc_mean).toBe(0.8);
   });
 
+  it('adds the 95 % Student-t interval of the mean, null for a single value', () => {
+    // acc 0.90, 0.92, 0.94: t_{0.975,2} = 4.30265273 (table), half width 4.30265273 · 0.02 / √3 = 0.049682.
+    expect(s[0].acc_ci_low).toBeCloseTo(0.92 - (4.30265273 * 0.02) / Math.sqrt(3), 7);
+    expect(s[0].acc_ci_high).toBeCloseTo(0.92 + (4.30265273 * 0.02) / Math.sqrt(3), 7);
+    // ece 0.02, 0.04 (the null skipped): std √2·0.01, t_{0.975,1} = 12.7062047, half width 12.7062047 · 0.01 = 0.127062.
+    expect(s[0].ece_ci_low).toBeCloseTo(0.03 - 0.127062047, 7);
+    expect(s[0].ece_ci_high).toBeCloseTo(0.03 + 0.127062047, 7);
+    expect(s[1].acc_ci_low).toBeNull();
+    expect(s[1].acc_ci_high).toBeNull();
+    expect(Object.keys(s[0]).filter((k) => k.startsWith('acc_'))).toEqual(['acc_mean', 'acc_std', 'acc_ci_low', 'acc_ci_high', 'acc_n']);
+  });
+
+  it('formats the interval and shows a single value as having no spread', () => {
+    const d = meanStdColumns(s, ['method', 'ratio'], ['acc', 'ece'], 3, { ci: true, showMissing: true });
+    expect(d[0].acc).toBe('0.920 ± 0.020 [0.870, 0.970]');
+    expect(d[0].ece).toBe('0.030 ± 0.014 [−0.097, 0.157] (n = 2)'.replace('−', '-'));
+    expect(d[1].acc).toBe('0.800 ± –');
+  });
+
   it('formats mean ± std columns', () => {
     const d = meanStdColumns(s, ['method', 'ratio'], ['acc'], 3);
     expect(d[0]).toEqual({ method: 'vd', ratio: 4, n: 3, acc: '0.920 ± 0.020' });
