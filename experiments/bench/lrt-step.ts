@@ -1,34 +1,59 @@
 /**
- * Benchmark: one LeNet-300-100 LRT training step (batch 100, sparse-VD KL, Adam)
- * through the framework's Trainer path versus a hand-written raw tfjs loop doing the
- * same arithmetic, on the same backend, in the same process, interleaved in rounds so
- * machine noise hits both alike. Prints and writes results/bench/lrt-step.json.
+ * Benchmark of what training and evaluation cost, in one invocation:
+ *
+ * 1. One LeNet-300-100 LRT training step (batch 100, sparse-VD KL, Adam): the framework's
+ *    Trainer, a hand-written raw tfjs loop doing the same arithmetic, and (where Python
+ *    with PyTorch is installed, e.g. Debian's `python3-torch`) a PyTorch CPU mirror of the
+ *    same step on one thread (experiments/bench/lrt-step-torch.py, run as a subprocess).
+ *    Interleaved in rounds (order alternating) so machine noise hits all alike; ratios
+ *    are per round, then the median.
+ * 2. The quickstart's real epochs: its config's model on the embedded MNIST, as
+ *    `npm run quickstart` trains it (progress hook, validation after each epoch).
+ * 3. The quickstart's pruning + evaluation of one model's curves (all criteria, sparsities,
+ *    2:4, units, log α threshold, 10-sample predictive on the test set).
+ *
+ * Writes results/bench/lrt-step-<date>.json (and results/bench/lrt-step.json, the latest)
+ * with the machine's description and load average.
  *
  *   npm run bench [-- --backend wasm|cpu|tensorflow] [--steps N] [--rounds R]
+ *                 [--epochs E] [--no-torch] [--no-quickstart] [--no-eval] [--python PATH]
  */
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, parseBackendChoice } from '../../src/backend.js';
 import { LOG_ALPHA_CLIP, SPARSE_VD_K } from '../../src/bayes/priors.js';
 import { makeDataset } from '../../src/data/dataset.js';
+import { loadConfig } from '../../src/experiment/config.js';
+import { pruningCurves } from '../../src/experiment/curves.js';
+import { packageVersions } from '../../src/experiment/manifest.js';
+import { loadData } from '../../src/experiment/run.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
+import { networkFor } from '../../src/inference/methods.js';
+import { NetworkPosterior } from '../../src/inference/network-posterior.js';
+import { trainOptionsFrom } from '../../src/inference/train-options.js';
 import { Trainer } from '../../src/inference/trainer.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import { RandomStream, rootStream } from '../../src/random.js';
 import { writeJsonAtomic } from '../../src/report/atomic.js';
-import { packageVersions } from '../../src/experiment/manifest.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
   const i = args.indexOf(`--${k}`);
   return i >= 0 ? args[i + 1]! : d;
 };
+const flag = (k: string) => args.includes(`--${k}`);
 const backend = await initBackend(parseBackendChoice(arg('backend', 'auto'), '--backend'));
 const STEPS = Number(arg('steps', '20'));
 const ROUNDS = Number(arg('rounds', '3'));
+const EPOCHS = Number(arg('epochs', '2'));
 const B = 100;
 const N = STEPS * B;
 const sizes = [784, 300, 100, 10];
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const load = () => loadavg().map((x) => +x.toFixed(2));
+const loadStart = load();
 
 // Synthetic inputs of MNIST's shape (timing does not depend on the values).
 const s = new RandomStream('bench-data');
@@ -41,7 +66,7 @@ const data = makeDataset({
   numClasses: 10,
 });
 
-/** Ours: the Trainer running one epoch of STEPS steps. */
+/** Ours: the Trainer running one epoch of STEPS steps (KL weighted in, as after warm-up). */
 function makeOurs() {
   const net = buildNetwork(
     { arch: 'lenet-300-100', activation: 'relu' },
@@ -111,56 +136,171 @@ function makeRaw() {
   return { run, dispose: () => (opt.dispose(), tf.dispose(vars)) };
 }
 
+/** A Python interpreter that imports torch, or null (with the reason). */
+function findTorch(): { python: string; version: string; blas: string } | { missing: string } {
+  if (flag('no-torch')) return { missing: 'skipped (--no-torch)' };
+  const candidates = [arg('python', ''), process.env.BENCH_PYTHON ?? '', '/usr/bin/python3', 'python3'].filter(Boolean);
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) {
+      let blas = 'unknown';
+      try {
+        blas = realpathSync(readlinkSync('/etc/alternatives/libblas.so.3-x86_64-linux-gnu'));
+      } catch {
+        /* not Debian's alternatives */
+      }
+      return { python: py, version: r.stdout.trim(), blas };
+    }
+  }
+  return { missing: `no Python with torch among ${candidates.join(', ')} (Debian: apt-get install python3-torch)` };
+}
+
+/** One round of the PyTorch mirror in a subprocess (its own warm-up epoch first): ms/step. */
+function torchRound(python: string): number {
+  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const r = spawnSync(python, [new URL('./lrt-step-torch.py', import.meta.url).pathname, String(STEPS), '1'], { encoding: 'utf8', env, timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`PyTorch mirror failed: ${r.stderr.split('\n').filter(Boolean).at(-1)}`);
+  return (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rounds: number[] }).rounds[0]!;
+}
+
 function time(f: () => unknown): number {
   const t0 = performance.now();
   f();
   return (performance.now() - t0) / STEPS;
 }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+// ---- 1. the step, interleaved ----
+const torch = findTorch();
 const ours = makeOurs();
 const raw = makeRaw();
-// Warm-up (kernel compilation, allocator growth).
+// Warm-up (kernel set-up, wasm heap growth).
 ours.run();
 raw.run();
 const t0Tensors = tf.memory().numTensors;
-const rounds: { ours: number; raw: number }[] = [];
+type Row = { ours: number; raw: number; torch?: number; load1: number };
+const rounds: Row[] = [];
+const variants = ['ours', 'raw', ...('python' in torch ? ['torch'] : [])] as const;
 for (let r = 0; r < ROUNDS; r++) {
-  const a = r % 2 === 0 ? ['ours', 'raw'] : ['raw', 'ours'];
-  const row = { ours: 0, raw: 0 };
-  for (const k of a) row[k as 'ours' | 'raw'] = time(k === 'ours' ? ours.run : raw.run);
+  const order = r % 2 === 0 ? [...variants] : [...variants].reverse();
+  const row: Row = { ours: 0, raw: 0, load1: 0 };
+  for (const k of order) {
+    if (k === 'ours') row.ours = time(ours.run);
+    else if (k === 'raw') row.raw = time(raw.run);
+    else row.torch = torchRound((torch as { python: string }).python);
+  }
+  row.load1 = load()[0]!;
   rounds.push(row);
-  process.stderr.write(
-    `round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step, raw ${row.raw.toFixed(1)} ms/step, ratio ${(row.ours / row.raw).toFixed(3)}\n`,
+  log(
+    `round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step, raw ${row.raw.toFixed(1)}` +
+      (row.torch !== undefined ? `, torch(1 thread) ${row.torch.toFixed(1)}, ours/torch ${(row.ours / row.torch).toFixed(2)}` : '') +
+      `, ours/raw ${(row.ours / row.raw).toFixed(3)} (load ${row.load1})`,
   );
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const oursMs = median(rounds.map((r) => r.ours));
-const rawMs = median(rounds.map((r) => r.raw));
-const result = {
-  benchmark: 'lenet-300-100 LRT training step, batch 100, sparse-VD KL, Adam',
-  backend: backend.name,
-  stepsPerRound: STEPS,
-  rounds,
-  oursMsPerStep: oursMs,
-  rawMsPerStep: rawMs,
-  ratio: median(rounds.map((r) => r.ours / r.raw)),
-  target: 'ratio ≤ 1.2',
-  tensorsGrowth: tf.memory().numTensors - t0Tensors,
-  packages: packageVersions(),
-  node: process.version,
-  date: new Date().toISOString(),
-};
+const tensorsGrowth = tf.memory().numTensors - t0Tensors;
 ours.dispose();
 raw.dispose();
+const step = {
+  benchmark: 'lenet-300-100 LRT training step, batch 100, sparse-VD KL, Adam',
+  stepsPerRound: STEPS,
+  rounds,
+  oursMsPerStep: median(rounds.map((r) => r.ours)),
+  rawMsPerStep: median(rounds.map((r) => r.raw)),
+  torchMsPerStep: 'python' in torch ? median(rounds.map((r) => r.torch!)) : null,
+  oursOverRaw: median(rounds.map((r) => r.ours / r.raw)),
+  oursOverTorch: 'python' in torch ? median(rounds.map((r) => r.ours / r.torch!)) : null,
+  torch: 'python' in torch ? { python: torch.python, version: torch.version, threads: 1, blas: torch.blas } : { missing: torch.missing },
+  target: 'ours/torch ≤ 1.5 (issue 15)',
+  tensorsGrowth,
+};
+
+// ---- 2. the quickstart's real epochs, 3. its evaluation ----
+let quickstart: Record<string, unknown> | null = null;
+if (!flag('no-quickstart') && EPOCHS > 0) {
+  const cfg = loadConfig('configs/quickstart.yaml');
+  const d = loadData(cfg);
+  const stream = rootStream(cfg.seed).fork('variant/main');
+  const net = networkFor(cfg, d.train, stream);
+  const trainer = new Trainer(net, d.train, trainOptionsFrom(cfg), stream.fork('train'));
+  const steps = Math.ceil(d.train.n / cfg.train.batchSize);
+  const epochs: { seconds: number; msPerStep: number; validationAccuracy: number; load1: number }[] = [];
+  let progressCalls = 0;
+  for (let e = 0; e < EPOCHS; e++) {
+    const st = trainer.runEpoch({ validation: d.validation, stepEvery: 10, onStep: () => progressCalls++ });
+    trainer.epoch++;
+    epochs.push({ seconds: st.seconds, msPerStep: (1000 * st.seconds) / steps, validationAccuracy: st.validationAccuracy!, load1: load()[0]! });
+    log(
+      `quickstart epoch ${e + 1}/${EPOCHS}: ${st.seconds.toFixed(2)} s (${((1000 * st.seconds) / steps).toFixed(1)} ms/step), val ${(100 * st.validationAccuracy!).toFixed(1)}%`,
+    );
+  }
+  trainer.dispose();
+  quickstart = {
+    config: 'configs/quickstart.yaml (main model)',
+    trainExamples: d.train.n,
+    stepsPerEpoch: steps,
+    epochs,
+    secondsPerEpoch: median(epochs.map((e) => e.seconds)),
+    projected50EpochsSeconds: 50 * median(epochs.map((e) => e.seconds)),
+  };
+  if (!flag('no-eval')) {
+    const posterior = new NetworkPosterior('vi', net);
+    const t0 = performance.now();
+    const curves = await pruningCurves(posterior, {
+      variant: 'main',
+      criteria: cfg.pruning.criteria,
+      scope: cfg.pruning.scope,
+      sparsities: cfg.pruning.sparsities,
+      logAlphaThreshold: cfg.pruning.logAlphaThreshold,
+      nm: cfg.pruning.nm,
+      units: cfg.pruning.units,
+      deadInputs: cfg.pruning.deadInputs,
+      samples: cfg.eval.samples,
+      batchSize: cfg.eval.batchSize,
+      stream: stream.fork('eval'),
+      data: d.test,
+      scoreData: d.train,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const points = new Set(curves.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
+    quickstart.evaluation = {
+      seconds,
+      operatingPoints: points,
+      rows: curves.rows.length,
+      samples: cfg.eval.samples,
+      testExamples: d.test.n,
+      load1: load()[0]!,
+    };
+    log(`quickstart prune+eval of one model: ${seconds.toFixed(2)} s (${curves.rows.length} rows)`);
+  }
+  net.dispose();
+}
+
+const date = new Date();
+const result = {
+  date: date.toISOString(),
+  backend: backend.name,
+  wasmFeatures: backend.wasmFeatures,
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), platform: process.platform, arch: process.arch },
+  loadAverage: { start: loadStart, end: load() },
+  step,
+  quickstart,
+  packages: packageVersions(),
+  node: process.version,
+};
 mkdirSync('results/bench', { recursive: true });
+const dated = `results/bench/lrt-step-${date.toISOString().slice(0, 10)}.json`;
+await writeJsonAtomic(dated, result);
 await writeJsonAtomic('results/bench/lrt-step.json', result);
 console.log(
   JSON.stringify({
     backend: result.backend,
-    oursMsPerStep: +oursMs.toFixed(2),
-    rawMsPerStep: +rawMs.toFixed(2),
-    ratio: +result.ratio.toFixed(3),
-    target: result.target,
+    oursMsPerStep: +step.oursMsPerStep.toFixed(2),
+    rawMsPerStep: +step.rawMsPerStep.toFixed(2),
+    torchMsPerStep: step.torchMsPerStep === null ? null : +step.torchMsPerStep.toFixed(2),
+    oursOverTorch: step.oursOverTorch === null ? null : +step.oursOverTorch.toFixed(2),
+    quickstartSecondsPerEpoch: quickstart ? +(quickstart.secondsPerEpoch as number).toFixed(2) : null,
+    evaluationSeconds: (quickstart?.evaluation as { seconds: number } | undefined)?.seconds ?? null,
+    load: result.loadAverage,
   }),
 );
-console.log('written: results/bench/lrt-step.json');
+console.log(`written: ${dated}, results/bench/lrt-step.json`);
