@@ -1,0 +1,270 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addSlurmOptions, runSlurmSweep, SBATCH_MISSING, shellQuote, slurmScripts, type SlurmOptions } from '../../src/experiment/slurm.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'slurm-unit-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A stand-in for the CLI: writes each argument it receives, NUL-terminated, to $ARGV_OUT. */
+const stub = join(tmp, 'argv-stub.sh');
+writeFileSync(stub, '#!/bin/bash\nprintf "%s\\0" "$@" > "$ARGV_OUT"\n', { mode: 0o755 });
+
+/** Runs a generated script with bash (as Slurm would) and returns the argv the CLI received. */
+function argvOf(script: string, env: Record<string, string> = {}): string[] {
+  const file = join(tmp, `s-${Math.random().toString(36).slice(2)}.sh`);
+  const out = `${file}.argv`;
+  writeFileSync(file, script);
+  const r = spawnSync('bash', [file], { env: { ...process.env, ...env, ARGV_OUT: out }, encoding: 'utf8' });
+  expect(r.stderr.replace(/^bayesprune sweep: array task.*\n/m, '')).toBe('');
+  expect(r.status).toBe(0);
+  return readFileSync(out, 'utf8').split('\0').slice(0, -1);
+}
+
+const sbatchLines = (script: string): Map<string, string> =>
+  new Map(
+    script
+      .split('\n')
+      .filter((l) => l.startsWith('#SBATCH '))
+      .map((l) => {
+        const [k, ...v] = l.slice('#SBATCH '.length).split('=');
+        return [k!, v.join('=')] as [string, string];
+      }),
+  );
+
+const HOSTILE = [
+  'description=two words',
+  "description=it's",
+  'description="double" and `backticks` $(touch /tmp/pwned) ${HOME} $HOME',
+  'description=semi;colon|pipe&amp>redirect<in *glob? ~tilde',
+  'description=new\nline\ttab',
+  'description=',
+  "description=''",
+  'description=\\back\\slash\\',
+];
+
+describe('shellQuote', () => {
+  it('bash reads every hostile string back unchanged', () => {
+    for (const s of [...HOSTILE, '', "'", "''", '-n', 'plain', 'a b']) {
+      const r = spawnSync('bash', ['-c', `printf "%s\\0" ${shellQuote(s)}`], { encoding: 'utf8' });
+      expect(r.stdout).toBe(`${s}\0`);
+    }
+  });
+});
+
+describe('slurmScripts', () => {
+  const spec = (options: SlurmOptions, points = 4, overrides: string[] = []) =>
+    slurmScripts({
+      points,
+      experiment: 'exp',
+      configFile: 'configs/x.yaml',
+      overrides,
+      sweepDir: join(tmp, 'sweep dir'),
+      cli: [stub],
+      cwd: tmp,
+      options,
+    });
+
+  it('the array task passes hostile overrides, the absolute config, its shard and the sweep dir to the CLI verbatim', () => {
+    const s = spec({}, 7, HOSTILE);
+    for (const task of [0, 3, 6]) {
+      const argv = argvOf(s.array, { SLURM_ARRAY_TASK_ID: String(task), SLURM_ARRAY_JOB_ID: '99' });
+      expect(argv).toEqual(['sweep', join(process.cwd(), 'configs/x.yaml'), ...HOSTILE, '--shard', `${task}/7`, '--sweep-dir', join(tmp, 'sweep dir')]);
+    }
+    expect(argvOf(s.collect)).toEqual(['sweep', 'collect', join(tmp, 'sweep dir')]);
+    // Run by hand instead of through sbatch: a clear refusal, the CLI never starts.
+    const file = join(tmp, 'by-hand.sh');
+    writeFileSync(file, s.array);
+    const env: NodeJS.ProcessEnv = { ...process.env, ARGV_OUT: join(tmp, 'by-hand.argv') };
+    delete env.SLURM_ARRAY_TASK_ID;
+    const r = spawnSync('bash', [file], { env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/SLURM_ARRAY_TASK_ID: is not set: submit this script with sbatch/);
+    expect(existsSync(join(tmp, 'by-hand.argv'))).toBe(false);
+  });
+
+  it('array range, throttle and resources', () => {
+    const a = sbatchLines(spec({ arrayLimit: 3, partition: 'gpu-a', time: '1-02:00:00', mem: '4G', cpusPerTask: 2 }, 10).array);
+    expect(a.get('--array')).toBe('0-9%3');
+    expect(a.get('--partition')).toBe('gpu-a');
+    expect(a.get('--time')).toBe('1-02:00:00');
+    expect(a.get('--mem')).toBe('4G');
+    expect(a.get('--cpus-per-task')).toBe('2');
+    expect(a.get('--output')).toBe(`"${join(tmp, 'sweep dir', 'slurm', 'logs', '%A_%a.out')}"`);
+    expect(a.get('--error')).toBe(`"${join(tmp, 'sweep dir', 'slurm', 'logs', '%A_%a.err')}"`);
+    const plain = sbatchLines(spec({}, 1).array);
+    expect(plain.get('--array')).toBe('0-0');
+    expect([plain.has('--partition'), plain.has('--time'), plain.has('--mem')]).toEqual([false, false, false]);
+    expect(plain.get('--cpus-per-task')).toBe('1');
+  });
+
+  it('--points-per-task K: ceil(n / K) tasks, and shards i mod T cover every point once with at most K each', () => {
+    for (const [n, k] of [
+      [10, 3],
+      [10, 1],
+      [7, 7],
+      [5, 9],
+      [12, 5],
+    ] as const) {
+      const s = spec({ pointsPerTask: k }, n);
+      const t = Math.ceil(n / k);
+      expect(s.tasks).toBe(t);
+      expect(sbatchLines(s.array).get('--array')).toBe(`0-${t - 1}`);
+      // Brute force over the --shard i/T contract: point p runs in task p mod T.
+      const perTask = Array.from({ length: t }, (_, i) => Array.from({ length: n }, (_, p) => p).filter((p) => p % t === i));
+      expect(perTask.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, p) => p));
+      expect(Math.max(...perTask.map((x) => x.length))).toBeLessThanOrEqual(k);
+      expect(Math.min(...perTask.map((x) => x.length))).toBeGreaterThanOrEqual(1);
+      expect(argvOf(s.array, { SLURM_ARRAY_TASK_ID: String(t - 1) })).toContain(`${t - 1}/${t}`);
+    }
+  });
+
+  it('% in the sweep dir is doubled on #SBATCH lines (Slurm filename patterns); a double quote is refused', () => {
+    const s = slurmScripts({ points: 2, experiment: 'e', configFile: 'c.yaml', overrides: [], sweepDir: '/r/50%', cli: [stub], options: {} });
+    expect(sbatchLines(s.array).get('--output')).toBe('/r/50%%/slurm/logs/%A_%a.out');
+    expect(() => slurmScripts({ points: 2, experiment: 'e', configFile: 'c.yaml', overrides: [], sweepDir: '/r/"x', options: {} })).toThrow(
+      /double quote.*--sweep-dir/,
+    );
+  });
+});
+
+describe('addSlurmOptions', () => {
+  const parse = (args: string[]) => {
+    const cmd = addSlurmOptions(
+      new Command('sweep')
+        .argument('<config>')
+        .exitOverride()
+        .configureOutput({ writeErr: () => {} }),
+    );
+    cmd.parse(['x.yaml', ...args], { from: 'user' });
+    return cmd.opts<SlurmOptions>();
+  };
+  it('parses the flags, with --cpus-per-task 1 by default', () => {
+    expect(parse(['--slurm', '--partition', 'cpu', '--time', '30', '--mem', '2G', '--array-limit', '4', '--points-per-task', '2', '--dry-run'])).toEqual({
+      slurm: true,
+      partition: 'cpu',
+      time: '30',
+      mem: '2G',
+      arrayLimit: 4,
+      pointsPerTask: 2,
+      dryRun: true,
+      cpusPerTask: 1,
+    });
+  });
+  it('refuses values that would break an #SBATCH line, naming the flag', () => {
+    for (const [flag, v] of [
+      ['--time', '2 hours'],
+      ['--time', '1:00\n#SBATCH --x'],
+      ['--mem', '4 GB'],
+      ['--partition', 'a b'],
+      ['--cpus-per-task', '0'],
+      ['--array-limit', '-1'],
+      ['--points-per-task', '1.5'],
+    ]) {
+      expect(() => parse(['--slurm', `${flag}=${v}`])).toThrow(new RegExp(flag!));
+    }
+  });
+});
+
+describe('runSlurmSweep with a stand-in sbatch', () => {
+  /** Records each call's arguments and answers with job ids 41, 42, ... ("<id>;cluster" as --parsable does with federations). */
+  function fakeSbatch(): { exe: string; calls: () => string[][] } {
+    const d = mkdtempSync(join(tmp, 'fake-'));
+    const exe = join(d, 'sbatch');
+    writeFileSync(exe, `#!/bin/bash\nn=$(ls "${d}"/call-* 2>/dev/null | wc -l)\nprintf "%s\\0" "$@" > "${d}/call-$n"\necho "$((41 + n));cl"\n`, {
+      mode: 0o755,
+    });
+    return {
+      exe,
+      calls: () => {
+        const out: string[][] = [];
+        for (let i = 0; ; i++) {
+          try {
+            out.push(
+              readFileSync(join(d, `call-${i}`), 'utf8')
+                .split('\0')
+                .slice(0, -1),
+            );
+          } catch {
+            return out;
+          }
+        }
+      },
+    };
+  }
+
+  it('submits the array, then collect with --dependency=afterany:<array id>, and prints how to follow them', () => {
+    const f = fakeSbatch();
+    let printed = '';
+    const sweepDir = join(tmp, 'run1');
+    const r = runSlurmSweep({
+      points: 3,
+      experiment: 'e',
+      configFile: 'c.yaml',
+      overrides: [],
+      sweepDir,
+      options: { arrayLimit: 2 },
+      sbatch: f.exe,
+      out: { write: (s: string) => (printed += s) },
+    });
+    expect([r.arrayJobId, r.collectJobId]).toEqual(['41', '42']);
+    const calls = f.calls();
+    expect(calls).toEqual([
+      ['--parsable', join(sweepDir, 'slurm', 'array.sbatch')],
+      ['--parsable', '--dependency=afterany:41', '--kill-on-invalid-dep=yes', join(sweepDir, 'slurm', 'collect.sbatch')],
+    ]);
+    expect(readFileSync(join(sweepDir, 'slurm', 'array.sbatch'), 'utf8')).toBe(r.scripts.array);
+    expect(JSON.parse(readFileSync(join(sweepDir, 'slurm', 'jobs.json'), 'utf8'))).toMatchObject({ arrayJobId: '41', collectJobId: '42', tasks: 3 });
+    expect(printed).toContain('squeue -j 41,42');
+    expect(printed).toContain('sacct -j 41,42');
+    expect(printed).toContain(join(sweepDir, 'slurm', 'logs'));
+    expect(printed).toContain(join(sweepDir, 'summary.md'));
+  });
+
+  it('--dry-run prints both scripts and the commands and submits nothing', () => {
+    const f = fakeSbatch();
+    let printed = '';
+    const r = runSlurmSweep({
+      points: 5,
+      experiment: 'e',
+      configFile: 'c.yaml',
+      overrides: ['seed=3'],
+      sweepDir: join(tmp, 'dry'),
+      options: { dryRun: true },
+      sbatch: f.exe,
+      out: { write: (s: string) => (printed += s) },
+    });
+    expect(f.calls()).toEqual([]);
+    expect(r.arrayJobId).toBeUndefined();
+    expect(printed).toContain(r.scripts.array);
+    expect(printed).toContain(r.scripts.collect);
+    expect(printed).toMatch(/sbatch --parsable --dependency=afterany:\$\{ARRAY%%;\*\} .*collect\.sbatch/);
+  });
+
+  it('a missing sbatch is one clear line', () => {
+    mkdirSync(join(tmp, 'nosbatch'));
+    expect(() =>
+      runSlurmSweep({
+        points: 1,
+        experiment: 'e',
+        configFile: 'c.yaml',
+        overrides: [],
+        sweepDir: join(tmp, 'nosbatch', 's'),
+        options: {},
+        sbatch: join(tmp, 'nosbatch', 'sbatch'),
+      }),
+    ).toThrow(SBATCH_MISSING);
+    expect(SBATCH_MISSING).toBe('sbatch not found: --slurm needs a Slurm login node; use --dry-run to see the scripts');
+  });
+
+  it('an sbatch refusal names the command and sbatch’s own message', () => {
+    const exe = join(tmp, 'refusing-sbatch');
+    writeFileSync(exe, '#!/bin/bash\necho "sbatch: error: invalid partition specified: nope" >&2\nexit 1\n', { mode: 0o755 });
+    expect(() =>
+      runSlurmSweep({ points: 1, experiment: 'e', configFile: 'c.yaml', overrides: [], sweepDir: join(tmp, 'refused'), options: {}, sbatch: exe }),
+    ).toThrow(/sbatch --parsable .*array\.sbatch failed: sbatch: error: invalid partition specified: nope/);
+  });
+});
