@@ -26,7 +26,7 @@
  *
  * Network slimming (Liu et al. 2017): {@link penalty} is λ·Σ|γ| (λ = `l1`, 0 = off), added
  * to the training loss by the trainer through `Network.penalty()`; its subgradient is
- * λ·sign(γ) (tfjs: sign(0) = 0).
+ * λ·sign(γ) (tfjs takes −λ at γ = 0 exactly, also a subgradient).
  *
  * Compaction: {@link keepChannels} gives a batch norm over a subset of the channels (γ, β
  * and both running statistics cut alike), used when the weight layer before it loses

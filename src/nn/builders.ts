@@ -9,9 +9,10 @@ import { Activation, Flatten, type ActivationName } from './activations.js';
 import { Network } from './network.js';
 import type { RandomStream } from '../random.js';
 import { buildLenet5Caffe } from './lenet5.js';
+import { buildBnCnn } from './bn-cnn.js';
 
 /** Architectures available in configs (`model.arch`). */
-export const ARCHITECTURES = ['mlp', 'lenet-300-100', 'lenet-5-caffe'] as const;
+export const ARCHITECTURES = ['mlp', 'lenet-300-100', 'lenet-5-caffe', 'bn-cnn'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface ModelSpec {
@@ -47,6 +48,7 @@ export function hiddenSizes(spec: ModelSpec): number[] {
  */
 export function buildNetwork(spec: ModelSpec, inputShape: number[], numClasses: number, factory: LayerFactory, stream: RandomStream): Network {
   if (spec.arch === 'lenet-5-caffe') return buildLenet5Caffe(spec, inputShape, numClasses, factory, stream);
+  if (spec.arch === 'bn-cnn') return buildBnCnn(spec, inputShape, numClasses, factory, stream);
   const inFeatures = inputShape.reduce((a, b) => a * b, 1);
   const sizes = [inFeatures, ...hiddenSizes(spec), numClasses];
   const layers: Layer[] = [];
@@ -63,5 +65,6 @@ export function buildNetwork(spec: ModelSpec, inputShape: number[], numClasses: 
 /** Name of the classifier (last weight) layer of an architecture: its outputs are the classes. */
 export function classifierLayerName(spec: ModelSpec): string {
   if (spec.arch === 'lenet-5-caffe') return 'fc2';
+  if (spec.arch === 'bn-cnn') return 'fc1';
   return `fc${hiddenSizes(spec).length + 1}`;
 }

@@ -40,6 +40,7 @@ import { LrtDense } from '../bayes/lrt-dense.js';
 import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
 import { gateMasks } from './structured.js';
+import { BatchNorm } from '../nn/batchnorm.js';
 
 /** Weightless layer kinds compaction knows how to carry a cut through. */
 const PASS_THROUGH = new Set(['activation', 'maxpool2d', 'flatten', 'reshape']);
@@ -109,6 +110,8 @@ export interface CompactionReport {
   macs: { before: number; after: number };
   /** Theoretical speed-up macs.before / macs.after. */
   speedup: number;
+  /** Channels of the batch-norm layers (each has γ, β and two running statistics) before / after; absent without batch norm. */
+  batchNormChannels?: { before: number; after: number };
 }
 
 /** One variable of the compacted network cut out of one of the original network. */
@@ -155,11 +158,16 @@ function zeroLines(mask: Float32Array | null, shape: number[], axis: 'in' | 'out
   return zero;
 }
 
-/** Apply the weightless layers between two weight layers to a constant vector (one value per unit). */
-function carryConstant(values: Float32Array, between: Layer[]): Float32Array {
+/**
+ * Apply the layers between two weight layers to a constant vector: `values[r]` is the constant
+ * output of unit `units[r]`. Batch norm (evaluation mode) maps each channel's constant to
+ * another constant.
+ */
+function carryConstant(values: Float32Array, units: number[], between: Layer[]): Float32Array {
   let v = values;
   for (const l of between) {
     if (l.kind === 'activation') v = tf.tidy(() => l.forward(tf.tensor1d(v), { sample: false }).dataSync() as Float32Array);
+    else if (l instanceof BatchNorm) v = l.evalConstant(v, units);
     else if (!PASS_THROUGH.has(l.kind)) throw new Error(`compaction: cannot carry a removed unit through layer "${l.name}" of kind "${l.kind}"`);
   }
   return v;
@@ -197,8 +205,13 @@ function makePlan(net: Network): Plan {
     const s = structs[l]!;
     const next = structs[l + 1]!;
     const between = net.layers.slice(pos[l]! + 1, pos[l + 1]!);
-    for (const b of between)
-      if (b.kind !== 'activation' && !PASS_THROUGH.has(b.kind)) throw new Error(`compaction: cannot carry cuts through layer "${b.name}" of kind "${b.kind}"`);
+    for (const b of between) {
+      if (b instanceof BatchNorm) {
+        if (b.channels !== s.outUnits)
+          throw new Error(`compaction: batch norm "${b.name}" has ${b.channels} channels but ${net.layers[pos[l]!]!.name} before it has ${s.outUnits} outputs`);
+      } else if (b.kind !== 'activation' && !PASS_THROUGH.has(b.kind))
+        throw new Error(`compaction: cannot carry cuts through layer "${b.name}" of kind "${b.kind}"`);
+    }
     // Map output unit j of layer l to the input indices of layer l+1 it feeds.
     const C = s.outUnits;
     let spread = 1;
@@ -230,6 +243,7 @@ function makePlan(net: Network): Plan {
       const bias = s.bias.dataSync();
       const consts = carryConstant(
         Float32Array.from(deadRemoved, (j) => bias[j]!),
+        deadRemoved,
         between,
       );
       const W = next.deterministicWeight();
@@ -339,6 +353,28 @@ function build(net: Network, plan: Plan, reuse: boolean): { layers: Layer[]; rep
       macsAfter: prod(shapeAfter) * mpw,
     });
   });
+  // Batch norms after a weight layer that lost output units lose the same channels (γ, β, running statistics).
+  let bnBefore = 0;
+  let bnAfter = 0;
+  plan.pos.forEach((p, l) => {
+    const end = l + 1 < plan.pos.length ? plan.pos[l + 1]! : net.layers.length;
+    const kout = plan.keepOut[l]!;
+    for (let q = p + 1; q < end; q++) {
+      const bn = net.layers[q];
+      if (!(bn instanceof BatchNorm)) continue;
+      bnBefore += bn.channels;
+      if (kout.length === bn.channels && reuse) {
+        bnAfter += bn.channels;
+        continue;
+      }
+      const cut = bn.keepChannels(kout.length === bn.channels ? range(bn.channels) : kout);
+      bnAfter += cut.channels;
+      const gathers = kout.length === bn.channels ? [] : [{ axis: 0, indices: kout }];
+      slices.push({ from: bn.gamma, to: cut.gamma, gathers }, { from: bn.beta, to: cut.beta, gathers });
+      newLayers[q] = cut;
+      replaced.push(bn);
+    }
+  });
   // The input end: compose with an existing SelectFeatures in front of the first weight layer.
   const first = plan.pos[0]!;
   let inputsBefore = plan.structs[0]!.inUnits;
@@ -372,6 +408,7 @@ function build(net: Network, plan: Plan, reuse: boolean): { layers: Layer[]; rep
     biases: { before: rows.reduce((a, r) => a + r.shapeBefore.at(-1)!, 0), after: rows.reduce((a, r) => a + r.shapeAfter.at(-1)!, 0) },
     macs: { before: mb, after: ma },
     speedup: ma > 0 ? mb / ma : Infinity,
+    ...(bnBefore ? { batchNormChannels: { before: bnBefore, after: bnAfter } } : {}),
   };
   return { layers: newLayers, report, slices, replaced };
 }
@@ -416,6 +453,7 @@ export function formatCompactionReport(r: CompactionReport): string {
     `| total | | inputs ${r.inputs.before} | inputs ${r.inputs.after} | ${r.params.before} | ${r.params.after} | ${r.macs.before} | ${r.macs.after} |`,
     '',
     `Parameters removed: ${(100 * r.params.removedFraction).toFixed(2)} % (biases ${r.biases.before} → ${r.biases.after}); theoretical speed-up ${r.speedup.toFixed(2)}×.`,
+    ...(r.batchNormChannels ? [`Batch-norm channels ${r.batchNormChannels.before} → ${r.batchNormChannels.after} (γ, β and running statistics of each).`] : []),
   ];
   return lines.join('\n');
 }
