@@ -334,9 +334,7 @@ export class ConfigError extends Error {
     readonly source: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(
-      `${source}: invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => `  - ${formatIssue(i)}`).join('\n'),
-    );
+    super(`${source}: invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => `  - ${formatIssue(i)}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -420,6 +418,8 @@ function describeIssue(i: z.ZodIssue, raw: unknown): string {
     }
     case 'invalid_literal':
       return `got ${show(i.received)}; allowed: ${String(i.expected)}`;
+    case 'invalid_string':
+      return `got ${show(valueAt(raw, i.path))}; ${i.message}`;
     case 'not_finite':
       return `must be a finite number (got ${show(valueAt(raw, i.path))})`;
     case 'too_small':
@@ -566,7 +566,8 @@ function scanKeys(v: unknown, path: string[], issues: ConfigIssue[], depth = 0):
   }
   const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.keys(v).map((k) => [k, (v as Record<string, unknown>)[k]] as const);
   for (const [k, x] of entries) {
-    if (FORBIDDEN_KEYS.has(k)) issues.push({ path: path.join('.'), message: `key "${k}" is not allowed (configs are plain data; __proto__, constructor and prototype are refused)` });
+    if (FORBIDDEN_KEYS.has(k))
+      issues.push({ path: path.join('.'), message: `key "${k}" is not allowed (configs are plain data; __proto__, constructor and prototype are refused)` });
     else scanKeys(x, [...path, k], issues, depth + 1);
   }
 }
@@ -678,8 +679,11 @@ function checkOne(raw: unknown): { config?: ExperimentConfig; issues: ConfigIssu
       break;
     }
     let progress = false;
+    // A non-finite number fails every bound check as well; its one message is that it is not finite.
+    const nonFinite = new Set(r.error.issues.filter((i) => i.code === 'not_finite').map((i) => i.path.join('.')));
     for (const i of r.error.issues) {
       const path = i.path.join('.');
+      if (nonFinite.has(path) && i.code !== 'not_finite') continue;
       // One line per unknown key, each with its own suggestion; the key itself is what an override may have set.
       const found =
         i.code === 'unrecognized_keys'
@@ -816,7 +820,9 @@ function readConfigText(path: string): string {
   if (st.isDirectory()) throw new ConfigError(path, [{ path: '', message: 'is a directory, not a config file' }]);
   if (!st.isFile()) throw new ConfigError(path, [{ path: '', message: 'is not a regular file' }]);
   if (st.size > MAX_CONFIG_BYTES)
-    throw new ConfigError(path, [{ path: '', message: `is ${(st.size / 2 ** 20).toFixed(1)} MiB; a config file is at most ${MAX_CONFIG_BYTES / 2 ** 20} MiB` }]);
+    throw new ConfigError(path, [
+      { path: '', message: `is ${(st.size / 2 ** 20).toFixed(1)} MiB; a config file is at most ${MAX_CONFIG_BYTES / 2 ** 20} MiB` },
+    ]);
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
