@@ -77,6 +77,10 @@ const swagOptions = z
      * `swag-diag`, and `sgd` (the iterate SWAG starts from, at the end of the burn-in).
      */
     companions: z.array(z.enum(['swa', 'swag-diag', 'sgd'])).default([]),
+    /** Batch-norm networks: recompute the running statistics for every sampled network (and the mean) on training data (Maddox et al. 2019). */
+    bnRefresh: z.boolean().default(true),
+    /** Training examples of each refresh (0 = all), in passes of `train.batchSize`. */
+    bnRefreshExamples: z.number().int().min(0).default(1000),
   })
   .strict()
   .superRefine((o, ctx) => {

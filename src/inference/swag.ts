@@ -28,8 +28,11 @@
  * (the marginal variances of the low-rank-plus-diagonal Gaussian; 0 for SWA).
  *
  * Predictive: Bayesian model averaging over S weight draws (the paper uses 30), each
- * assigned into the network; batch norm would be refreshed after each draw through the
- * `afterSample` hook of {@link WeightSamplingPosterior} (no batch norm here).
+ * assigned into the network. Batch norm (`model.arch: bn-cnn`): the running statistics a
+ * network carries belong to the last SGD iterate, not to a draw, so after each draw (and
+ * after the mean is put back) they are recomputed on training data through the
+ * `afterSample` hook of {@link WeightSamplingPosterior} ({@link bnRefreshHooks}; reference
+ * `utils.bn_update`). γ and β are parameters like any other and are sampled.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -41,6 +44,17 @@ import { epochStats, finishStats, pointNetworkFor, reportEpoch } from './fit-uti
 import type { FitContext, FitResult } from './methods.js';
 import { meanAccuracy, type EpochStats, type TrainHooks } from './trainer.js';
 import { WeightSamplingPosterior, type WeightSamplingHooks } from './weight-sampling.js';
+import { batchNormLayers, refreshBatchNorm } from '../nn/batchnorm.js';
+
+/**
+ * Sampling hooks that refresh every batch norm of the sampled network on the first
+ * `examples` training examples (0 = all) in passes of `batchSize` (SWAG's `bn_update`).
+ * Empty hooks for a network without batch norm.
+ */
+export function bnRefreshHooks(net: Network, train: Dataset, examples: number, batchSize: number): WeightSamplingHooks {
+  if (!batchNormLayers(net.layers).length) return {};
+  return { afterSample: (n) => void refreshBatchNorm(n, train, { examples, batchSize }) };
+}
 
 export const SWAG_VARIANTS = ['swa', 'swag-diag', 'swag'] as const;
 export type SwagVariant = (typeof SWAG_VARIANTS)[number];
@@ -416,6 +430,7 @@ export async function fitSwag(ctx: FitContext): Promise<FitResult> {
         scale: s.scale,
         hooks: ctx.hooks,
         companions: s.companions,
+        sampling: s.bnRefresh ? bnRefreshHooks(net, ctx.train, s.bnRefreshExamples, c.train.batchSize) : undefined,
         makeNetwork: () => pointNetworkFor(c, ctx.train, ctx.stream.fork(`companion-${copies++}`)),
       },
       ctx.stream.fork('train'),

@@ -9,14 +9,14 @@
  * multiplied by 0: pruned weights are removed from the mean and the variance alike.
  *
  * Batch norm hook: SWAG (Maddox et al. 2019) refreshes batch-norm running statistics
- * after assigning each sample (one pass over the training data in train mode). The
- * networks here have no batch norm, so `afterSample` is a no-op by default; a network
- * that has it passes a callback that recomputes the statistics for the weights
- * currently assigned.
+ * after assigning each sample (training-mode passes over training data). `afterSample`
+ * is a no-op by default; SWAG on a batch-norm network (`bn-cnn`) passes a callback that
+ * recomputes the statistics for the weights currently assigned (`bnRefreshHooks` in swag.ts).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Dense } from '../nn/dense.js';
+import { Conv2d } from '../nn/conv2d.js';
 import type { WeightMoments } from '../nn/layer.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
@@ -25,6 +25,14 @@ import type { Posterior } from './posterior.js';
 export interface WeightSamplingHooks {
   /** Called after each sample is assigned, before its forward pass (batch-norm refresh). */
   afterSample?: (net: Network) => void;
+}
+
+/** The weight layers of a point-estimate network for weight-sampling posteriors: Dense or Conv2d (SWAG). */
+export function pointLayersOf(net: Network): (Dense | Conv2d)[] {
+  return net.weightLayers().map((l) => {
+    if (!(l instanceof Dense) && !(l instanceof Conv2d)) throw new Error(`layer "${l.name}" is ${l.kind}; SWAG and Laplace work on point-estimate networks`);
+    return l;
+  });
 }
 
 /** The Dense layers of a point-estimate network (every weight layer must be one). */
@@ -40,7 +48,7 @@ export abstract class WeightSamplingPosterior implements Posterior {
   protected readonly params: tf.Variable[];
   /** Copies of the posterior mean, one per variable. */
   protected readonly meanValues: tf.Tensor[];
-  protected readonly dense: Dense[];
+  protected readonly dense: (Dense | Conv2d)[];
 
   constructor(
     readonly method: string,
@@ -48,7 +56,7 @@ export abstract class WeightSamplingPosterior implements Posterior {
     mean: tf.Tensor[],
     protected readonly hooks: WeightSamplingHooks = {},
   ) {
-    this.dense = denseLayersOf(network);
+    this.dense = pointLayersOf(network);
     this.params = network.variables();
     if (mean.length !== this.params.length) throw new Error(`${method}: ${mean.length} mean tensors for ${this.params.length} variables`);
     this.meanValues = mean.map((m) => tf.keep(tf.clone(m)));
