@@ -1,12 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+/**
+ * Sweeps end to end, with real worker processes: parallel runs, failures, kill -9 and resume,
+ * shards and collect. Tiny runs (blobs, 1 epoch, an 8-unit MLP) on the cpu backend.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, validateConfig } from '../../src/experiment/config.js';
-import { runSweep, sweepPoints } from '../../src/experiment/sweep.js';
-import { useTestBackend } from '../setup-backend.js';
-
-beforeAll(useTestBackend);
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/experiment/config.js';
+import { collectAction, sweepAction } from '../../src/experiment/sweep-cli.js';
+import { collectSweep, completedRun, runSweep, sweepPoints, type PointRecord } from '../../src/experiment/sweep.js';
 
 const base = {
   experiment: 'sw',
@@ -14,54 +19,168 @@ const base = {
   data: { name: 'blobs' },
   model: { arch: 'mlp', hidden: [8] },
   inference: { warmup: { startEpoch: 0, endEpoch: 1 } },
-  train: { epochs: 2, batchSize: 50, optimizer: { lr: 0.01 } },
+  train: { epochs: 1, batchSize: 50, optimizer: { lr: 0.01 } },
   eval: { samples: 2 },
   pruning: { criteria: ['snr', 'random'], sparsities: [0, 0.5] },
 };
+const sweep = { grid: { 'inference.temperature': [1, 0.1] }, seeds: [1, 2] };
+const cfg = validateConfig({ ...base, sweep });
 
-describe('sweeps', { timeout: 120_000 }, () => {
-  it('expands the grid as a Cartesian product and validates every point first', () => {
-    const pts = sweepPoints(validateConfig({ ...base, sweep: { seed: [1, 2], 'inference.temperature': [1, 0.1, 0.01] } }));
-    expect(pts.map((p) => p.label)).toEqual([
-      'seed-1__inference.temperature-1',
-      'seed-1__inference.temperature-0.1',
-      'seed-1__inference.temperature-0.01',
-      'seed-2__inference.temperature-1',
-      'seed-2__inference.temperature-0.1',
-      'seed-2__inference.temperature-0.01',
-    ]);
-    expect(pts[4]!.config.inference.temperature).toBe(0.1);
-    expect(pts[4]!.config.seed).toBe(2);
-    expect(() => sweepPoints(validateConfig({ ...base, sweep: { 'train.epochs': [1, -1] } }))).toThrow(ConfigError);
+const csv = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
+const record = (dir: string, label: string) => JSON.parse(readFileSync(join(dir, 'runs', label, 'point.json'), 'utf8')) as PointRecord;
+const runDirs = (dir: string) => readdirSync(join(dir, 'runs')).flatMap((l) => readdirSync(join(dir, 'runs', l)).map((d) => `${l}/${d}`));
+
+let reference: string; // the uninterrupted --jobs 2 sweep
+
+beforeAll(async () => {
+  const r = await runSweep(cfg, { resultsDir: mkdtempSync(join(tmpdir(), 'bp-sweep-ref-')), progress: null, jobs: 2 });
+  expect(r.failed).toEqual([]);
+  reference = r.sweepDir;
+}, 240_000);
+
+afterEach(() => {
+  delete process.env.BAYESPRUNE_SWEEP_FAULT;
+});
+
+describe('sweeps with worker processes', { timeout: 240_000 }, () => {
+  it('runs every point once, records label → values → config hash, and aggregates over seeds', () => {
+    const pts = sweepPoints(cfg);
+    const rec = JSON.parse(csv(reference, 'sweep.json'));
+    expect(rec.points.map((p: { label: string }) => p.label)).toEqual(pts.map((p) => p.label));
+    expect(rec.points[3].values).toEqual({ 'inference.temperature': 0.1, seed: 2 });
+    expect(rec.points[3].configHash).toBe(pts[3]!.configHash);
+    for (const p of pts) {
+      const run = completedRun(reference, p.label)!;
+      const saved = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+      expect(saved.seed).toBe(p.values.seed);
+      expect(saved.inference.temperature).toBe(p.values['inference.temperature']);
+      expect(record(reference, p.label).status).toBe('complete');
+      expect(readFileSync(join(reference, 'runs', p.label, 'log.txt'), 'utf8')).toContain('[main] train done');
+    }
+    // runs.csv: one block per point in canonical order, every row carrying its label and seed.
+    const lines = csv(reference, 'runs.csv').trim().split('\n');
+    const h = lines[0]!.split(',');
+    const rows = lines.slice(1).map((l) => l.split(','));
+    expect([...new Set(rows.map((r) => r[h.indexOf('label')]))]).toEqual(pts.map((p) => p.label));
+    for (const r of rows) {
+      const p = pts.find((q) => q.label === r[h.indexOf('label')])!;
+      expect(Number(r[h.indexOf('seed')])).toBe(p.values.seed);
+    }
   });
 
-  it('aggregates curves over seeds as mean ± sample std', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-'));
-    const r = await runSweep(validateConfig({ ...base, sweep: { seed: [1, 2, 3] } }), { resultsDir: root, progress: null });
-    expect(existsSync(join(r.sweepDir, 'summary.md'))).toBe(true);
-    const runs = readFileSync(join(r.sweepDir, 'runs.csv'), 'utf8').trim().split(/\r?\n/);
-    const header = runs[0]!.split(',');
-    const col = (name: string) => header.indexOf(name);
-    const pick = runs
-      .slice(1)
-      .map((l) => l.split(','))
-      .filter((f) => f[col('criterion')] === 'snr' && f[col('targetSparsity')] === '0.5' && f[col('predictive')] === 'mc');
-    expect(pick).toHaveLength(3);
-    const acc = pick.map((f) => Number(f[col('accuracy')]));
-    const mean = acc.reduce((a, b) => a + b, 0) / 3;
-    const std = Math.sqrt(acc.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
-    const row = r.summary.find((s) => s.criterion === 'snr' && s.targetSparsity === 0.5 && s.predictive === 'mc')!;
-    expect(row.n).toBe(3);
-    expect(row.accuracy_mean).toBeCloseTo(mean, 12);
-    expect(row.accuracy_std).toBeCloseTo(std, 12);
-    // The dense-model table: one line per model with the dense point's mean ± std.
-    const md = readFileSync(join(r.sweepDir, 'summary.md'), 'utf8');
-    const dense = r.summary.find((s) => s.criterion === 'snr' && s.targetSparsity === 0 && s.predictive === 'mc')!;
-    const denseSection = md.slice(md.indexOf('## Dense models'), md.indexOf('## Against sparsity'));
-    expect(denseSection.split('\n').filter((l) => l.startsWith('| main'))).toHaveLength(1);
-    expect(denseSection).toContain((dense.nll_mean as number).toFixed(4));
-    // Resuming a finished sweep reruns nothing and gives the same summary.
-    const again = await runSweep(validateConfig({ ...base, sweep: { seed: [1, 2, 3] } }), { resultsDir: root, progress: null, resume: r.sweepDir });
-    expect(again.summary).toEqual(r.summary);
+  it('a point that throws or is killed does not stop the others; the sweep exits non-zero; --resume reruns only those', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-fail-'));
+    const file = join(root, 'c.json');
+    writeFileSync(file, JSON.stringify({ ...base, sweep: { seeds: [1, 2, 3] } }));
+    const pts = sweepPoints(validateConfig({ ...base, sweep: { seeds: [1, 2, 3] } }));
+    process.env.BAYESPRUNE_SWEEP_FAULT = `throw@${pts[0]!.label},kill@${pts[1]!.label}`;
+    const dir = join(root, 'sw');
+    const code = await sweepAction(file, [], { jobs: 2, retry: 1, sweepDir: dir, quiet: true });
+    expect(code).toBe(1);
+    expect(completedRun(dir, pts[2]!.label)).toBeDefined();
+    const thrown = record(dir, pts[0]!.label);
+    expect(thrown.status).toBe('failed');
+    expect(thrown.attempts).toHaveLength(2); // --retry 1
+    expect(thrown.attempts[1]!.error).toContain('injected fault');
+    expect(thrown.attempts[1]!.exitCode).toBe(1);
+    expect(readFileSync(join(dir, 'runs', pts[0]!.label, 'log.txt'), 'utf8')).toMatch(/error: injected fault[\s\S]*at runJob/);
+    const killed = record(dir, pts[1]!.label);
+    expect(killed.attempts.at(-1)!.signal).toBe('SIGKILL');
+    expect(killed.attempts.at(-1)!.error).toMatch(/killed by SIGKILL/);
+    // The summary covers the finished point and says which are missing; collect exits non-zero.
+    expect(csv(dir, 'summary.md')).toContain('INCOMPLETE: 2 of 3 points missing');
+    expect(await collectAction([dir], { quiet: true })).toBe(1);
+
+    delete process.env.BAYESPRUNE_SWEEP_FAULT;
+    const done = statSync(join(completedRun(dir, pts[2]!.label)!, 'manifest.json')).mtimeMs;
+    const r = await runSweep(validateConfig({ ...base, sweep: { seeds: [1, 2, 3] } }), { resume: dir, jobs: 2, progress: null });
+    expect(r.skipped).toEqual([pts[2]!.label]);
+    expect(r.ran.sort()).toEqual([pts[0]!.label, pts[1]!.label].sort());
+    expect(r.failed).toEqual([]);
+    expect(statSync(join(completedRun(dir, pts[2]!.label)!, 'manifest.json')).mtimeMs).toBe(done);
+    expect(await collectAction([dir], { quiet: true })).toBe(0);
+  });
+
+  it('kill -9 of the driver, then --resume: no finished point rerun, summary equal to the uninterrupted sweep', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-kill-'));
+    const dir = join(root, 'sw');
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const mod = pathToFileURL(resolve('src/experiment/sweep.ts')).href;
+    const cfgMod = pathToFileURL(resolve('src/experiment/config.ts')).href;
+    const script = `const { runSweep } = await import(${JSON.stringify(mod)}); const { validateConfig } = await import(${JSON.stringify(cfgMod)});
+      await runSweep(validateConfig(${JSON.stringify({ ...base, sweep })}), { sweepDir: ${JSON.stringify(dir)}, jobs: 1, progress: null });`;
+    const driver = spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], { stdio: 'ignore' });
+    const pts = sweepPoints(cfg);
+    // Wait until two points have finished, then kill the driver (its worker exits with it).
+    const t0 = Date.now();
+    while (pts.filter((p) => existsSync(join(dir, 'runs')) && completedRun(dir, p.label)).length < 2) {
+      if (Date.now() - t0 > 180_000 || driver.exitCode !== null) throw new Error('the sweep driver did not get going');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    driver.kill('SIGKILL');
+    await new Promise((r) => driver.once('exit', r));
+    const finished = pts.filter((p) => completedRun(dir, p.label));
+    expect(finished.length).toBeGreaterThanOrEqual(2);
+    expect(finished.length).toBeLessThan(4);
+    const before = new Map(finished.map((p) => [p.label, statSync(join(completedRun(dir, p.label)!, 'manifest.json')).mtimeMs]));
+
+    const r = await runSweep(cfg, { resume: dir, jobs: 2, progress: null });
+    expect(r.skipped.sort()).toEqual([...before.keys()].sort());
+    expect(r.ran.length).toBe(4 - before.size);
+    for (const [label, mtime] of before) {
+      expect(statSync(join(completedRun(dir, label)!, 'manifest.json')).mtimeMs).toBe(mtime);
+      expect(record(dir, label).attempts).toHaveLength(1);
+    }
+    // Exactly one finished run per point, and the same numbers as the uninterrupted sweep.
+    expect(runDirs(dir).filter((d) => !d.includes('/.') && !/\.(txt|json)$/.test(d))).toHaveLength(4);
+    expect(csv(dir, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
+    expect(csv(dir, 'summary.csv')).toBe(csv(reference, 'summary.csv'));
+  });
+
+  it('shards 0/2 and 1/2 in one directory, then collect, equal the unsharded sweep', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-shard-'));
+    const dir = join(root, 'sw');
+    // Both shards at once, each with one worker: the points run in other processes and another order.
+    const [a, b] = await Promise.all([0, 1].map((i) => runSweep(cfg, { sweepDir: dir, shard: { index: i, count: 2 }, jobs: 1, progress: null })));
+    const pts = sweepPoints(cfg);
+    expect(a!.ran).toEqual([pts[0]!.label, pts[2]!.label]);
+    expect(b!.ran).toEqual([pts[1]!.label, pts[3]!.label]);
+    expect(existsSync(join(dir, 'runs.csv'))).toBe(false); // shards leave the summary to collect
+    const c = await collectSweep([dir], { progress: null });
+    expect(c.missing).toEqual([]);
+    expect(csv(dir, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
+    expect(csv(dir, 'summary.csv')).toBe(csv(reference, 'summary.csv'));
+  });
+
+  it('collect reads shard directories copied from elsewhere and lists what is missing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-collect-'));
+    const d0 = join(root, 'shard0');
+    const d1 = join(root, 'shard1');
+    await runSweep(cfg, { sweepDir: d0, shard: { index: 0, count: 2 }, jobs: 2, progress: null });
+    const half = await collectSweep([d0], { progress: null });
+    expect(half.missing).toEqual([sweepPoints(cfg)[1]!.label, sweepPoints(cfg)[3]!.label]);
+    await runSweep(cfg, { sweepDir: d1, shard: { index: 1, count: 2 }, jobs: 2, progress: null });
+    const all = await collectSweep([d0, d1], { progress: null });
+    expect(all.missing).toEqual([]);
+    expect(csv(d0, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
+  });
+
+  it('refuses to resume or join with a different config, and --resume of a missing directory (issue 9, defect 2)', async () => {
+    const changed = validateConfig({ ...base, train: { ...base.train, epochs: 2 }, sweep });
+    const before = runDirs(reference);
+    await expect(runSweep(changed, { resume: reference, progress: null })).rejects.toThrow(
+      /--resume .*the config differs from the one the sweep started with .*train\.epochs \(1 → 2\)/,
+    );
+    await expect(runSweep(changed, { sweepDir: reference, progress: null })).rejects.toThrow(/--sweep-dir .*train\.epochs \(1 → 2\)/);
+    await expect(runSweep(cfg, { resume: reference, backend: 'wasm', progress: null })).rejects.toThrow(/--backend \(unset → wasm\)/);
+    expect(runDirs(reference)).toEqual(before);
+    const gone = join(tmpdir(), `bp-no-such-sweep-${process.pid}`);
+    await expect(runSweep(cfg, { resume: gone, progress: null })).rejects.toThrow(`--resume ${gone}: no such directory`);
+    expect(existsSync(gone)).toBe(false);
+    // Resuming a finished sweep with the same config reruns nothing.
+    const again = await runSweep(cfg, { resume: reference, progress: null });
+    expect(again.ran).toEqual([]);
+    expect(again.skipped).toHaveLength(4);
+    expect(runDirs(reference)).toEqual(before);
   });
 });
