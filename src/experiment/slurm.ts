@@ -278,3 +278,68 @@ export function runSlurmSweep(a: SlurmSweepArgs): SlurmSweepResult {
   );
   return { sweepDir, scripts: s, arrayJobId, collectJobId };
 }
+
+/** The sweep command's options as the `--slurm` path sees them (the sweep's own plus {@link addSlurmOptions}'). */
+export interface SlurmCliOptions extends SlurmOptions {
+  jobs?: number;
+  retry?: number;
+  resume?: string;
+  shard?: string;
+  sweepDir?: string;
+  results?: string;
+  backend?: string;
+  quiet?: boolean;
+}
+
+const SLURM_ONLY: [keyof SlurmOptions, string][] = [
+  ['partition', '--partition'],
+  ['time', '--time'],
+  ['mem', '--mem'],
+  ['arrayLimit', '--array-limit'],
+  ['pointsPerTask', '--points-per-task'],
+  ['dryRun', '--dry-run'],
+];
+
+/** True when the sweep command should take the Slurm path: `--slurm`, or a Slurm-only flag (refused without `--slurm`). */
+export function usesSlurm(options: object): boolean {
+  const opts = options as SlurmOptions;
+  return !!opts.slurm || SLURM_ONLY.some(([k]) => opts[k] !== undefined);
+}
+
+/**
+ * `bayesprune sweep <config> [overrides] --slurm ...`: validate the points and create (or join) the
+ * sweep directory here, on the login node, then write and submit the array and collect jobs.
+ * Every array task runs `--jobs` (default `--cpus-per-task`) points at a time.
+ */
+export async function slurmSweepAction(
+  file: string,
+  overrides: string[],
+  options: object,
+  io: Pick<SlurmSweepArgs, 'cli' | 'out' | 'env' | 'sbatch'> = {},
+): Promise<number> {
+  const opts = options as SlurmCliOptions;
+  if (!opts.slurm) {
+    const given = SLURM_ONLY.filter(([k]) => opts[k] !== undefined).map(([, f]) => f);
+    throw new Error(`${given.join(', ')} only appl${given.length > 1 ? 'y' : 'ies'} with --slurm`);
+  }
+  if (opts.shard !== undefined) throw new Error('--shard and --slurm: --slurm gives every array task its own --shard i/n; drop --shard');
+  const { parseBackendChoice } = await import('../backend.js');
+  const { loadConfig, parseOverrides } = await import('./config.js');
+  const { prepareSweepDir } = await import('./sweep.js');
+  const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, '--backend') : undefined;
+  const cfg = loadConfig(file, parseOverrides(overrides));
+  const config = resolve(file);
+  const { sweepDir, points } = prepareSweepDir(cfg, {
+    configFile: config,
+    overrides,
+    backend,
+    resume: opts.resume,
+    sweepDir: opts.sweepDir,
+    resultsDir: opts.results,
+  });
+  const extraArgs = ['--jobs', String(opts.jobs ?? opts.cpusPerTask ?? 1)];
+  if (opts.retry) extraArgs.push('--retry', String(opts.retry));
+  if (backend) extraArgs.push('--backend', backend);
+  runSlurmSweep({ ...io, points: points.length, experiment: cfg.experiment, configFile: config, overrides, sweepDir, extraArgs, options: opts });
+  return 0;
+}

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BACKEND_CHOICES, parseBackendChoice } from '../backend.js';
 import { loadConfig, parseOverrides } from './config.js';
+import { addSlurmOptions, slurmSweepAction, usesSlurm } from './slurm.js';
 
 function wholeNumber(flag: string, min: number) {
   return (v: string): number => {
@@ -90,9 +91,10 @@ export function registerSweepCommand(program: Command): Command {
     .option('--backend <NAME>', `tfjs backend of every point (${BACKEND_CHOICES.join(', ')})`)
     .option('--quiet', 'no progress output')
     .action(async (file: string, overrides: string[], opts: SweepCliOptions) => {
-      const code = await sweepAction(file, overrides, opts);
+      const code = usesSlurm(opts) ? await slurmSweepAction(file, overrides, opts) : await sweepAction(file, overrides, opts);
       if (code) process.exitCode = code;
     });
+  addSlurmOptions(sweep);
   sweep
     .command('collect')
     .description('aggregate the finished points of one or more directories of a sweep (e.g. shards); lists missing and failed points')

@@ -239,6 +239,16 @@ function openSweepDir(cfg: ExperimentConfig, rec: SweepRecord, o: SweepOptions):
   return dir;
 }
 
+/**
+ * Validate every point, check its data and create (or join) the sweep directory without running
+ * anything: `sweep --slurm` does this on the login node before submitting the array (src/experiment/slurm.ts).
+ */
+export function prepareSweepDir(cfg: ExperimentConfig, o: SweepOptions = {}): { sweepDir: string; points: SweepPoint[] } {
+  const points = sweepPoints(cfg);
+  checkSweepData(points);
+  return { sweepDir: openSweepDir(cfg, sweepRecord(cfg, points, o), o), points };
+}
+
 /** The finished run of a point in `sweepDir`, if any. */
 export function completedRun(sweepDir: string, label: string): string | undefined {
   const dir = join(sweepDir, 'runs', label);
@@ -265,6 +275,31 @@ function partialRun(sweepDir: string, label: string): string | undefined {
     .map((d) => join(dir, d))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return partials[0];
+}
+
+/**
+ * Wait (up to `maxMs`) while the partial run's lock (`run.lock`, PID and host) is held by a live
+ * process on this host: after `kill -9` of a driver its worker may need a moment to notice and exit.
+ * A stale lock (dead PID) is left to the run, which takes it over.
+ */
+async function waitForLock(partial: string, maxMs = 30_000): Promise<void> {
+  const f = join(partial, 'run.lock');
+  const t0 = Date.now();
+  while (Date.now() - t0 < maxMs && existsSync(f)) {
+    let holder: { pid?: number; host?: string };
+    try {
+      holder = JSON.parse(readFileSync(f, 'utf8')) as { pid?: number; host?: string };
+    } catch {
+      return;
+    }
+    if (holder.host !== hostname() || !Number.isInteger(holder.pid) || holder.pid === process.pid) return;
+    try {
+      process.kill(holder.pid!, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** One attempt at a point, as recorded in `runs/<label>/point.json`. */
@@ -442,7 +477,7 @@ function tail(s: string, n: number): string {
 }
 
 /** Run one point in a worker process; resolves with the attempt (never rejects). */
-function runPoint(
+async function runPoint(
   sweepDir: string,
   p: SweepPoint,
   o: SweepOptions,
@@ -453,6 +488,7 @@ function runPoint(
   const dir = join(sweepDir, 'runs', p.label);
   mkdirSync(dir, { recursive: true });
   const resume = partialRun(sweepDir, p.label);
+  if (resume) await waitForLock(resume);
   const log = createWriteStream(join(dir, 'log.txt'), { flags: 'a' });
   const started = new Date().toISOString();
   log.write(`=== ${started} point ${p.label} on ${hostname()}${resume ? `, resuming ${resume}` : ''} ===\n`);

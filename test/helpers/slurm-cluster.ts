@@ -60,10 +60,15 @@ function readPid(file: string): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/** Running (a zombie awaiting its reaper counts as gone). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -100,8 +105,13 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     const mpid = readPid(pids.munged);
-    if (mpid !== undefined && alive(mpid)) process.kill(mpid, 'SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+    if (mpid !== undefined && alive(mpid)) {
+      process.kill(mpid, 'SIGTERM');
+      const until = Date.now() + 5_000; // munged writes its seed file on the way out
+      while (alive(mpid) && Date.now() < until) spawnSync('sleep', ['0.1']);
+      if (alive(mpid)) process.kill(mpid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
     const key = join(dir, 'munge', 'munge.key');
