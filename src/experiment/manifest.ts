@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import type { BackendInfo } from '../backend.js';
+import { NATIVE_PACKAGES, probeNativePackages, type BackendInfo } from '../backend.js';
 
 /** Packages whose versions the manifest records. */
 const PACKAGES = [
@@ -22,11 +22,20 @@ const PACKAGES = [
   'yaml',
 ];
 
-/** Installed version of each package (null when not installed). */
+/**
+ * Installed version of each package (null when not installed). A native TensorFlow
+ * package counts only when its folder holds that package (not an npm alias of another).
+ */
 export function packageVersions(): Record<string, string | null> {
   const req = createRequire(import.meta.url);
   const out: Record<string, string | null> = {};
+  const native = new Map(probeNativePackages().map((p) => [p.package, p]));
   for (const p of PACKAGES) {
+    const probe = native.get(p);
+    if ((NATIVE_PACKAGES as readonly string[]).includes(p)) {
+      out[p] = probe?.status === 'genuine' ? (probe.heldVersion ?? null) : null;
+      continue;
+    }
     try {
       out[p] = (JSON.parse(readFileSync(req.resolve(`${p}/package.json`), 'utf8')) as { version: string }).version;
     } catch {
