@@ -167,7 +167,9 @@ export function checkSweep(dir: string): CheckResult {
       const bySeed = new Map<string, number | null>();
       for (const r of runs) {
         if (r[p.factor!] !== level) continue;
-        if (!context.every((c) => c === p.factor || (r[c] ?? '') === p[c])) continue;
+        // The dense point (target 0, unstructured) is listed once, with an empty criterion: any criterion's copy matches.
+        const dense = p.criterion === '' && p.targetSparsity === '0' && p.structure === 'weights';
+        if (!context.every((c) => c === p.factor || (dense && c === 'criterion') || (r[c] ?? '') === p[c])) continue;
         if (!bySeed.has(r.seed!)) bySeed.set(r.seed!, value(r[p.metric!]));
       }
       return bySeed;

@@ -53,6 +53,9 @@ function comparableAcrossCriteria(r: Row): boolean {
   return true;
 }
 
+/** The unpruned point (target 0, unstructured): one model, its row repeated for every criterion. */
+const isDenseRow = (r: Row) => r.targetSparsity === 0 && r.structure === 'weights';
+
 const keyOf = (r: Row, cols: readonly string[]) => JSON.stringify(cols.map((c) => (r[c] === undefined ? null : [typeof r[c], r[c]])));
 
 /**
@@ -63,7 +66,10 @@ const keyOf = (r: Row, cols: readonly string[]) => JSON.stringify(cols.map((c) =
  * n, the mean, the sample std, the 95 % t interval, whether it excludes 0, and the exact two-sided
  * Wilcoxon signed-rank p-value (zero differences dropped, ties given average ranks). A seed that
  * occurs twice for the same level and context counts once (the first row). The factor's own column
- * is null in the output; `seeds` lists the seeds used, separated by `;`.
+ * is null in the output; `seeds` lists the seeds used, separated by `;`. The criteria are compared
+ * at every sparsity > 0 and structured point, not at the dense point (one model) nor at the log α
+ * threshold or gate points (each at a sparsity of its own); the other factors compare the dense
+ * model once, with the criterion column null.
  */
 export function pairedComparisons(rows: readonly Row[], axes: readonly string[], metrics: readonly string[] = PAIRED_METRICS): Row[] {
   const group = groupColumns(axes);
@@ -72,8 +78,10 @@ export function pairedComparisons(rows: readonly Row[], axes: readonly string[],
   for (const factor of factors) {
     const context = group.filter((g) => g !== factor);
     const contexts = new Map<string, { ctx: Row; levels: Map<string, { level: Cell; bySeed: Map<string, Row> }> }>();
-    for (const r of rows) {
-      if (factor === 'criterion' && !comparableAcrossCriteria(r)) continue;
+    for (const row of rows) {
+      if (factor === 'criterion' && !comparableAcrossCriteria(row)) continue;
+      // Other factors compare the dense model once, not once per criterion (its rows are copies).
+      const r = factor !== 'criterion' && isDenseRow(row) ? { ...row, criterion: null } : row;
       const level = r[factor] ?? null;
       if (level === null) continue;
       const ck = keyOf(r, context);
@@ -181,7 +189,7 @@ export async function writeSweepSummary(sweepDir: string, o: SweepSummaryInput):
   // Pareto fronts over every point × variant × criterion × operating point (MC predictive, means
   // over seeds); the dense model, shared by every criterion, counts once.
   const firstCriterion = new Map<string, unknown>();
-  const isDense = (r: Row) => r.targetSparsity === 0 && r.structure === 'weights';
+  const isDense = isDenseRow;
   const candidates = mc.filter((r) => {
     if (!isDense(r)) return true;
     const key = [...axesNoSeed.map((k) => r[k]), r.variant].join('·');

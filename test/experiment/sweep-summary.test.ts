@@ -96,6 +96,10 @@ describe('sweep summary statistics', () => {
     const v = paired.find((p) => p.factor === 'variant' && p.criterion === 'snr' && p.targetSparsity === '0.5' && p.metric === 'accuracy')!;
     expect([v.a, v.b, v.n, v.std_diff, v.ci_low, v.ci_high, v.excludes_zero]).toEqual(['main', 'sgd', '1', '', '', '', 'no']);
     expect(num(v.mean_diff)).toBeCloseTo(0.02, 12);
+    // The dense model is compared once (its rows repeat for snr and random), with an empty criterion: main − sgd = 0.95 − 0.94.
+    const dense = paired.filter((p) => p.factor === 'variant' && p.targetSparsity === '0' && p.metric === 'accuracy');
+    expect(dense.map((p) => [p.criterion, p.n])).toEqual([['', '1']]);
+    expect(num(dense[0]!.mean_diff)).toBeCloseTo(0.01, 12);
   });
 
   it('summary.csv has n, mean, std and the 95 % interval; missing values are skipped', async () => {
