@@ -57,12 +57,24 @@ export class LrtDense extends MeanFieldLayer implements Layer {
 
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     return tf.tidy(() => {
-      const x2 = x as tf.Tensor2D;
-      const theta = this.mask.apply(this.theta) as tf.Tensor2D;
-      const mean = tf.add(tf.matMul(x2, theta), this.b);
-      if (!opts.sample) return mean;
-      const sigma2 = this.mask.apply(tf.exp(this.logSigma2)) as tf.Tensor2D;
-      return this.lrtSample(mean, tf.matMul(tf.square(x2), sigma2), opts.stream);
+      if (!opts.sample) return this.preActivationMean(x);
+      const { mean, variance } = this.preActivationMoments(x);
+      return this.lrtSample(mean, variance, opts.stream);
     });
+  }
+
+  /** Mean of the pre-activation, x·θ + b (masked θ). */
+  preActivationMean(x: tf.Tensor): tf.Tensor {
+    return tf.add(tf.matMul(x as tf.Tensor2D, this.mask.apply(this.theta) as tf.Tensor2D), this.b);
+  }
+
+  /**
+   * Mean x·θ + b and variance (x∘x)·σ² of the pre-activation (masked weights): what every
+   * LRT draw for the batch `x` shares, so a Monte Carlo predictive computes it once.
+   */
+  preActivationMoments(x: tf.Tensor): { mean: tf.Tensor; variance: tf.Tensor } {
+    const mean = this.preActivationMean(x);
+    const sigma2 = this.mask.apply(tf.exp(this.logSigma2)) as tf.Tensor2D;
+    return { mean, variance: tf.matMul(tf.square(x as tf.Tensor2D), sigma2) };
   }
 }

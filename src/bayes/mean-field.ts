@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightMoments } from '../nn/layer.js';
 import { MaskedWeightLayer, type MaskSlot } from '../nn/mask-slot.js';
 import type { RandomStream } from '../random.js';
+import { standardNormal } from '../nn/fused/random-normal.js';
+import { fusedPaths } from '../nn/fused/settings.js';
 import { klTerm, logAlpha, type PriorSpec } from './priors.js';
 
 /** KL(q ‖ prior) summed over the weights the mask keeps (removed weights contribute none). */
@@ -26,6 +28,11 @@ export function meanFieldMoments(theta: tf.Tensor, logSigma2: tf.Tensor, mask: M
 
 /** Variance floor added inside the square root, so the gradient of sqrt stays finite. */
 const VAR_EPS = 1e-8;
+
+/** The standard deviation of an LRT pre-activation, √(variance + 1e-8). */
+export function lrtStd(variance: tf.Tensor): tf.Tensor {
+  return tf.sqrt(tf.add(variance, VAR_EPS));
+}
 
 /**
  * Base of the layers whose weights have a factorized Gaussian posterior N(θ, σ²) in the
@@ -62,8 +69,15 @@ export abstract class MeanFieldLayer extends MaskedWeightLayer {
 
   /** One local-reparameterization draw mean + √variance·ε, ε ~ N(0, 1) per entry. */
   protected lrtSample(mean: tf.Tensor, variance: tf.Tensor, stream: RandomStream | undefined): tf.Tensor {
+    return this.lrtDraw(mean, lrtStd(variance), stream);
+  }
+
+  /** One LRT draw mean + std·ε from a precomputed std = √(variance + 1e-8) (see {@link lrtStd}). */
+  lrtDraw(mean: tf.Tensor, std: tf.Tensor, stream: RandomStream | undefined): tf.Tensor {
     if (!stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
-    const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', stream.nextSeed());
-    return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VAR_EPS)), eps));
+    // The values of tf.randomNormal(mean.shape, 0, 1, 'float32', seed), drawn ~4× faster.
+    const seed = stream.nextSeed();
+    const eps = fusedPaths.fastNormal ? standardNormal(mean.shape, seed) : tf.randomNormal(mean.shape, 0, 1, 'float32', seed);
+    return tf.add(mean, tf.mul(std, eps));
   }
 }

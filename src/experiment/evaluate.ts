@@ -10,6 +10,7 @@ import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
 import { calibrationSummary, reliabilityBins, type CalibrationSummary, type ReliabilityBin } from '../metrics/calibration.js';
 import { uncertaintyDecomposition } from '../metrics/uncertainty.js';
+import { predictSamplesShared } from '../nn/fused/predictive.js';
 
 export interface PredictOptions {
   /** Posterior samples S; 0 = one deterministic pass with the posterior mean. */
@@ -26,7 +27,11 @@ export function predictSamples(posterior: Posterior, ds: Dataset, o: PredictOpti
   let out: Float32Array[] | undefined;
   for (let s = 0; s < ds.n; s += bs) {
     const size = Math.min(bs, ds.n - s);
-    const t = tf.tidy(() => posterior.predictSamples(tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]), o.samples, o.stream));
+    const t = tf.tidy(() => {
+      const x = tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]);
+      // Shares the first LRT layer's moments across samples where it can (bit-identical; src/nn/fused/predictive.ts).
+      return predictSamplesShared(posterior, x, o.samples, o.stream) ?? posterior.predictSamples(x, o.samples, o.stream);
+    });
     const S = t.shape[0];
     const data = t.dataSync() as Float32Array;
     t.dispose();
