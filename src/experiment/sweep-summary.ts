@@ -141,7 +141,8 @@ function diffCell(r: Row | undefined, digits = 4): string {
   return `${signed(r.mean_diff, digits)} ${ci}${r.excludes_zero === 'yes' ? ' *' : ''}`;
 }
 
-const pCell = (r: Row | undefined) => (!r ? '' : typeof r.wilcoxon_p === 'number' ? formatNumber(r.wilcoxon_p, 4) : '–');
+const pCell = (r: Row | undefined) =>
+  !r ? '' : typeof r.wilcoxon_p === 'number' ? (r.wilcoxon_p >= 1e-4 ? r.wilcoxon_p.toFixed(4) : r.wilcoxon_p.toExponential(1)) : '–';
 
 /** Markdown "A − B" table of one factor: MC predictive, accuracy and ECE side by side. */
 function pairedMarkdown(paired: readonly Row[], factor: string, group: readonly string[]): string {
