@@ -45,7 +45,7 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'l0', 'spike-slab', 'unit-gates'] as const;
+export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'l0', 'spike-slab', 'unit-gates', 'slimming'] as const;
 
 /**
  * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,
@@ -222,6 +222,20 @@ const schema = z
         laplace: laplaceOptions.default({}),
         /** Gate options (methods l0, spike-slab, unit-gates). */
         gates: gateOptions.default({}),
+        /** Network slimming (method slimming; src/pruning/slimming.ts): λ·Σ|γ| while training, then per ratio prune by |γ| globally, compact, fine-tune. */
+        slimming: z
+          .object({
+            /** L1 penalty λ on the batch-norm scales γ (Liu et al. 2017: 1e-4). */
+            lambda: num().min(0).max(10).default(1e-4),
+            /** Fractions of the batch-normalized channels removed; each gives a compacted companion model `slim-<ratio>`. */
+            ratios: z.array(num().gt(0).lt(1)).default([]),
+            /** Fine-tuning epochs of each compacted network (0 = none). */
+            fineTuneEpochs: num().int().min(0).max(10000).default(0),
+            /** Adam learning rate (constant) of the fine-tuning. */
+            fineTuneLr: num().gt(0).max(10).default(1e-3),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -289,6 +303,8 @@ const schema = z
             /** How a unit's weight scores become one score (its column / filter). */
             aggregate: z.enum(['l2', 'l1', 'mean', 'max']).default('l2'),
             scope: z.enum(PRUNING_SCOPES).default('layer'),
+            /** Which hidden layers lose units: `all`, `conv` (filters only), `dense`, or a list of layer names. */
+            layers: z.union([z.enum(['all', 'conv', 'dense']), z.array(z.string()).min(1)]).default('all'),
           })
           .strict()
           .default({}),

@@ -10,7 +10,7 @@ import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
 import type { MaskSet } from '../nn/network.js';
 import { masksAtSparsity, masksAtThreshold, type PruningScope } from '../pruning/masks.js';
 import { compactNetwork, type CompactionReport } from '../pruning/compaction.js';
-import { gateMasks, unitMasksAtRatio, unitScores, type UnitAggregate } from '../pruning/structured.js';
+import { gateMasks, unitMasksAtRatio, unitScores, type UnitAggregate, type UnitLayers } from '../pruning/structured.js';
 import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
@@ -78,7 +78,7 @@ export interface CurveOptions {
   /** N:M patterns (`"2:4"`) evaluated per criterion. */
   nm?: string[];
   /** Structured points: fractions of units removed per criterion. */
-  units?: { ratios: number[]; aggregate: UnitAggregate; scope: PruningScope };
+  units?: { ratios: number[]; aggregate: UnitAggregate; scope: PruningScope; layers?: UnitLayers };
   /**
    * Weights fed only by inputs that are 0 in every `scoreData` example: `as-scored` ranks
    * them as the criterion scores them; `prune-first` gives them score −∞ for every
@@ -239,7 +239,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       }
     }
     if (unitRatios.length) {
-      const us = unitScores(posterior.network, scores, o.units!.aggregate);
+      const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
       for (const ratio of unitRatios) {
         const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
         const p = evaluatePoint(posterior, masks, o, `${c}/units-${ratio}`, {

@@ -17,6 +17,7 @@ import { fitSwag } from './swag.js';
 import { fitSvgd } from './svgd.js';
 import { fitLaplace } from './laplace.js';
 import { fitGated } from '../bayes/gated-methods.js';
+import { fitSlimming } from '../pruning/slimming.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
 const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace']);
@@ -124,6 +125,13 @@ registerMethod({
   name: 'unit-gates',
   description: 'Bernoulli unit gates with a Gaussian scale-mixture prior; settled units removed during training; inference.gates',
   fit: (ctx) => fitGated('unit-gates', ctx),
+});
+
+registerMethod({
+  name: 'slimming',
+  description:
+    'network slimming: L1 penalty λ·Σ|γ| on batch-norm scales, channels pruned by |γ| globally, compacted and fine-tuned (Liu et al. 2017); inference.slimming',
+  fit: fitSlimming,
 });
 
 /** Names of the registered inference methods. */

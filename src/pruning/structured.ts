@@ -36,18 +36,34 @@ export interface UnitScores {
   scores: Float32Array;
 }
 
-/** Weight layers of `net` whose output units may be pruned (all but the classifier). */
-function prunableLayers(net: Network) {
-  const wl = net.weightLayers();
-  return wl.slice(0, -1);
+/** Which hidden layers structured pruning scores: all, conv layers only, dense layers only, or these layer names. */
+export type UnitLayers = 'all' | 'conv' | 'dense' | string[];
+
+/** Weight layers of `net` whose output units may be pruned (all but the classifier), restricted by `layers`. */
+function prunableLayers(net: Network, layers: UnitLayers = 'all') {
+  const wl = net.weightLayers().slice(0, -1);
+  if (layers === 'all') return wl;
+  if (layers === 'conv' || layers === 'dense') {
+    const out = wl.filter((l) => (l.weightShape!.length === 4) === (layers === 'conv'));
+    if (!out.length)
+      throw new Error(
+        `pruning.units.layers: "${layers}" selects no hidden layer of "${net.description}"; its hidden layers: ${wl.map((l) => l.name).join(', ')}`,
+      );
+    return out;
+  }
+  for (const n of layers)
+    if (!wl.some((l) => l.name === n))
+      throw new Error(`pruning.units.layers: "${n}" is not a hidden weight layer of "${net.description}"; allowed: ${wl.map((l) => l.name).join(', ')}`);
+  return wl.filter((l) => layers.includes(l.name));
 }
 
 /**
- * Aggregate per-weight scores to per-output-unit scores. Masked weights count as 0
+ * Aggregate per-weight scores to per-output-unit scores of the hidden layers chosen by
+ * `layers` (the others are not scored, so no unit of theirs is removed). Masked weights count as 0
  * (L2, L1, mean) or are skipped (max); absolute values are used for L1 and max.
  */
-export function unitScores(net: Network, scores: ScoreSet, aggregate: UnitAggregate = 'l2'): UnitScores[] {
-  return prunableLayers(net).map((l) => {
+export function unitScores(net: Network, scores: ScoreSet, aggregate: UnitAggregate = 'l2', layers: UnitLayers = 'all'): UnitScores[] {
+  return prunableLayers(net, layers).map((l) => {
     const name = `${l.name}.weight`;
     const s = scores.get(name);
     if (!s) throw new Error(`unit scores: no scores for "${name}"`);

@@ -12,6 +12,8 @@ import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
 import type { Network } from '../nn/network.js';
 import { gradientCriteria } from './gradient-criteria.js';
+import { filterCriteria } from './fpgm.js';
+import { slimmingCriteria } from '../pruning/slimming.js';
 
 /** Scores keyed by weight name (`<layer>.weight`), each as long as the weight. */
 export type ScoreSet = Map<string, Float32Array>;
@@ -123,6 +125,8 @@ registerCriterion({
 });
 // Gradient and curvature criteria (fisher, obd, snip, taylor): src/scores/gradient-criteria.ts.
 for (const c of gradientCriteria()) registerCriterion(c);
+// Filter criteria (fpgm, filter-l1, filter-l2): src/scores/fpgm.ts; network slimming's bn-scale: src/pruning/slimming.ts.
+for (const c of [...filterCriteria(), ...slimmingCriteria()]) registerCriterion(c);
 registerCriterion({
   name: 'inclusion',
   description: 'gate inclusion probability P(w ≠ 0): hard-concrete P(z ≠ 0) (L0), spike-and-slab φ; weights of ungated layers in a gated network score 1',

@@ -1,0 +1,269 @@
+/**
+ * Network slimming (Liu, Li, Shen, Huang, Yan & Zhang 2017, "Learning Efficient
+ * Convolutional Networks through Network Slimming"):
+ *
+ * 1. train with an L1 penalty on the batch-norm scales, loss + λ·Σ|γ| (λ = 1e-4 in the
+ *    paper; `BatchNorm.l1`, summed into the loss by the trainer through `Network.penalty()`);
+ * 2. rank every channel of every layer followed by a batch norm by |γ| in ONE global list
+ *    and prune the smallest fraction r (at least one channel of each layer is kept);
+ * 3. compact: the pruned filters, their BN parameters (γ, β, running statistics) and the
+ *    next layer's inputs they fed are removed (`compaction.ts`; the constant a pruned
+ *    channel still emits through β is folded into the next bias, so the compacted
+ *    network equals the masked one);
+ * 4. fine-tune the compacted network for k epochs (here: Adam at a constant rate, no
+ *    penalty; the paper fine-tunes with SGD) — the mask is fixed because the pruned
+ *    channels no longer exist.
+ *
+ * The inference method `slimming` ({@link fitSlimming}) does all four from a config
+ * (`inference.slimming`): the trained, unpruned network is the main model (its
+ * `bn-scale` unit points in `pruning.units` with `scope: global` are the post-hoc
+ * slimmed networks), and every ratio adds a companion model `slim-<r>`: the compacted,
+ * fine-tuned network, whose description in the report's model table carries the
+ * channels, parameters and multiply-adds before / after and the measured speed-up
+ * (forward pass of the compacted against the full network, timed in alternation in
+ * one process).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../data/dataset.js';
+import type { FitContext, FitResult } from '../inference/methods.js';
+import { NetworkPosterior } from '../inference/network-posterior.js';
+import { pointNetworkFor } from '../inference/fit-utils.js';
+import { trainOptionsFrom } from '../inference/train-options.js';
+import { Trainer, meanAccuracy, type EpochStats } from '../inference/trainer.js';
+import { BatchNorm, batchNormLayers } from '../nn/batchnorm.js';
+import { Network } from '../nn/network.js';
+import type { RandomStream } from '../random.js';
+import type { Criterion, ScoreSet } from '../scores/registry.js';
+import { broadcastUnitScores } from '../scores/fpgm.js';
+import { compactNetwork, type CompactionReport } from './compaction.js';
+import { unitMasksAtRatio, type UnitMaskResult, type UnitScores } from './structured.js';
+
+/** The batch norm that normalizes each weight layer's outputs (first one after it, before the next weight layer), by weight name. */
+export function batchNormAfter(net: Network): Map<string, BatchNorm> {
+  const out = new Map<string, BatchNorm>();
+  net.layers.forEach((l, i) => {
+    if (!l.weightShape) return;
+    for (let q = i + 1; q < net.layers.length && !net.layers[q]!.weightShape; q++) {
+      const b = net.layers[q]!;
+      if (b instanceof BatchNorm && b.channels === l.weightShape.at(-1)) {
+        out.set(`${l.name}.weight`, b);
+        return;
+      }
+    }
+  });
+  return out;
+}
+
+/** |γ| of the batch norm after each weight layer that has one (classifier excluded): network slimming's channel scores. */
+export function bnScaleUnitScores(net: Network): UnitScores[] {
+  const bns = batchNormAfter(net);
+  const wl = net.weightLayers().slice(0, -1);
+  const out: UnitScores[] = [];
+  for (const l of wl) {
+    const bn = bns.get(`${l.name}.weight`);
+    if (bn) out.push({ weight: `${l.name}.weight`, shape: l.weightShape!, scores: Float32Array.from(bn.gamma.dataSync(), Math.abs) });
+  }
+  if (!out.length) throw new Error(`network slimming needs batch norm after the pruned layers; "${net.description}" has none (use model.arch: bn-cnn)`);
+  return out;
+}
+
+/** Masks removing the fraction `ratio` of all batch-normalized channels with the smallest |γ|, in one global ranking. */
+export function slimmingMasks(net: Network, ratio: number): UnitMaskResult {
+  return unitMasksAtRatio(net, bnScaleUnitScores(net), ratio, 'global');
+}
+
+/** The `bn-scale` criterion: every weight of a channel gets its |γ|; weights of layers without batch norm (and the classifier) get +∞ (never pruned by it). */
+export function slimmingCriteria(): Criterion[] {
+  return [
+    {
+      name: 'bn-scale',
+      description:
+        'network slimming: |γ| of the batch norm after each channel (Liu et al. 2017), to rank channels globally with pruning.units (scope: global); other weights score +∞',
+      needsVariance: false,
+      needsData: false,
+      compute: (p) => {
+        const bns = batchNormAfter(p.network);
+        if (!bns.size)
+          throw new Error(`criterion "bn-scale" needs batch norm after the pruned layers; "${p.network.description}" has none (use model.arch: bn-cnn)`);
+        const scores: ScoreSet = new Map();
+        const last = p.network.weightLayers().at(-1)!;
+        for (const m of p.moments()) {
+          const bn = m.layer === last.name ? undefined : bns.get(m.name);
+          scores.set(
+            m.name,
+            bn ? broadcastUnitScores(Float32Array.from(bn.gamma.dataSync(), Math.abs), m.mean.length) : new Float32Array(m.mean.length).fill(Infinity),
+          );
+        }
+        return scores;
+      },
+    },
+  ];
+}
+
+/**
+ * Forward-pass time of `full` over `compact` on the same input: `rounds` alternating timed
+ * passes of each (after one warm-up pass each), the ratio of the medians.
+ */
+export function measureSpeedup(full: Network, compact: Network, x: tf.Tensor, rounds = 7): { fullMs: number; compactMs: number; speedup: number } {
+  const time = (n: Network) => {
+    const t0 = performance.now();
+    tf.tidy(() => n.forward(x, { sample: false }).dataSync());
+    return performance.now() - t0;
+  };
+  time(full);
+  time(compact);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    a.push(time(full));
+    b.push(time(compact));
+  }
+  const median = (v: number[]) => v.sort((p, q) => p - q)[Math.floor(v.length / 2)]!;
+  const fullMs = median(a);
+  const compactMs = median(b);
+  return { fullMs, compactMs, speedup: fullMs / compactMs };
+}
+
+/** What {@link slimNetwork} did. */
+export interface SlimmingResult {
+  ratio: number;
+  /** The compacted (and fine-tuned, when epochs > 0) network. */
+  network: Network;
+  compaction: CompactionReport;
+  /** Channels removed per weight name. */
+  channelsRemoved: Record<string, number>;
+  /** Largest |logit| difference between the masked and the compacted network before fine-tuning. */
+  maxLogitDiff: number;
+  measured: { fullMs: number; compactMs: number; speedup: number; examples: number };
+  /** Validation accuracy of the compacted network before and after fine-tuning. */
+  accuracyBeforeFineTune: number;
+  accuracyAfterFineTune: number;
+  fineTune: EpochStats[];
+}
+
+export interface SlimOptions {
+  ratio: number;
+  /** Fine-tuning epochs of the compacted network (0 = none). */
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  /** Examples timed for the measured speed-up (taken from `validation`). */
+  timingExamples?: number;
+}
+
+/** Prune `net` by network slimming at `ratio`, compact, time, and fine-tune the compacted copy (`net` itself is unchanged). */
+export async function slimNetwork(net: Network, train: Dataset, validation: Dataset, o: SlimOptions, stream: RandomStream): Promise<SlimmingResult> {
+  const { masks, unitsRemoved } = slimmingMasks(net, o.ratio);
+  const saved = net.getMasks();
+  net.setMasks(masks);
+  let compact: Network | undefined;
+  try {
+    const r = compactNetwork(net);
+    compact = r.network;
+    const m = Math.min(o.timingExamples ?? 500, validation.n);
+    const d = validation.x.length / validation.n;
+    const x = tf.tensor(validation.x.subarray(0, m * d), [m, ...validation.shape]);
+    let maxLogitDiff: number;
+    let measured: { fullMs: number; compactMs: number; speedup: number };
+    try {
+      maxLogitDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(net.forward(x, { sample: false }), compact!.forward(x, { sample: false })))).dataSync()[0]!);
+      net.setMasks(saved.size ? saved : null);
+      measured = measureSpeedup(net, compact, x);
+    } finally {
+      x.dispose();
+    }
+    const accuracyBeforeFineTune = meanAccuracy(compact, validation);
+    for (const b of batchNormLayers(compact.layers)) b.l1 = 0;
+    let fineTune: EpochStats[] = [];
+    if (o.epochs > 0) {
+      const trainer = new Trainer(compact, train, { epochs: o.epochs, batchSize: o.batchSize, lr: { name: 'constant', lr: o.lr }, temperature: 1 }, stream);
+      try {
+        fineTune = await trainer.run({ validation });
+      } finally {
+        trainer.dispose();
+      }
+    }
+    return {
+      ratio: o.ratio,
+      network: compact,
+      compaction: r.report,
+      channelsRemoved: unitsRemoved,
+      maxLogitDiff,
+      measured: { ...measured, examples: m },
+      accuracyBeforeFineTune,
+      accuracyAfterFineTune: o.epochs > 0 ? meanAccuracy(compact, validation) : accuracyBeforeFineTune,
+      fineTune,
+    };
+  } catch (e) {
+    compact?.dispose();
+    throw e;
+  } finally {
+    net.setMasks(saved.size ? saved : null);
+  }
+}
+
+/** One line for the report's model table. */
+export function describeSlimming(base: string, s: SlimmingResult): string {
+  const c = s.compaction;
+  const ch = c.batchNormChannels;
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  return [
+    `${base}, slimmed ${pct(s.ratio)} of channels${ch ? ` (${ch.before} → ${ch.after})` : ''}, compacted`,
+    `params ${c.params.before} → ${c.params.after}`,
+    `MACs ${c.macs.before} → ${c.macs.after} (${c.speedup.toFixed(2)}×)`,
+    `measured forward speed-up ${s.measured.speedup.toFixed(2)}× on ${s.measured.examples} examples`,
+    `masked vs compacted max |Δlogit| ${s.maxLogitDiff.toExponential(1)}`,
+    `val acc ${pct(s.accuracyBeforeFineTune)} → ${pct(s.accuracyAfterFineTune)} after ${s.fineTune.length} fine-tuning epochs`,
+  ].join('; ');
+}
+
+/** Options of the `slimming` method (`inference.slimming`). */
+export interface SlimmingConfig {
+  lambda: number;
+  ratios: number[];
+  fineTuneEpochs: number;
+  fineTuneLr: number;
+}
+
+/**
+ * The inference method `slimming`: train the config's batch-norm network (point estimate,
+ * shared trainer) with λ·Σ|γ|, then one compacted, fine-tuned companion per ratio.
+ */
+export async function fitSlimming(ctx: FitContext): Promise<FitResult & { slimming: SlimmingResult[] }> {
+  const c = ctx.config;
+  const s = (c.inference as unknown as { slimming: SlimmingConfig }).slimming;
+  const net = pointNetworkFor(c, ctx.train, ctx.stream);
+  const bns = batchNormLayers(net.layers);
+  if (!bns.length) {
+    net.dispose();
+    throw new Error(`inference.method slimming needs batch norm in the network; model.arch "${c.model.arch}" has none (use bn-cnn)`);
+  }
+  for (const b of bns) b.l1 = s.lambda;
+  const trainer = new Trainer(net, ctx.train, trainOptionsFrom(c), ctx.stream.fork('train'));
+  const companions: FitResult['companions'] = [];
+  const results: SlimmingResult[] = [];
+  try {
+    await ctx.restore?.(net, trainer);
+    const history = await trainer.run(ctx.hooks);
+    for (const ratio of s.ratios) {
+      const r = await slimNetwork(
+        net,
+        ctx.train,
+        ctx.validation,
+        { ratio, epochs: s.fineTuneEpochs, lr: s.fineTuneLr, batchSize: c.train.batchSize },
+        ctx.stream.fork(`finetune-${ratio}`),
+      );
+      results.push(r);
+      const described = new Network(r.network.layers, r.network.inputShape, r.network.numClasses, describeSlimming(net.description, r));
+      companions.push({ name: `slim-${ratio}`, posterior: new NetworkPosterior('slimming', described) });
+    }
+    return { posterior: new NetworkPosterior('slimming', net), history, companions, slimming: results };
+  } catch (e) {
+    for (const p of companions) p.posterior.dispose();
+    net.dispose();
+    throw e;
+  } finally {
+    trainer.dispose();
+  }
+}
