@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addSlurmOptions, runSlurmSweep, SBATCH_MISSING, shellQuote, slurmScripts, type SlurmOptions } from '../../src/experiment/slurm.js';
+import { addSlurmOptions, REPO_ROOT, runSlurmSweep, SBATCH_MISSING, shellQuote, slurmScripts, type SlurmOptions } from '../../src/experiment/slurm.js';
+import { jobStates, slurmUnavailable, startSlurmCluster, waitForJobs, type SlurmCluster } from '../helpers/slurm-cluster.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'slurm-unit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -266,5 +267,115 @@ describe('runSlurmSweep with a stand-in sbatch', () => {
     expect(() =>
       runSlurmSweep({ points: 1, experiment: 'e', configFile: 'c.yaml', overrides: [], sweepDir: join(tmp, 'refused'), options: {}, sbatch: exe }),
     ).toThrow(/sbatch --parsable .*array\.sbatch failed: sbatch: error: invalid partition specified: nope/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Against a real single-node Slurm (munged + slurmctld + slurmd started by the test itself).
+
+const unavailable = slurmUnavailable();
+const inCi = process.env.CI === 'true';
+if (unavailable && !inCi) console.warn(`skipping the real-Slurm sweep test: ${unavailable}`);
+
+/** summary.csv as rows of parsed cells (numbers as numbers), in file order. */
+function parseCsv(file: string): Record<string, string | number>[] {
+  const [head, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+  const cols = head!.split(',');
+  return lines.map((l) => {
+    const cells = l.split(',');
+    expect(cells.length).toBe(cols.length); // no quoted commas in these files
+    return Object.fromEntries(cols.map((c, i) => [c, cells[i] !== '' && Number.isFinite(Number(cells[i])) ? Number(cells[i]) : cells[i]!]));
+  });
+}
+
+describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Slurm', { timeout: 420_000 }, () => {
+  let cluster: SlurmCluster | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'slurm-e2e-'));
+  // A path with a space and an override with quotes, `$` and spaces: both must reach every task intact.
+  const slurmDir = join(dir, 'slurm sweep');
+  const localDir = join(dir, 'local');
+  const config = join(dir, 'tiny.yaml');
+  const overrides = [`description=it's a "tiny" $HOME sweep`, 'train.batchSize=40'];
+  writeFileSync(
+    config,
+    [
+      'experiment: tiny-slurm',
+      'backend: cpu',
+      'data: { name: blobs }',
+      'model: { arch: mlp, hidden: [8] }',
+      'inference: { warmup: { startEpoch: 0, endEpoch: 1 } }',
+      'train: { epochs: 1, batchSize: 50, optimizer: { lr: 0.01 } }',
+      'eval: { samples: 2 }',
+      'pruning: { criteria: [snr, random], sparsities: [0, 0.5] }',
+      'sweep:',
+      '  grid: { inference.temperature: [1, 0.1] }',
+      '  seeds: [1, 2]',
+      '',
+    ].join('\n'),
+  );
+
+  afterAll(() => {
+    cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the array and the collect job finish, and the collected summary equals a local --jobs 2 sweep', async () => {
+    if (unavailable) throw new Error(`CI=true but no local Slurm can start: ${unavailable}`);
+    cluster = await startSlurmCluster();
+    const cli = join(REPO_ROOT, 'bin', 'bayesprune.js');
+    // Submit from another directory: the tasks must not depend on the submitter's cwd.
+    const sub = spawnSync(
+      process.execPath,
+      [cli, 'sweep', config, ...overrides, '--slurm', '--sweep-dir', slurmDir, '--array-limit', '2', '--time', '10', '--cpus-per-task', '1'],
+      { cwd: dir, env: cluster.env, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(sub.status, sub.stderr).toBe(0);
+    const m = /submitted array job (\d+) .* and collect job (\d+)/.exec(sub.stdout);
+    expect(m, sub.stdout).not.toBeNull();
+    const [arrayId, collectId] = [m![1]!, m![2]!];
+    expect(sub.stdout).toContain(`squeue -j ${arrayId},${collectId}`);
+    const script = readFileSync(join(slurmDir, 'slurm', 'array.sbatch'), 'utf8');
+    expect(sbatchLines(script).get('--array')).toBe('0-3%2');
+
+    // Meanwhile, the same sweep locally with two worker processes.
+    const local = spawnSync(process.execPath, [cli, 'sweep', config, ...overrides, '--jobs', '2', '--sweep-dir', localDir, '--quiet'], {
+      cwd: dir,
+      env: process.env,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(local.status, local.stderr).toBe(0);
+
+    await waitForJobs(cluster, [arrayId, collectId], 300_000);
+    const states = [...jobStates(cluster, arrayId), ...jobStates(cluster, collectId)];
+    const logs = join(slurmDir, 'slurm', 'logs');
+    const why = () =>
+      readdirSync(logs)
+        .map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-1500)}`)
+        .join('\n');
+    expect(states.length, why()).toBe(5); // 4 array tasks + collect
+    expect(
+      states.every((s) => s.state === 'COMPLETED' && s.exit === '0:0'),
+      `${JSON.stringify(states)}\n${why()}`,
+    ).toBe(true);
+    expect(readdirSync(logs).sort()).toEqual(
+      [0, 1, 2, 3]
+        .flatMap((t) => [`${arrayId}_${t}.err`, `${arrayId}_${t}.out`])
+        .concat([`collect_${collectId}.err`, `collect_${collectId}.out`])
+        .sort(),
+    );
+    // Each task ran exactly one point: its shard, i of 4.
+    for (const t of [0, 1, 2, 3]) expect(readFileSync(join(logs, `${arrayId}_${t}.err`), 'utf8')).toContain(`shard ${t}/4: 1 of 1 points complete`);
+
+    const a = parseCsv(join(slurmDir, 'summary.csv'));
+    const b = parseCsv(join(localDir, 'summary.csv'));
+    // 2 temperatures × (2 criteria × 2 sparsities + the log α ≥ 3 threshold point) × 2 predictives (mc, mean), each over both seeds.
+    expect(a.length).toBe(2 * (2 * 2 + 1) * 2);
+    expect(a.every((r) => r.n === 2)).toBe(true);
+    expect(a).toEqual(b);
+    expect(parseCsv(join(slurmDir, 'runs.csv'))).toEqual(parseCsv(join(localDir, 'runs.csv')));
+    // The hostile override reached the runs verbatim.
+    const rec = JSON.parse(readFileSync(join(slurmDir, 'sweep.json'), 'utf8')) as { config: { description: string } };
+    expect(rec.config.description).toBe(`it's a "tiny" $HOME sweep`);
   });
 });
