@@ -1,137 +1,245 @@
 /**
- * Command-line entry point.
+ * Command-line entry point (commander): every subcommand has its own `--help`, usage
+ * errors are one line with a "did you mean" where one is close.
  *
- *   bayesprune run <config.yaml> [key=value ...] [--backend wasm|cpu|tensorflow|auto] [--results DIR] [--resume DIR]
+ *   bayesprune run <config.yaml> [key=value ...] [--backend wasm|cpu|tensorflow|auto] [--results DIR] [--resume DIR] [--new] [--quiet]
+ *   bayesprune sweep <config.yaml> [key=value ...] [options]      (src/experiment/sweep-cli.ts)
  *   bayesprune validate <config.yaml> [key=value ...]
- *   bayesprune info [--backend ...]
+ *   bayesprune info [--backend NAME] [--json]
  *   bayesprune criteria
+ *   bayesprune help [command]
+ *
+ * Exit status: 0 success, 1 an error (config, data, files, a failed run), 2 a usage error
+ * (unknown command or option, missing argument).
  * @module
  */
-import { BACKEND_CHOICES, initBackend, parseBackendChoice, type BackendChoice } from './backend.js';
-import { ConfigError, loadConfig, parseOverrides } from './experiment/config.js';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_CHOICES, backendAvailability, initBackend, probeNativePackages, type BackendChoice } from './backend.js';
+import { ConfigError, derivedSettings, didYouMean, loadConfig, validateAll } from './experiment/config.js';
 import { packageVersions } from './experiment/manifest.js';
+import { errnoCode, fsErrorMessage, PathError, resolveResultsRoot } from './experiment/paths.js';
+import { registerSweepCommand } from './experiment/sweep-cli.js';
 import { getMethod, methodNames } from './inference/methods.js';
 import { criterionNames, getCriterion } from './scores/registry.js';
 import type { RunOptions } from './experiment/run.js';
 
-export const HELP = `bayesprune — Bayesian variational pruning with calibration reports
-
-Usage:
-  bayesprune run <config.yaml> [key=value ...] [options]   train, prune, evaluate, report
-  bayesprune sweep <config.yaml> [key=value ...] [options] run every combination of the config's
-                                                           "sweep" grid; mean ± std over seeds
-  bayesprune validate <config.yaml> [key=value ...]        check a config and print it resolved
-  bayesprune info [--backend NAME]                          backend, versions, registries
-  bayesprune criteria                                       list pruning criteria
-  bayesprune help                                           this text
-
-Overrides set config keys by dot path, e.g. train.epochs=5 seed=2 pruning.scope=layer.
-
-Options:
-  --backend NAME   force the tfjs backend (${BACKEND_CHOICES.join(', ')}); also: config key
-                   "backend" or environment variable BAYESPRUNE_BACKEND
-  --results DIR    results root (default: results)
-  --resume DIR     continue an interrupted run (its results/<experiment>/.<run-id>.partial
-                   directory) or sweep (its results/<experiment>/sweep-<id> directory)
-  --quiet          no progress output
-`;
-
-interface Parsed {
-  command: string;
-  positional: string[];
-  flags: Map<string, string | true>;
+/** Where the CLI writes (the process streams unless a caller captures them). */
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
 }
 
-const VALUE_FLAGS = new Set(['backend', 'results', 'resume']);
-const BOOL_FLAGS = new Set(['quiet', 'help']);
+const OVERRIDES_HELP = 'key=value overrides by dot path, values read as YAML, e.g. train.epochs=5 pruning.sparsities=[0,0.5]';
 
-export function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
-      if (VALUE_FLAGS.has(k)) {
-        const val = v ?? argv[++i];
-        if (val === undefined) throw new Error(`--${k} needs a value`);
-        flags.set(k, val);
-      } else if (BOOL_FLAGS.has(k)) flags.set(k, true);
-      else throw new Error(`unknown option --${k}; options: ${[...VALUE_FLAGS, ...BOOL_FLAGS].map((f) => `--${f}`).join(', ')}`);
-    } else positional.push(a);
-  }
-  return { command: positional.shift() ?? 'help', positional, flags };
+function backendOption(): Option {
+  return new Option(
+    '--backend <NAME>',
+    `force the tfjs backend (${BACKEND_CHOICES.join(', ')}); also config key "backend" or env BAYESPRUNE_BACKEND`,
+  ).argParser((v: string): BackendChoice => {
+    if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
+    throw new InvalidArgumentError(`unknown backend "${v}"${didYouMean(v, BACKEND_CHOICES)}; allowed: ${BACKEND_CHOICES.join(', ')}`);
+  });
 }
 
-/** Run / sweep options from the parsed command line. */
-function runOptions(p: Parsed, file: string, overrides: string[], backend: BackendChoice | undefined): RunOptions {
-  const resume = p.flags.get('resume');
-  const results = p.flags.get('results');
-  return {
-    configFile: file,
-    overrides,
-    backend,
-    resume: typeof resume === 'string' ? resume : undefined,
-    resultsDir: typeof results === 'string' ? results : undefined,
-    progress: p.flags.has('quiet') ? null : process.stderr,
+function nonEmpty(flag: string) {
+  return (v: string): string => {
+    if (v.trim() === '') throw new InvalidArgumentError(`${flag} needs a directory, got an empty value`);
+    return v;
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const p = parseArgs(argv);
-  const backendFlag = p.flags.get('backend');
-  const backend: BackendChoice | undefined = typeof backendFlag === 'string' ? parseBackendChoice(backendFlag, '--backend') : undefined;
-  if (p.flags.has('help') || p.command === 'help') {
-    process.stdout.write(HELP);
-    return 0;
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
-  switch (p.command) {
-    case 'sweep': {
-      const [file, ...rest] = p.positional;
-      if (!file) throw new Error('sweep needs a config file with a "sweep" grid, e.g. bayesprune sweep configs/swag.yaml');
-      const cfg = loadConfig(file, parseOverrides(rest));
-      const { runSweep, sweepPoints } = await import('./experiment/sweep.js');
-      sweepPoints(cfg); // validates every combination before any work
-      await runSweep(cfg, runOptions(p, file, rest, backend));
-      return 0;
-    }
-    case 'run':
-    case 'validate': {
-      const [file, ...rest] = p.positional;
-      if (!file) throw new Error(`${p.command} needs a config file, e.g. bayesprune ${p.command} configs/quickstart.yaml`);
-      const cfg = loadConfig(file, parseOverrides(rest));
-      if (p.command === 'validate') {
-        process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
-        return 0;
-      }
+}
+
+interface RunFlags {
+  backend?: BackendChoice;
+  results?: string;
+  resume?: string;
+  new?: boolean;
+  quiet?: boolean;
+}
+
+/** Build the program; actions write to `io` and set `result.code`. */
+export function buildProgram(io: CliIo, result: { code: number }): Command {
+  const program = new Command('bayesprune');
+  program
+    .description('Bayesian variational pruning with calibration reports')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help (also for every command: bayesprune run --help)')
+    .addHelpCommand('help [command]', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Usage errors are printed by main() as one line.
+      outputError: () => undefined,
+    })
+    .addHelpText(
+      'after',
+      `
+Overrides set config keys by dot path, e.g. train.epochs=5 seed=2 pruning.scope=layer.
+Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
+    );
+
+  program
+    .command('run')
+    .description('train, prune, evaluate and report one experiment')
+    .argument('<config>', 'config file (YAML or JSON)')
+    .argument('[overrides...]', OVERRIDES_HELP)
+    .addOption(backendOption())
+    .option('--results <DIR>', 'results root (default: results)', nonEmpty('--results'))
+    .option('--resume <DIR>', 'continue an interrupted run: its <results>/<experiment>/.<run-id>.partial directory')
+    .option('--new', 'start a new run even if an unfinished run of the same config exists')
+    .option('--quiet', 'no progress output')
+    .action(async (file: string, overrides: string[], opts: RunFlags) => {
+      const cfg = loadConfig(file, overrides);
+      const resultsDir = resolveResultsRoot(opts.results, '--results');
       const { runExperiment } = await import('./experiment/run.js');
-      await runExperiment(cfg, runOptions(p, file, rest, backend));
-      return 0;
-    }
-    case 'info': {
-      const info = await initBackend(backend);
+      const o: RunOptions = {
+        configFile: file,
+        overrides,
+        backend: opts.backend,
+        resume: opts.resume,
+        resultsDir,
+        progress: opts.quiet ? null : io.stderr,
+        newRun: Boolean(opts.new),
+      };
+      await runExperiment(cfg, o);
+    });
+
+  registerSweepCommand(program);
+
+  program
+    .command('validate')
+    .description('check a config (its variants and sweep points too) and print it resolved, exactly as it runs')
+    .argument('<config>', 'config file (YAML or JSON)')
+    .argument('[overrides...]', OVERRIDES_HELP)
+    .addOption(backendOption())
+    .action(async (file: string, overrides: string[]) => {
+      const cfg = loadConfig(file, overrides);
+      const points = await validateAll(cfg, file);
+      io.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+      const derived = derivedSettings(cfg);
+      if (derived.length)
+        io.stderr.write(
+          `derived at run time (not stored in the config): ${derived.map((d) => `${d.key} = ${JSON.stringify(d.value)} (${d.because})`).join('; ')}\n`,
+        );
+      if (points) io.stderr.write(`sweep: ${points} point${points === 1 ? '' : 's'}, each valid\n`);
+    });
+
+  program
+    .command('info')
+    .description('backends (which are available and why the others are not), versions, inference methods, criteria')
+    .addOption(backendOption())
+    .option('--json', 'print everything as JSON')
+    .action(async (opts: { backend?: BackendChoice; json?: boolean }) => {
+      const backend = await initBackend(opts.backend);
+      const probes = probeNativePackages();
+      const avail = backendAvailability(backend, probes);
       const out = {
-        backend: info,
+        backend,
+        available: avail.available,
+        unavailable: avail.unavailable,
+        nativePackages: probes.map((p) => p.summary),
         packages: packageVersions(),
         node: process.version,
         inferenceMethods: methodNames().map((n) => ({ name: n, description: getMethod(n).description })),
         criteria: criterionNames(),
       };
-      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-      return 0;
+      if (opts.json) {
+        io.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        return;
+      }
+      const lines = [
+        `backend in use: ${backend.name} (requested ${backend.requested}, from ${backend.source})${backend.wasmFeatures ? `; wasm threads ${backend.wasmFeatures.threads ? 'on' : 'off'}, SIMD ${backend.wasmFeatures.simd ? 'on' : 'off'}` : ''}`,
+        `available: ${avail.available.join(', ') || 'none'}`,
+        ...avail.unavailable.map((u) => `not available: ${u.name}: ${u.why}`),
+        `native packages: ${probes.map((p) => p.summary).join('; ')}`,
+        `tfjs-core ${backend.tfjsCoreVersion}, node ${process.version}`,
+        `packages: ${Object.entries(out.packages)
+          .map(([k, v]) => `${k} ${v ?? '(not installed)'}`)
+          .join(', ')}`,
+        `inference methods: ${methodNames().join(', ')}`,
+        `criteria: ${criterionNames().join(', ')}`,
+      ];
+      io.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('criteria')
+    .description('list the pruning criteria')
+    .action(() => {
+      for (const n of criterionNames()) io.stdout.write(`${n.padEnd(12)} ${getCriterion(n).description}\n`);
+    });
+
+  void result;
+  return program;
+}
+
+/** A commander usage error as one line: `error: unknown option '--fo' (did you mean --foo?)`. */
+function usageLine(e: CommanderError, command: string | undefined): string {
+  const lines = e.message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const head = (lines[0] ?? 'usage error').replace(/^error: /, '');
+  const hint = lines
+    .slice(1)
+    .map((l) => l.replace(/^\((.*)\)$/, '$1').replace(/^Did you mean/, 'did you mean'))
+    .join('; ');
+  return `error: ${head}${hint ? ` (${hint})` : ''}; see bayesprune ${command ? `${command} ` : ''}--help`;
+}
+
+/**
+ * Run the CLI on `argv` (without the node and script names). Returns the exit status;
+ * every error is printed on `io.stderr` as {@link formatError} writes it, never a stack trace.
+ */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const result = { code: 0 };
+  const program = buildProgram(io, result);
+  if (argv.length === 0) {
+    io.stdout.write(program.helpInformation());
+    return 0;
+  }
+  const previousExitCode = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    const code = typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0) || 0;
+    return code || result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return e.exitCode === 1 && argv.length ? 0 : e.exitCode;
+      const command = argv.find((a) => !a.startsWith('-'));
+      io.stderr.write(usageLine(e, program.commands.some((c) => c.name() === command) ? command : undefined) + '\n');
+      return 2;
     }
-    case 'criteria':
-      for (const n of criterionNames()) process.stdout.write(`${n.padEnd(12)} ${getCriterion(n).description}\n`);
-      return 0;
-    default:
-      throw new Error(`unknown command "${p.command}"; commands: run, sweep, validate, info, criteria, help`);
+    io.stderr.write(formatError(e) + '\n');
+    return 1;
+  } finally {
+    process.exitCode = previousExitCode;
   }
 }
 
-/** One clear line (or a list, for config errors) on stderr; no stack trace unless DEBUG is set. */
+/**
+ * One clear message (a list for config errors) for the user; no stack trace unless DEBUG is
+ * set. File-system errors become plain words naming the path.
+ */
 export function formatError(e: unknown): string {
-  if (e instanceof ConfigError) return `error: ${e.message}`;
-  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof ConfigError || e instanceof PathError) return `error: ${e.message}`;
+  const code = errnoCode(e);
+  const path = (e as { path?: unknown } | null)?.path;
+  let msg: string;
+  if (code && typeof path === 'string') msg = fsErrorMessage(e, path);
+  else msg = e instanceof Error ? e.message : String(e);
   return `error: ${msg}${process.env.DEBUG && e instanceof Error ? `\n${e.stack}` : ''}`;
 }
 

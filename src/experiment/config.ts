@@ -15,7 +15,7 @@ import { INITIALIZERS } from '../nn/init.js';
 import { LR_SCHEDULES } from '../inference/schedules.js';
 import { PRUNING_SCOPES } from '../pruning/masks.js';
 import { criterionNames } from '../scores/registry.js';
-import { sweepSchema } from './sweep-spec.js';
+import { expandValues, sweepSchema } from './sweep-spec.js';
 import { errnoCode, fsErrorMessage } from './paths.js';
 
 /**
@@ -80,7 +80,7 @@ const swagOptions = z
     /** Batch-norm networks: recompute the running statistics for every sampled network (and the mean) on training data (Maddox et al. 2019). */
     bnRefresh: z.boolean().default(true),
     /** Training examples of each refresh (0 = all), in passes of `train.batchSize`. */
-    bnRefreshExamples: z.number().int().min(0).default(1000),
+    bnRefreshExamples: num().int().min(0).default(1000),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -175,8 +175,7 @@ const schema = z
     experiment: plainName(),
     description: z.string().default(''),
     /** Root seed: every random draw derives from it. */
-    seed: z
-      .number()
+    seed: num()
       .int()
       .min(0)
       .max(2 ** 31 - 1)
@@ -898,6 +897,18 @@ export function loadConfig(path: string, overrides: (Override | string)[] = []):
   const issues = [...overrideIssues, ...fileIssues.filter((f) => !r.issues.some((i) => i.path === f.path && i.message === f.message)), ...r.issues];
   if (issues.length) throw new ConfigError(issues.every((i) => i.origin) ? 'command line' : path, issues);
   return r.config!;
+}
+
+/**
+ * Everything `validate` checks beyond {@link loadConfig}: when the config has a sweep, every
+ * sweep point (with its variants), through the sweep's own expansion (`sweepPoints`), all
+ * problems of all points in one {@link ConfigError}. Returns the number of sweep points (0: no sweep).
+ */
+export async function validateAll(cfg: ExperimentConfig, source = 'config'): Promise<number> {
+  void source;
+  if (!expandValues(cfg.sweep).length) return 0;
+  const { sweepPoints } = await import('./sweep.js');
+  return sweepPoints(cfg).length;
 }
 
 /**

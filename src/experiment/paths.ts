@@ -98,7 +98,8 @@ export function makeDirs(dir: string): string[] {
       isDir = statSync(p).isDirectory();
     } catch (e) {
       const code = errnoCode(e);
-      if (code === 'ENOENT') isDir = undefined;
+      if (code === 'ENOENT' || code === 'ENOTDIR')
+        isDir = undefined; // ENOTDIR: a file further up; the walk finds and names it
       else throw new PathError(`cannot create directory ${dir}: ${fsErrorMessage(e, p)}`);
     }
     if (isDir === true) break;

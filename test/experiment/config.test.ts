@@ -15,6 +15,8 @@ import {
   variantConfig,
 } from '../../src/experiment/config.js';
 import { gateGranularity, removalOf } from '../../src/bayes/gated-methods.js';
+import { z } from 'zod';
+import { configSchema } from '../../src/experiment/config.js';
 import { learningRate } from '../../src/inference/schedules.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bp-config-'));
@@ -202,6 +204,26 @@ describe('non-finite numbers (issue 9, defect 9)', () => {
     expect(byPath['inference.warmup.endEpoch']!.message).toBe('must be a finite number (got NaN)');
     expect(byPath['pruning.logAlphaThreshold']!.message).toBe('must be a finite number (got -Infinity)');
     expect(byPath['pruning.logAlphaThreshold']!.origin).toBe('override pruning.logAlphaThreshold=-.inf');
+  });
+
+  it('every number of the schema is finite (a walk over the whole schema: each number has a finite or integer check)', () => {
+    const loose: string[] = [];
+    let numbers = 0;
+    const walk = (t: z.ZodTypeAny, path: string): void => {
+      if (t instanceof z.ZodNumber) {
+        numbers++;
+        if (!t._def.checks.some((c) => c.kind === 'finite' || c.kind === 'int')) loose.push(path);
+      } else if (t instanceof z.ZodObject) for (const [k, v] of Object.entries(t.shape)) walk(v as z.ZodTypeAny, `${path}.${k}`);
+      else if (t instanceof z.ZodArray) walk(t.element, `${path}[]`);
+      else if (t instanceof z.ZodRecord) walk(t._def.valueType, `${path}{}`);
+      else if (t instanceof z.ZodDefault || t instanceof z.ZodOptional || t instanceof z.ZodNullable) walk(t._def.innerType, path);
+      else if (t instanceof z.ZodEffects) walk(t._def.schema, path);
+      else if (t instanceof z.ZodPipeline) (walk(t._def.in, path), walk(t._def.out, path));
+      else if (t instanceof z.ZodUnion || t instanceof z.ZodDiscriminatedUnion) for (const o of t.options as z.ZodTypeAny[]) walk(o, path);
+    };
+    walk(configSchema, '');
+    expect(numbers).toBeGreaterThan(40);
+    expect(loose).toEqual([]);
   });
 
   it('null stays allowed for logAlphaThreshold (documented: no threshold point)', () => {
