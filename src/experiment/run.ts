@@ -10,11 +10,11 @@
  * An interrupted run keeps its partial directory; `run --resume <dir>` continues it.
  * @module
  */
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend.js';
 import { loadDataset, type LoadedDataset } from '../data/registry.js';
-import { subset, type Dataset } from '../data/dataset.js';
+import { featureSize, subset, type Dataset } from '../data/dataset.js';
 import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
 import { getMethod } from '../inference/methods.js';
@@ -24,6 +24,7 @@ import { toCsv } from '../report/table.js';
 import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
 import { validateConfig, variantConfig, type ExperimentConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { acquireRunLock, lockHolder, type RunLock } from './run-lock.js';
 import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -41,6 +42,19 @@ export interface RunOptions {
   resume?: string;
   /** Progress output (default stderr); `null` silences it. */
   progress?: ProgressSink | null;
+  /**
+   * Start a new run even when an unfinished (partial, unlocked) run of the identical
+   * resolved config exists in the experiment's directory (CLI flag `--new`). Without it
+   * such a run is refused with the `--resume` command that continues it.
+   */
+  newRun?: boolean;
+  /**
+   * Handle SIGINT / SIGTERM while the run is in progress (default true): print the
+   * command that continues the run, release its lock and exit with 130 / 143. Only
+   * installed when the process has no other listener for the signal; a caller with its
+   * own handlers (a sweep) keeps them, and the lock is still released on exit.
+   */
+  signals?: boolean;
 }
 
 export interface VariantResult {
@@ -81,7 +95,121 @@ export function loadData(cfg: ExperimentConfig): LoadedDataset {
       `${d.train.name}[:${cfg.data.trainLimit}]`,
     );
   }
+  checkData(cfg, d);
   return d;
+}
+
+/**
+ * The splits of a data set checked against each other and against the model, which is
+ * built from the training split's example shape and class count: every split the run
+ * uses is non-empty, has the training split's example shape and class count, labels in
+ * [0, classes) and finite features. Throws one clear line naming the data set and split.
+ */
+export function checkData(cfg: ExperimentConfig, d: LoadedDataset): void {
+  const where = `data "${cfg.data.name}"${cfg.data.dir ? ` (${cfg.data.dir})` : ''}`;
+  const { train } = d;
+  const splits: [string, Dataset][] = [
+    ['training', train],
+    ['validation', d.validation],
+    ...(cfg.eval.split === 'test' ? [['test', d.test] as [string, Dataset]] : []),
+  ];
+  for (const [split, ds] of splits) {
+    if (ds.n === 0)
+      throw new Error(`${where}: the ${split} split is empty (0 examples)${split === 'training' ? '; a run needs at least one training example' : ''}`);
+    if (ds.shape.length !== train.shape.length || ds.shape.some((v, i) => v !== train.shape[i]) || featureSize(ds) !== featureSize(train))
+      throw new Error(
+        `${where}: ${split} examples have shape [${ds.shape.join(', ')}], the training examples (and so the model's input) [${train.shape.join(', ')}]`,
+      );
+    if (ds.numClasses !== train.numClasses)
+      throw new Error(`${where}: the ${split} split has ${ds.numClasses} classes, the training split (and so the model) ${train.numClasses}`);
+    const f = featureSize(ds);
+    if (ds.x.length !== ds.n * f || ds.y.length !== ds.n)
+      throw new Error(`${where}: the ${split} split holds ${ds.x.length} feature values and ${ds.y.length} labels for ${ds.n} examples of ${f} features`);
+    for (let i = 0; i < ds.n; i++) {
+      const c = ds.y[i]!;
+      if (!(Number.isInteger(c) && c >= 0 && c < train.numClasses))
+        throw new Error(`${where}: ${split} label ${i} is ${c}, outside the model's classes [0, ${train.numClasses})`);
+    }
+    for (let i = 0; i < ds.x.length; i++)
+      if (!Number.isFinite(ds.x[i]!))
+        throw new Error(`${where}: ${split} example ${Math.floor(i / f)} has a non-finite feature (${ds.x[i]}) at index ${i % f}`);
+  }
+}
+
+/** Shell-quote one argument (only when needed), for commands printed to the user. */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that continues the partial run `partial`: the original arguments plus `--resume`. */
+export function resumeCommand(o: RunOptions, partial: string): string {
+  const args = ['bayesprune', 'run', o.configFile ?? '<config.yaml>', ...(o.overrides ?? [])];
+  if (o.backend) args.push('--backend', o.backend);
+  if (o.resultsDir !== undefined) args.push('--results', o.resultsDir);
+  args.push('--resume', partial);
+  return args.map(shellQuote).join(' ');
+}
+
+/**
+ * Unfinished runs of exactly this resolved config in `expDir`: partial directories whose
+ * `config.json` equals `cfg` and that no live process holds (a locked one is running now).
+ */
+export function unfinishedRuns(expDir: string, cfg: ExperimentConfig): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(expDir);
+  } catch {
+    return [];
+  }
+  const want = JSON.stringify(cfg);
+  const out: string[] = [];
+  for (const e of entries.sort()) {
+    if (!/^\..+\.partial$/.test(e)) continue;
+    const dir = join(expDir, e);
+    try {
+      if (JSON.stringify(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))) !== want) continue;
+      const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+      if (man.status === 'complete') continue;
+    } catch {
+      continue;
+    }
+    const h = lockHolder(dir);
+    if (h && h.alive !== false) continue;
+    out.push(dir);
+  }
+  return out;
+}
+
+/** Remove temp files (`*.tmp-<pid>-<hex>`) a killed process left in a partial directory. */
+function removeTempFiles(dir: string): void {
+  for (const f of readdirSync(dir)) if (/\.tmp-\d+-[0-9a-f]{16}$/.test(f)) rmSync(join(dir, f), { force: true });
+}
+
+/** The manifest of a directory given to `--resume`, or a clear error. */
+function readResumeManifest(flag: string, dir: string): Manifest {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    // A partial directory disappears when its run completes: say where the results went.
+    const m = /^\.(.+)\.partial$/.exec(basename(dir));
+    const done = m ? join(dirname(dir), m[1]!) : null;
+    if (done && existsSync(join(done, 'manifest.json'))) throw new Error(`run ${m![1]} is complete; its results are in ${done}`);
+    throw new Error(`--resume ${flag}: no such directory; give the results/<experiment>/.<run-id>.partial directory of an interrupted run`);
+  }
+  if (!st.isDirectory()) throw new Error(`--resume ${flag}: not a directory; give the results/<experiment>/.<run-id>.partial directory of an interrupted run`);
+  const mp = join(dir, 'manifest.json');
+  if (!existsSync(mp)) throw new Error(`--resume ${flag}: no manifest.json there; expected a results/<experiment>/.<run-id>.partial directory`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(mp, 'utf8')) as Manifest;
+  } catch {
+    throw new Error(`--resume ${flag}: ${mp} is not valid JSON; this directory cannot be resumed`);
+  }
+  if (manifest.status === 'complete') throw new Error(`run ${manifest.runId} is complete; its results are in ${dir}`);
+  if (!basename(dir).endsWith('.partial')) throw new Error(`--resume ${flag}: not a partial run directory (its name must be .<run-id>.partial)`);
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`--resume ${flag}: no config.json there; this directory cannot be resumed`);
+  return manifest;
 }
 
 /** Train and evaluate one variant, checkpointing into `dir`. */
@@ -229,24 +357,42 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   let partial: string;
   let runId: string;
   let manifest: Manifest;
+  let lock: RunLock;
   if (o.resume) {
-    partial = o.resume.replace(/\/+$/, '');
-    const mp = join(partial, 'manifest.json');
-    if (!existsSync(mp)) throw new Error(`--resume ${o.resume}: no manifest.json there; expected a results/<experiment>/.<run-id>.partial directory`);
-    manifest = JSON.parse(readFileSync(mp, 'utf8')) as Manifest;
+    partial = o.resume.replace(/\/+$/, '') || o.resume;
+    manifest = readResumeManifest(o.resume, partial);
     const saved = JSON.parse(readFileSync(join(partial, 'config.json'), 'utf8')) as ExperimentConfig;
     if (JSON.stringify(saved) !== JSON.stringify(cfg))
       throw new Error(
         `--resume ${o.resume}: the config differs from the one the run started with (${join(partial, 'config.json')}); resume with the same config and overrides`,
       );
     runId = manifest.runId;
+    lock = acquireRunLock(partial, runId, (s) => (sink ?? process.stderr).write(s));
+    try {
+      // Another process may have finished the run between our first look and the lock.
+      manifest = readResumeManifest(o.resume, partial);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    removeTempFiles(partial);
     manifest.resumedFrom = partial;
   } else {
-    runId = runIdFor(cfg.seed);
     const expDir = safeJoin(resultsDir, cfg.experiment);
+    if (!o.newRun) {
+      const unfinished = unfinishedRuns(expDir, cfg);
+      if (unfinished.length)
+        throw new Error(
+          `an unfinished run of this config exists: ${unfinished.at(-1)}; continue it with --resume ${unfinished.at(-1)} (or pass --new to start another)`,
+        );
+    }
+    runId = runIdFor(cfg.seed);
     while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
     partial = safeJoin(expDir, `.${runId}.partial`);
-    makeDirs(partial);
+    // The partial directory appears complete with its config and manifest (staged, then
+    // renamed), so a kill at any moment leaves either nothing resumable or a resumable run.
+    const staging = safeJoin(expDir, `.${runId}.partial.new-${process.pid}`);
+    makeDirs(staging);
     manifest = newManifest({
       experiment: cfg.experiment,
       runId,
@@ -257,14 +403,66 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
       dataSplit: data.split,
       resumedFrom: null,
     });
-    await writeJsonAtomic(join(partial, 'config.json'), cfg);
+    manifest.backend = backend;
+    try {
+      await writeJsonAtomic(join(staging, 'config.json'), cfg);
+      await writeJsonAtomic(join(staging, 'manifest.json'), manifest);
+      renameSync(staging, partial);
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
+    lock = acquireRunLock(partial, runId);
   }
-  manifest.backend = backend;
-  await writeJsonAtomic(join(partial, 'manifest.json'), manifest);
-  sink?.write(
-    `run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`,
-  );
+  // From here on the lock is ours: released on completion, on error, and on exit (signals).
+  const releaseOnExit = () => lock.release();
+  process.on('exit', releaseOnExit);
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  if (o.signals !== false) {
+    for (const [sig, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      if (process.listenerCount(sig) > 0) continue;
+      const h = () => {
+        process.stderr.write(
+          `\ninterrupted (${sig}): run ${runId} is kept in ${partial} with its last checkpoint; continue it with:\n  ${resumeCommand(o, partial)}\n`,
+        );
+        lock.release();
+        process.exit(code);
+      };
+      process.on(sig, h);
+      handlers.push([sig, h]);
+    }
+  }
+  try {
+    if (o.resume) {
+      manifest.backend = backend;
+      await writeJsonAtomic(join(partial, 'manifest.json'), manifest);
+    }
+    sink?.write(
+      `run ${runId}: backend ${backend.name}, seed ${cfg.seed}, ${variants.length} model${variants.length > 1 ? 's' : ''}, data ${cfg.data.name} (${data.train.n}/${data.validation.n}/${data.test.n})\n`,
+    );
+    return await finishRun(cfg, variants, dataByKey, partial, runId, manifest, backend, sink, lock);
+  } finally {
+    lock.release();
+    process.off('exit', releaseOnExit);
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+}
 
+/** Train and evaluate every model of a locked partial run, write its results and move it to its final directory. */
+async function finishRun(
+  cfg: ExperimentConfig,
+  variants: { name: string; config: ExperimentConfig }[],
+  dataByKey: Map<string, LoadedDataset>,
+  partial: string,
+  runId: string,
+  manifest: Manifest,
+  backend: BackendInfo,
+  sink: ProgressSink | null,
+  lock: RunLock,
+): Promise<RunResult> {
   const results: VariantResult[] = [];
   for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink)));
 
@@ -313,6 +511,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   manifest.status = 'complete';
   await writeJsonAtomic(join(partial, 'manifest.json'), manifest);
   const finalDir = join(dirname(partial), runId);
+  lock.release(); // the lock file must not travel into the finished run
   renameSync(partial, finalDir);
   sink?.write(`results: ${finalDir}\n`);
   return { runDir: finalDir, manifest, variants: results };
