@@ -100,8 +100,9 @@ export function registerSweepCommand(program: Command): Command {
     .description('aggregate the finished points of one or more directories of a sweep (e.g. shards); lists missing and failed points')
     .argument('<dirs...>', 'sweep directories (the summary is written into the first)')
     .option('--quiet', 'no progress output')
-    .action(async (dirs: string[], opts: { quiet?: boolean }) => {
-      const code = await collectAction(dirs, opts);
+    .action(async (dirs: string[], opts: { quiet?: boolean }, cmd: Command) => {
+      // `--quiet` after the directories is parsed by the parent `sweep` command (same option name).
+      const code = await collectAction(dirs, { quiet: Boolean(opts.quiet || cmd.parent?.opts().quiet) });
       if (code) process.exitCode = code;
     });
   return sweep;

@@ -426,7 +426,7 @@ class SweepDisplay {
     const stage = s.model ? `[${s.model}] ${s.stage}${s.epochs ? ` epoch ${s.epoch}/${s.epochs}` : ''} ${Math.round(100 * (s.frac ?? 0))}%` : 'starting';
     const st = s.stageStart ? (Date.now() - s.stageStart) / 1000 : NaN;
     const eta = s.stage === 'train' && s.frac && s.frac > 0 ? (st / s.frac) * (1 - s.frac) : NaN;
-    return `  w${s.id} ${s.point.label}: ${stage} | ${formatDuration(el)}, stage ETA ${formatDuration(eta)}`;
+    return `  w${s.id} ${s.point.label}: ${stage} | ${formatDuration(el)}${Number.isFinite(eta) ? `, ETA ${formatDuration(eta)}` : ''}`;
   }
   private clear() {
     if (!this.tty || !this.drawn) return;
@@ -435,7 +435,8 @@ class SweepDisplay {
   }
   draw() {
     if (!this.tty) return;
-    const cols = (this.out!.columns ?? 120) - 1;
+    const c = this.out!.columns ?? 0;
+    const cols = c > 20 ? c - 1 : 200;
     const lines = [this.header(), ...[...this.slots.values()].map((s) => this.slotLine(s))].map((l) => l.slice(0, cols));
     this.clear();
     this.out!.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
