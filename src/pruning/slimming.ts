@@ -148,7 +148,7 @@ export interface SlimOptions {
   epochs: number;
   lr: number;
   batchSize: number;
-  /** Examples timed for the measured speed-up (taken from `validation`). */
+  /** Examples timed for the measured speed-up (taken from `validation`; default 1,000). */
   timingExamples?: number;
 }
 
@@ -161,7 +161,7 @@ export async function slimNetwork(net: Network, train: Dataset, validation: Data
   try {
     const r = compactNetwork(net);
     compact = r.network;
-    const m = Math.min(o.timingExamples ?? 500, validation.n);
+    const m = Math.min(o.timingExamples ?? 1000, validation.n);
     const d = validation.x.length / validation.n;
     const x = tf.tensor(validation.x.subarray(0, m * d), [m, ...validation.shape]);
     let maxLogitDiff: number;
@@ -169,7 +169,7 @@ export async function slimNetwork(net: Network, train: Dataset, validation: Data
     try {
       maxLogitDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(net.forward(x, { sample: false }), compact!.forward(x, { sample: false })))).dataSync()[0]!);
       net.setMasks(saved.size ? saved : null);
-      measured = measureSpeedup(net, compact, x);
+      measured = measureSpeedup(net, compact, x, 9);
     } finally {
       x.dispose();
     }
