@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BACKEND_CHOICES, parseBackendChoice } from '../backend.js';
-import { loadConfig, parseOverrides } from './config.js';
+import { loadConfig } from './config.js';
 import { addSlurmOptions, slurmSweepAction, usesSlurm } from './slurm.js';
 
 function wholeNumber(flag: string, min: number) {
@@ -40,7 +40,7 @@ export async function sweepAction(file: string, overrides: string[], opts: Sweep
   const { parseShard, runSweep } = await import('./sweep.js');
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, '--backend') : undefined;
-  const cfg = loadConfig(file, parseOverrides(overrides));
+  const cfg = loadConfig(file, overrides);
   const r = await runSweep(cfg, {
     configFile: file,
     overrides,

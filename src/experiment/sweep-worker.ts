@@ -9,8 +9,9 @@
  * that a resumed sweep never races an orphan; its partial run is resumed from the checkpoint.
  *
  * Fault injection for tests: `BAYESPRUNE_SWEEP_FAULT=<kind>@<label>[,...]` with kind `throw`
- * (an exception inside the run), `exit` (exit code 3) or `kill` (SIGKILL of itself) makes the
- * worker of that point fail that way.
+ * (an exception inside the run), `exit` (exit code 3), `kill` (SIGKILL of itself) or
+ * `kill-epoch-<k>` (SIGKILL of itself once training epoch k has begun, i.e. after the checkpoint
+ * of epoch k − 1) makes the worker of that point fail that way.
  * @module
  */
 import type { BackendChoice } from '../backend.js';
@@ -47,7 +48,7 @@ function fault(label: string): string | undefined {
  * A progress sink that looks like a terminal to the run (so every update arrives), turns the
  * updates into IPC progress messages and writes plain lines (stage ends, epoch ends) to stderr.
  */
-function progressSink(): ProgressSink {
+function progressSink(killAtEpoch?: number): ProgressSink {
   let last = 0;
   return {
     isTTY: true,
@@ -62,6 +63,7 @@ function progressSink(): ProgressSink {
       const m = /^\[([^\]]+)\] (\S+)\s+(\d+)%/.exec(text);
       const ep = /epoch (\d+)\/(\d+)/.exec(text);
       const epochEnd = / val \S+%/.test(text);
+      if (killAtEpoch !== undefined && ep && !epochEnd && Number(ep[1]) >= killAtEpoch) process.kill(process.pid, 'SIGKILL');
       if (epochEnd) process.stderr.write(text.replace(/ \[[█░]+\]/, '') + '\n');
       const now = Date.now();
       if (m && (epochEnd || now - last > 250)) {
@@ -90,7 +92,7 @@ async function runJob(job: WorkerJob): Promise<void> {
     backend: job.backend,
     configFile: job.configFile,
     overrides: job.overrides,
-    progress: progressSink(),
+    progress: progressSink(kind?.startsWith('kill-epoch-') ? Number(kind.slice('kill-epoch-'.length)) : undefined),
   });
   await send({ type: 'done', runDir: r.runDir });
 }

@@ -137,6 +137,24 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     expect(csv(dir, 'summary.csv')).toBe(csv(reference, 'summary.csv'));
   });
 
+  it('kill -9 of a worker mid-training, then --resume: the partial run continues from its checkpoint, same numbers', async () => {
+    const three = validateConfig({ ...base, train: { ...base.train, epochs: 3 }, sweep: { seeds: [5] } });
+    const [p] = sweepPoints(three);
+    const root = mkdtempSync(join(tmpdir(), 'bp-sweep-wkill-'));
+    process.env.BAYESPRUNE_SWEEP_FAULT = `kill-epoch-2@${p!.label}`;
+    const broken = await runSweep(three, { sweepDir: join(root, 'a'), jobs: 1, progress: null });
+    expect(broken.failed).toEqual([p!.label]);
+    expect(record(broken.sweepDir, p!.label).attempts[0]!.signal).toBe('SIGKILL');
+    expect(readdirSync(join(broken.sweepDir, 'runs', p!.label)).filter((d) => d.endsWith('.partial'))).toHaveLength(1);
+    delete process.env.BAYESPRUNE_SWEEP_FAULT;
+    const resumed = await runSweep(three, { resume: broken.sweepDir, jobs: 1, progress: null });
+    expect(resumed.ran).toEqual([p!.label]);
+    expect(record(broken.sweepDir, p!.label).attempts[1]!.resumedFrom).toMatch(/\.partial$/);
+    expect(readFileSync(join(broken.sweepDir, 'runs', p!.label, 'log.txt'), 'utf8')).toContain('[main] resumed from epoch 1');
+    const whole = await runSweep(three, { sweepDir: join(root, 'b'), jobs: 1, progress: null });
+    expect(csv(broken.sweepDir, 'runs.csv')).toBe(csv(whole.sweepDir, 'runs.csv'));
+  });
+
   it('shards 0/2 and 1/2 in one directory, then collect, equal the unsharded sweep', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bp-sweep-shard-'));
     const dir = join(root, 'sw');
