@@ -1,10 +1,12 @@
 /**
  * Bayesian linear regression y = Xw + ε, ε ~ N(0, σ²), prior w ~ N(0, λ⁻¹I): the posterior is
- * Gaussian with precision P = XᵀX/σ² + λI and mean P⁻¹Xᵀy/σ², known in closed form. Checks:
- * diagonal Laplace (GGN) gives 1/diag(P) within 2 % (and so the exact marginals for an
- * orthogonal design); mean-field VI reaches its known optimum (exact means, variances
- * 1/diag(P)) within 10 %; SVGD with 100 particles recovers means within 5 % and marginal
- * variances within 25 %.
+ * Gaussian with precision P = XᵀX/σ² + λI and mean P⁻¹Xᵀy/σ², known in closed form and
+ * computed here with mathjs (independently of the code under test). Checks: the diagonal
+ * GGN of a linear-Gaussian model is exactly diag(XᵀX)/σ², so diagonal Laplace gives
+ * 1/diag(P) (and the exact marginals for an orthogonal design); mean-field VI reaches its
+ * known optimum (exact means, variances 1/diag(P), which on a correlated design are far
+ * below the exact marginals diag(P⁻¹)); SVGD with 100 particles recovers means within 5 %
+ * and marginal variances within 25 %.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as math from 'mathjs';
@@ -66,7 +68,7 @@ describe('diagonal Laplace on Bayesian linear regression', { timeout: 60_000 }, 
   const sigma = 0.5;
   const lambda = 2;
 
-  it('gives 1/diag(precision) within 2 % (GGN), mean = the exact posterior mean', () => {
+  it('GGN curvature = diag(XᵀX)/σ² (a hand loop), so the variances are 1/diag(precision)', () => {
     const n = 40;
     const d = 4;
     const { X, y } = linearRegression({ n, dim: d, noiseStd: sigma, stream: new RandomStream('laplace-lr'), weights: [1, -1, 0.5, 2] });
@@ -76,8 +78,10 @@ describe('diagonal Laplace on Bayesian linear regression', { timeout: 60_000 }, 
     const post = new LaplacePosterior(net, curv, lambda);
     const m = post.moments()[0]!;
     for (let j = 0; j < d; j++) {
-      expect(relErr(m.variance[j]!, ex.invDiagPrecision[j]!)).toBeLessThan(0.02);
-      expect(relErr(m.mean[j]!, ex.mean[j]!)).toBeLessThan(1e-4);
+      let xx = 0;
+      for (let i = 0; i < n; i++) xx += X[i * d + j]! ** 2;
+      expect(relErr(m.variance[j]!, 1 / (xx / (sigma * sigma) + lambda))).toBeLessThan(1e-4);
+      expect(relErr(m.variance[j]!, ex.invDiagPrecision[j]!)).toBeLessThan(1e-4);
     }
     post.dispose();
   });
@@ -111,13 +115,24 @@ describe('diagonal Laplace on Bayesian linear regression', { timeout: 60_000 }, 
 });
 
 describe('mean-field VI on Bayesian linear regression', { timeout: 120_000 }, () => {
-  it('converges to the exact means and variances 1/diag(precision) within 10 %', () => {
+  it('on a correlated design: exact means, variances 1/diag(precision) within 10 %, far below the exact marginals', () => {
     const n = 50;
     const d = 3;
     const sigma = 1;
     const lambda = 1;
-    const { X, y } = linearRegression({ n, dim: d, noiseStd: sigma, stream: new RandomStream('mfvi-lr'), weights: [1, -1.5, 2] });
+    // Features 0 and 1 correlated (ρ ≈ 0.8), so the mean-field optimum 1/P_jj is well below diag(P⁻¹).
+    const st = new RandomStream('mfvi-lr');
+    const w = [1, -1.5, 2];
+    const X = new Float32Array(n * d);
+    const y = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = st.normal();
+      const row = [a, 0.8 * a + 0.6 * st.normal(), st.normal()];
+      X.set(row, i * d);
+      y[i] = row.reduce((acc, v, j) => acc + v * w[j]!, 0) + sigma * st.normal();
+    }
     const ex = exactPosterior(X, y, n, d, sigma, lambda);
+    expect(ex.marginal[0]! / ex.invDiagPrecision[0]!).toBeGreaterThan(1.8); // the design really is correlated
     const stream = new RandomStream('mfvi');
     // Mean-field Gaussian layer (LRT) with prior N(0, 1/λ); its bias stays at 0 (not trained).
     const layer = new LrtDense({
@@ -161,8 +176,8 @@ describe('mean-field VI on Bayesian linear regression', { timeout: 120_000 }, ()
       expect(relErr(sumTheta[j]! / k, ex.mean[j]!)).toBeLessThan(0.1);
       expect(relErr(sumVar[j]! / k, ex.invDiagPrecision[j]!)).toBeLessThan(0.1);
     }
-    // The optimum differs from the true marginals when features are correlated (VI underestimates them).
-    for (let j = 0; j < d; j++) expect(ex.invDiagPrecision[j]!).toBeLessThanOrEqual(ex.marginal[j]! * (1 + 1e-9));
+    // Mean-field VI underestimates the correlated marginals: its variances are nearer 1/P_jj than diag(P⁻¹).
+    for (const j of [0, 1]) expect(sumVar[j]! / k).toBeLessThan(0.7 * ex.marginal[j]!);
     tf.dispose([x, yt]);
     opt.dispose();
     layer.dispose();
