@@ -666,7 +666,10 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
       if (c.model.arch === 'lenet-5-caffe' && (c.inference.method === 'spike-slab' || c.inference.method === 'unit-gates'))
         add('model.arch', `lenet-5-caffe needs conv layers, which inference.method "${c.inference.method}" does not provide (use vi, map or l0)`);
       if (c.inference.method === 'slimming' && c.model.arch !== 'bn-cnn')
-        add('model.arch', `inference.method "slimming" prunes channels by their batch-norm scales; use bn-cnn, the architecture with batch norm (got "${c.model.arch}")`);
+        add(
+          'model.arch',
+          `inference.method "slimming" prunes channels by their batch-norm scales; use bn-cnn, the architecture with batch norm (got "${c.model.arch}")`,
+        );
       if (c.model.arch === 'bn-cnn' && !['map', 'vi', 'swag', 'slimming'].includes(c.inference.method))
         add('model.arch', `bn-cnn (batch norm) runs with inference.method map, vi, swag or slimming (got "${c.inference.method}")`);
       if (c.model.arch !== 'bn-cnn' && c.pruning.criteria.includes('bn-scale'))
