@@ -185,7 +185,11 @@ const schema = z
       .object({
         name: z.enum(DATASETS).default('mnist-embedded'),
         /** Directory for file-based data sets (fashion-mnist). */
-        dir: z.string().optional(),
+        dir: z
+          .string()
+          .min(1, 'an empty directory name; leave the key out for the default')
+          .refine((d) => !d.includes('\0'), 'contains a NUL character')
+          .optional(),
         /** Use only the first n training examples (quick runs); 0 = all. */
         trainLimit: num().int().min(0).default(0),
       })
@@ -442,6 +446,7 @@ function describeIssue(i: z.ZodIssue, raw: unknown): string {
     case 'not_finite':
       return `must be a finite number (got ${show(valueAt(raw, i.path))})`;
     case 'too_small':
+      if (i.type === 'string') return i.message;
       return i.type === 'array' ? `needs at least ${i.minimum} entr${i.minimum === 1 ? 'y' : 'ies'}` : `must be ${i.inclusive ? '≥' : '>'} ${i.minimum}`;
     case 'too_big':
       return i.type === 'array' ? `at most ${i.maximum} entries` : `must be ${i.inclusive ? '≤' : '<'} ${i.maximum}`;
