@@ -29,6 +29,7 @@ import type { Row } from '../report/table.js';
 import { ConfigError, setPath, validateConfig, variantConfig, type ConfigIssue, type ExperimentConfig } from './config.js';
 import { flattenRow, type CurveRow } from './curves.js';
 import { formatDuration, type ProgressSink } from './progress.js';
+import { makeDirs, resolveResultsRoot } from './paths.js';
 import { loadData } from './run.js';
 import { canonicalJson, expandValues, hashOf, pointLabel, sweepAxes } from './sweep-spec.js';
 import { writeSweepSummary } from './sweep-summary.js';
@@ -194,8 +195,12 @@ function checkSameSpec(dir: string, saved: SweepRecord, rec: SweepRecord, flag: 
 }
 
 /** Create `dir/sweep.json` exactly once (atomic: write a temp file, hard-link it into place). */
-function createRecord(dir: string, rec: SweepRecord): boolean {
-  mkdirSync(dir, { recursive: true });
+function createRecord(dir: string, rec: SweepRecord, flag: string): boolean {
+  try {
+    makeDirs(dir);
+  } catch (e) {
+    throw new SweepError(`${flag} ${dir}: ${(e as Error).message}`);
+  }
   const tmp = join(dir, `.sweep.json.tmp-${process.pid}-${Date.now()}`);
   writeFileSync(tmp, JSON.stringify(rec, null, 2) + '\n');
   try {
@@ -229,13 +234,13 @@ function openSweepDir(cfg: ExperimentConfig, rec: SweepRecord, o: SweepOptions):
     if (existsSync(dir) && !statSync(dir).isDirectory()) throw new SweepError(`--sweep-dir ${dir}: exists and is not a directory`);
     if (existsSync(dir) && !existsSync(join(dir, 'sweep.json')) && readdirSync(dir).some((f) => !f.startsWith('.sweep.json.tmp')))
       throw new SweepError(`--sweep-dir ${dir}: exists, is not empty and is not a sweep directory (no sweep.json)`);
-    if (!createRecord(dir, rec)) checkSameSpec(dir, readSweepRecord(dir, '--sweep-dir'), rec, '--sweep-dir');
+    if (!createRecord(dir, rec, '--sweep-dir')) checkSameSpec(dir, readSweepRecord(dir, '--sweep-dir'), rec, '--sweep-dir');
     return dir;
   }
-  const base = join(o.resultsDir ?? 'results', cfg.experiment);
+  const base = join(resolveResultsRoot(o.resultsDir, '--results'), cfg.experiment);
   let dir = join(base, `sweep-${timestampId()}`);
   while (existsSync(dir)) dir += 'x';
-  createRecord(dir, rec);
+  createRecord(dir, rec, '--results');
   return dir;
 }
 
@@ -568,6 +573,7 @@ export async function runSweep(cfg: ExperimentConfig, o: SweepOptions = {}): Pro
   if (!Number.isInteger(retry) || retry < 0) throw new SweepError(`--retry ${retry}: expected a whole number ≥ 0`);
   if (o.resume !== undefined && o.sweepDir !== undefined) throw new SweepError('--resume and --sweep-dir: give one of them (both name the sweep directory)');
   if (o.resume !== undefined) readSweepRecord(o.resume.replace(/\/+$/, '') || o.resume, '--resume');
+  else if (o.sweepDir === undefined) resolveResultsRoot(o.resultsDir, '--results');
   checkSweepData(points);
   const rec = sweepRecord(cfg, points, o);
   const sweepDir = openSweepDir(cfg, rec, o);
