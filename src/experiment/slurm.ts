@@ -14,7 +14,7 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -279,6 +279,19 @@ export function runSlurmSweep(a: SlurmSweepArgs): SlurmSweepResult {
   return { sweepDir, scripts: s, arrayJobId, collectJobId };
 }
 
+/** Whether `exe` (a path, or a name looked up on PATH) is an executable file. */
+function onPath(exe: string, env: NodeJS.ProcessEnv): boolean {
+  const dirs = exe.includes('/') ? [''] : (env.PATH ?? '').split(':').filter(Boolean);
+  return dirs.some((d) => {
+    try {
+      accessSync(d ? join(d, exe) : exe, constants.X_OK);
+      return statSync(d ? join(d, exe) : exe).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** The sweep command's options as the `--slurm` path sees them (the sweep's own plus {@link addSlurmOptions}'). */
 export interface SlurmCliOptions extends SlurmOptions {
   jobs?: number;
@@ -323,6 +336,8 @@ export async function slurmSweepAction(
     throw new Error(`${given.join(', ')} only appl${given.length > 1 ? 'y' : 'ies'} with --slurm`);
   }
   if (opts.shard !== undefined) throw new Error('--shard and --slurm: --slurm gives every array task its own --shard i/n; drop --shard');
+  // Before anything is written: without sbatch only --dry-run makes sense.
+  if (!opts.dryRun && !onPath(io.sbatch ?? 'sbatch', io.env ?? process.env)) throw new Error(SBATCH_MISSING);
   const { parseBackendChoice } = await import('../backend.js');
   const { loadConfig, parseOverrides } = await import('./config.js');
   const { prepareSweepDir } = await import('./sweep.js');

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSlurmOptions, REPO_ROOT, runSlurmSweep, SBATCH_MISSING, shellQuote, slurmScripts, type SlurmOptions } from '../../src/experiment/slurm.js';
 import { jobStates, slurmUnavailable, startSlurmCluster, waitForJobs, type SlurmCluster } from '../helpers/slurm-cluster.js';
 
@@ -289,6 +289,9 @@ function parseCsv(file: string): Record<string, string | number>[] {
 }
 
 describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Slurm', { timeout: 420_000 }, () => {
+  const failIfUnavailable = () => {
+    if (unavailable) throw new Error(`CI=true but no local Slurm can start: ${unavailable}`);
+  };
   let cluster: SlurmCluster | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'slurm-e2e-'));
   // A path with a space and an override with quotes, `$` and spaces: both must reach every task intact.
@@ -314,26 +317,36 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
     ].join('\n'),
   );
 
+  const cli = join(REPO_ROOT, 'bin', 'bayesprune.js');
+  const states = (...ids: string[]) => ids.flatMap((id) => jobStates(cluster!, id));
+  /** Submits with `sweep --slurm` from `dir` and returns the two job ids it printed. */
+  const submit = (args: string[], env: NodeJS.ProcessEnv = cluster!.env): [string, string] => {
+    const sub = spawnSync(process.execPath, [cli, 'sweep', config, ...overrides, '--slurm', ...args], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    expect(sub.status, sub.stderr).toBe(0);
+    const m = /submitted array job (\d+) .* and collect job (\d+)/.exec(sub.stdout);
+    expect(m, sub.stdout).not.toBeNull();
+    expect(sub.stdout).toContain(`squeue -j ${m![1]},${m![2]}`);
+    return [m![1]!, m![2]!];
+  };
+  const logText = (sweepDir: string) => {
+    const logs = join(sweepDir, 'slurm', 'logs');
+    return readdirSync(logs)
+      .map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-1500)}`)
+      .join('\n');
+  };
+
+  beforeAll(async () => {
+    if (!unavailable) cluster = await startSlurmCluster();
+  }, 120_000);
   afterAll(() => {
     cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('the array and the collect job finish, and the collected summary equals a local --jobs 2 sweep', async () => {
-    if (unavailable) throw new Error(`CI=true but no local Slurm can start: ${unavailable}`);
-    cluster = await startSlurmCluster();
-    const cli = join(REPO_ROOT, 'bin', 'bayesprune.js');
-    // Submit from another directory: the tasks must not depend on the submitter's cwd.
-    const sub = spawnSync(
-      process.execPath,
-      [cli, 'sweep', config, ...overrides, '--slurm', '--sweep-dir', slurmDir, '--array-limit', '2', '--time', '10', '--cpus-per-task', '1'],
-      { cwd: dir, env: cluster.env, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(sub.status, sub.stderr).toBe(0);
-    const m = /submitted array job (\d+) .* and collect job (\d+)/.exec(sub.stdout);
-    expect(m, sub.stdout).not.toBeNull();
-    const [arrayId, collectId] = [m![1]!, m![2]!];
-    expect(sub.stdout).toContain(`squeue -j ${arrayId},${collectId}`);
+    failIfUnavailable();
+    // Submitted from another directory than the repository: the tasks must not depend on the submitter's cwd.
+    const [arrayId, collectId] = submit(['--sweep-dir', slurmDir, '--array-limit', '2', '--time', '10', '--cpus-per-task', '1']);
     const script = readFileSync(join(slurmDir, 'slurm', 'array.sbatch'), 'utf8');
     expect(sbatchLines(script).get('--array')).toBe('0-3%2');
 
@@ -346,17 +359,13 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
     });
     expect(local.status, local.stderr).toBe(0);
 
-    await waitForJobs(cluster, [arrayId, collectId], 300_000);
-    const states = [...jobStates(cluster, arrayId), ...jobStates(cluster, collectId)];
+    await waitForJobs(cluster!, [arrayId, collectId], 300_000);
+    const st = states(arrayId, collectId);
     const logs = join(slurmDir, 'slurm', 'logs');
-    const why = () =>
-      readdirSync(logs)
-        .map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-1500)}`)
-        .join('\n');
-    expect(states.length, why()).toBe(5); // 4 array tasks + collect
+    expect(st.length, logText(slurmDir)).toBe(5); // 4 array tasks + collect
     expect(
-      states.every((s) => s.state === 'COMPLETED' && s.exit === '0:0'),
-      `${JSON.stringify(states)}\n${why()}`,
+      st.every((s) => s.state === 'COMPLETED' && s.exit === '0:0'),
+      `${JSON.stringify(st)}\n${logText(slurmDir)}`,
     ).toBe(true);
     expect(readdirSync(logs).sort()).toEqual(
       [0, 1, 2, 3]
@@ -377,5 +386,40 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
     // The hostile override reached the runs verbatim.
     const rec = JSON.parse(readFileSync(join(slurmDir, 'sweep.json'), 'utf8')) as { config: { description: string } };
     expect(rec.config.description).toBe(`it's a "tiny" $HOME sweep`);
+  });
+
+  it('a failing point fails only its task; collect still runs and names it; --slurm --resume finishes the sweep', async () => {
+    failIfUnavailable();
+    const failDir = join(dir, 'with-failure');
+    const { loadConfig, parseOverrides } = await import('../../src/experiment/config.js');
+    const { sweepPoints } = await import('../../src/experiment/sweep.js');
+    const labels = sweepPoints(loadConfig(config, parseOverrides(overrides))).map((p) => p.label);
+    // The fault is in the submitting environment, which Slurm hands to every task (--export=ALL).
+    const [arrayId, collectId] = submit(['--sweep-dir', failDir], { ...cluster!.env, BAYESPRUNE_SWEEP_FAULT: `throw@${labels[1]}` });
+    await waitForJobs(cluster!, [arrayId, collectId], 300_000);
+    const text = logText(failDir);
+    // Task 1 ran the failing point and exited 1; the others and then the collect job ran anyway.
+    const task = (t: number) => readFileSync(join(failDir, 'slurm', 'logs', `${arrayId}_${t}.err`), 'utf8');
+    expect(task(1), text).toMatch(/injected fault/);
+    for (const t of [0, 2, 3]) expect(task(t), text).toContain(`shard ${t}/4: 1 of 1 points complete`);
+    const collectLog = readFileSync(join(failDir, 'slurm', 'logs', `collect_${collectId}.err`), 'utf8');
+    expect(collectLog).toMatch(new RegExp(`missing points \\(1\\):\\s+${labels[1]}: FAILED`));
+    // Task 1 and the collect job (a point is missing) exit 1; the other tasks 0.
+    const st = states(arrayId, collectId).map((s) => `${s.task ?? 'collect'} ${s.state} ${s.exit}`);
+    expect(st.sort(), text).toEqual(['0 COMPLETED 0:0', '1 FAILED 1:0', '2 COMPLETED 0:0', '3 COMPLETED 0:0', 'collect FAILED 1:0']);
+    expect(readFileSync(join(failDir, 'summary.md'), 'utf8')).toContain('INCOMPLETE: 1 of 4 points missing');
+
+    // Resubmit without the fault: only the failed point runs again.
+    const [array2, collect2] = submit(['--resume', failDir]);
+    await waitForJobs(cluster!, [array2, collect2], 300_000);
+    const st2 = states(array2, collect2);
+    expect(
+      st2.every((s) => s.state === 'COMPLETED' && s.exit === '0:0'),
+      `${JSON.stringify(st2)}\n${logText(failDir)}`,
+    ).toBe(true);
+    const task2 = (t: number) => readFileSync(join(failDir, 'slurm', 'logs', `${array2}_${t}.err`), 'utf8');
+    for (const t of [0, 2, 3]) expect(task2(t)).toMatch(/0 to run, 1 already complete/);
+    expect(task2(1)).toMatch(/1 to run, 0 already complete/);
+    expect(parseCsv(join(failDir, 'summary.csv'))).toEqual(parseCsv(join(localDir, 'summary.csv')));
   });
 });

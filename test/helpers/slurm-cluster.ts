@@ -191,13 +191,14 @@ export async function waitForJobs(cluster: SlurmCluster, jobIds: string[], timeo
 }
 
 /** `scontrol show job` fields (JobState, ExitCode) of every job (array tasks included) while slurmctld still remembers them. */
-export function jobStates(cluster: SlurmCluster, jobId: string): { id: string; state: string; exit: string }[] {
+export function jobStates(cluster: SlurmCluster, jobId: string): { id: string; task?: string; state: string; exit: string }[] {
   const r = spawnSync('scontrol', ['show', 'job', '-o', jobId], { env: cluster.env, encoding: 'utf8', timeout: 10_000 });
   return r.stdout
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => ({
       id: /JobId=(\S+)/.exec(l)?.[1] ?? '?',
+      task: /ArrayTaskId=(\S+)/.exec(l)?.[1],
       state: /JobState=(\S+)/.exec(l)?.[1] ?? '?',
       exit: /ExitCode=(\S+)/.exec(l)?.[1] ?? '?',
     }));
