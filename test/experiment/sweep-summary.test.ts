@@ -170,6 +170,44 @@ describe('sweep summary statistics', () => {
     expect(checkSweep(dir).lines.find((l) => l.includes('every pair of criteria'))).toMatch(/^FAIL/);
   });
 
+  it('check.ts passes a hand-written runs.csv and paired.csv holding the hand-computed values, and fails a wrong one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bp-sweep-hand-'));
+    // One axis whose JSON value holds a comma (a quoted CSV field); the numbers of the comment at the top of this file.
+    const runs = [
+      'label,seed,model.hidden,variant,criterion,structure,unitRatio,targetSparsity,predictive,accuracy,ece',
+      ...[
+        [1, 0.9, 0.85, 0.02, 0.05],
+        [2, 0.92, 0.88, 0.03, 0.04],
+        [3, 0.94, 0.86, '', 0.06],
+      ].flatMap(([seed, as, ar, es, er]) => [
+        `s${seed},${seed},"[8,4]",main,snr,weights,,0.5,mc,${as},${es}`,
+        `s${seed},${seed},"[8,4]",main,random,weights,,0.5,mc,${ar},${er}`,
+      ]),
+    ];
+    writeFileSync(join(dir, 'runs.csv'), runs.join('\r\n') + '\r\n');
+    // ν = 2: P(T ≤ q) = ½ + q / (2√(2 + q²)) = 0.975 gives q = 0.95 · √(2 / (1 − 0.95²)) = 4.3026527.
+    const t2 = 0.95 * Math.sqrt(2 / (1 - 0.95 ** 2));
+    const t1 = Math.tan(Math.PI * 0.475); // ν = 1 (Cauchy): tan(π(p − ½)) = 12.7062
+    const accMean = 0.17 / 3;
+    const accStd = Math.sqrt(39) / 300;
+    const accHalf = (t2 * accStd) / Math.sqrt(3);
+    const eceHalf = (t1 * Math.SQRT2 * 0.01) / Math.SQRT2;
+    const head =
+      'factor,a,b,model.hidden,variant,criterion,structure,unitRatio,targetSparsity,predictive,metric,n,mean_diff,std_diff,ci_low,ci_high,excludes_zero,wilcoxon_p,zeros,seeds';
+    const paired = (accLow: number) =>
+      [
+        head,
+        `criterion,snr,random,"[8,4]",main,,weights,,0.5,mc,accuracy,3,${accMean},${accStd},${accLow},${accMean + accHalf},yes,0.25,0,1;2;3`,
+        `criterion,snr,random,"[8,4]",main,,weights,,0.5,mc,ece,2,-0.02,${Math.SQRT2 * 0.01},${-0.02 - eceHalf},${-0.02 + eceHalf},no,0.5,0,1;2`,
+      ].join('\r\n') + '\r\n';
+    writeFileSync(join(dir, 'paired.csv'), paired(accMean - accHalf));
+    const ok = checkSweep(dir);
+    expect(ok.lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(ok.paired).toEqual({ rows: 2, passed: 2 });
+    writeFileSync(join(dir, 'paired.csv'), paired(accMean - accHalf * 1.01));
+    expect(checkSweep(dir).lines.filter((l) => l.startsWith('FAIL'))).toHaveLength(1);
+  });
+
   it("check.ts's own t quantiles and Wilcoxon enumeration agree with the table and hand cases", () => {
     expect(t975(1)).toBeCloseTo(12.7062, 4);
     expect(t975(2)).toBeCloseTo(4.3027, 4);
