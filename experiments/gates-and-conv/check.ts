@@ -16,7 +16,7 @@
  * Experiments without a complete run are reported and count as failures. Exit code 1 if
  * any claim fails.
  */
-import { findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js';
+import { claimsOrFail, findRun, pct, printClaims, readRun, type Claim } from '../lib/check.js';
 import type { GatedEpochStats } from '../../src/bayes/gated-methods.js';
 import { removalSummary } from '../../src/experiment/report.js';
 
@@ -150,6 +150,10 @@ for (const key of wanted) {
     continue;
   }
   const { metrics, manifest } = readRun(dir);
-  ok = printClaims(`${c.experiment} (${dir}, ${manifest.durationSeconds ?? '?'} s)`, c.run(metrics)) && ok;
+  ok =
+    printClaims(
+      `${c.experiment} (${dir}, ${manifest.durationSeconds ?? '?'} s)`,
+      claimsOrFail(() => c.run(metrics)),
+    ) && ok;
 }
 process.exit(ok ? 0 : 1);
