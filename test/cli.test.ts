@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -157,6 +157,9 @@ describe('CLI: nothing written outside the results root (issue 9, defects 5, 8)'
     expect(runs).toHaveLength(1);
     expect(runs[0]).not.toMatch(/partial/);
     expect(existsSync(join(root, 'res', 'tiny', runs[0]!, 'metrics.json'))).toBe(true);
+    // What validate prints is exactly what the run recorded as its config (issue 9, defect 12).
+    const printed = JSON.parse((await cli('validate', TINY)).out);
+    expect(JSON.parse(readFileSync(join(root, 'res', 'tiny', runs[0]!, 'config.json'), 'utf8'))).toEqual(printed);
   }, 60_000);
 });
 

@@ -346,7 +346,7 @@ export function formatIssue(i: ConfigIssue): string {
   const scope = i.scope ? `[${i.scope}] ` : '';
   if (i.origin) {
     const key = i.origin.replace(/^override /, '').split('=')[0];
-    return `${scope}${i.origin}: ${key === i.path ? '' : `${where}: `}${i.message}`;
+    return `${scope}${i.origin}: ${key === i.path || i.path === '' ? '' : `${where}: `}${i.message}`;
   }
   return `${scope}${where}: ${i.message}`;
 }
@@ -542,7 +542,7 @@ export type Override = [key: string, value: unknown, text?: string];
 function parseOverride(a: string): { override?: Override; issue?: ConfigIssue } {
   const origin = `override ${a.length > 80 ? `${a.slice(0, 80)}…` : a}`;
   const eq = a.indexOf('=');
-  if (eq <= 0) return { issue: { path: a, message: 'overrides are written key=value, e.g. train.epochs=5', origin } };
+  if (eq <= 0) return { issue: { path: '', message: 'overrides are written key=value, e.g. train.epochs=5', origin } };
   const key = a.slice(0, eq);
   const text = a.slice(eq + 1);
   const why = dotPathProblem(key);
