@@ -245,7 +245,7 @@ export function runSlurmSweep(a: SlurmSweepArgs): SlurmSweepResult {
   if (a.options.dryRun) {
     out.write(`# ${s.arrayPath}\n${s.array}\n# ${s.collectPath}\n${s.collect}\n`);
     out.write(
-      `# dry run: nothing submitted (${plan}). To submit by hand:\n` +
+      `# dry run: nothing submitted (${plan}); the sweep directory and both scripts are written. To submit by hand:\n` +
         `ARRAY=$(${[exe, ...arrayCmd].map(shellQuote).join(' ')})\n` +
         `${[exe, ...collectCmd('__ID__')].map(shellQuote).join(' ').replace('__ID__', '${ARRAY%%;*}')}\n`,
     );
