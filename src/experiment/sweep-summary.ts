@@ -227,6 +227,9 @@ export async function writeSweepSummary(sweepDir: string, o: SweepSummaryInput):
       r.criterion,
       r.structure === 'weights' ? null : r.structure,
       r.unitRatio === null ? null : `units ${r.unitRatio}`,
+      typeof r.sparsity_mean === 'number' ? `sparsity ${(100 * r.sparsity_mean).toFixed(1)} %` : null,
+      typeof r.accuracy_mean === 'number' ? `accuracy ${(100 * r.accuracy_mean).toFixed(2)} %` : null,
+      typeof r.ece_mean === 'number' ? `ECE ${r.ece_mean.toFixed(4)}` : null,
     ]
       .filter((x) => x !== null && x !== undefined)
       .join(' · ');
