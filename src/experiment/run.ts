@@ -49,10 +49,12 @@ export interface RunOptions {
    */
   newRun?: boolean;
   /**
-   * Handle SIGINT / SIGTERM while the run is in progress (default true): print the
-   * command that continues the run, release its lock and exit with 130 / 143. Only
-   * installed when the process has no other listener for the signal; a caller with its
-   * own handlers (a sweep) keeps them, and the lock is still released on exit.
+   * On SIGINT / SIGTERM while the run is in progress, print the command that continues
+   * the run (default true; a sweep worker passes false, its driver prints the sweep's
+   * command). Either way the run's lock is released and the process exits with 130 / 143.
+   * The handlers are only installed when the process has no other listener for the
+   * signal; a caller with its own handlers keeps them, and the lock is still released
+   * on exit.
    */
   signals?: boolean;
 }
@@ -418,22 +420,21 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   const releaseOnExit = () => lock.release();
   process.on('exit', releaseOnExit);
   const handlers: [NodeJS.Signals, () => void][] = [];
-  if (o.signals !== false) {
-    for (const [sig, code] of [
-      ['SIGINT', 130],
-      ['SIGTERM', 143],
-    ] as const) {
-      if (process.listenerCount(sig) > 0) continue;
-      const h = () => {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    if (process.listenerCount(sig) > 0) continue;
+    const h = () => {
+      if (o.signals !== false)
         process.stderr.write(
           `\ninterrupted (${sig}): run ${runId} is kept in ${partial} with its last checkpoint; continue it with:\n  ${resumeCommand(o, partial)}\n`,
         );
-        lock.release();
-        process.exit(code);
-      };
-      process.on(sig, h);
-      handlers.push([sig, h]);
-    }
+      lock.release();
+      process.exit(code);
+    };
+    process.on(sig, h);
+    handlers.push([sig, h]);
   }
   try {
     if (o.resume) {

@@ -92,6 +92,7 @@ async function runJob(job: WorkerJob): Promise<void> {
     backend: job.backend,
     configFile: job.configFile,
     overrides: job.overrides,
+    signals: false, // the sweep driver prints the command that continues the sweep
     progress: progressSink(kind?.startsWith('kill-epoch-') ? Number(kind.slice('kill-epoch-'.length)) : undefined),
   });
   await send({ type: 'done', runDir: r.runDir });
