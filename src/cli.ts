@@ -238,7 +238,8 @@ export function formatError(e: unknown): string {
   const code = errnoCode(e);
   const path = (e as { path?: unknown } | null)?.path;
   let msg: string;
-  if (code && typeof path === 'string') msg = fsErrorMessage(e, path);
+  const dest = (e as { dest?: unknown } | null)?.dest;
+  if (code && typeof path === 'string') msg = fsErrorMessage(e, typeof dest === 'string' ? `${path} → ${dest}` : path);
   else msg = e instanceof Error ? e.message : String(e);
   return `error: ${msg}${process.env.DEBUG && e instanceof Error ? `\n${e.stack}` : ''}`;
 }

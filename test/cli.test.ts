@@ -175,3 +175,17 @@ describe('CLI: info (issue 9, defect 14)', () => {
     expect(Array.isArray(j.unavailable)).toBe(true);
   });
 });
+
+describe('formatError', () => {
+  it('turns escaped file-system errors into plain words naming the paths, without a stack', async () => {
+    const { formatError } = await import('../src/cli.js');
+    const e = Object.assign(new Error("ENOTEMPTY: directory not empty, rename '/r/.a.partial' -> '/r/a'"), {
+      code: 'ENOTEMPTY',
+      path: '/r/.a.partial',
+      dest: '/r/a',
+    });
+    expect(formatError(e)).toBe('error: /r/.a.partial → /r/a: the directory is not empty (ENOTEMPTY)');
+    const a = Object.assign(new Error("EACCES: permission denied, open '/x/y'"), { code: 'EACCES', path: '/x/y' });
+    expect(formatError(a)).toBe('error: /x/y: permission denied (EACCES)');
+  });
+});

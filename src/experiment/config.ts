@@ -933,6 +933,7 @@ export async function validateAll(cfg: ExperimentConfig, source = 'config'): Pro
 export function derivedSettings(c: ExperimentConfig): { key: string; value: unknown; because: string }[] {
   const out: { key: string; value: unknown; because: string }[] = [];
   const m = c.inference.method;
+  if (c.model.arch === 'mlp' && c.model.hidden === undefined) out.push({ key: 'model.hidden', value: [300, 100], because: 'model.arch is mlp' });
   if (m === 'swag' && c.inference.swag.scale === undefined) {
     const v = c.inference.swag.variant;
     out.push({ key: 'inference.swag.scale', value: v === 'swa' ? 0 : v === 'swag' ? 0.5 : 1, because: `inference.swag.variant is ${v}` });

@@ -18,6 +18,7 @@ import { gateGranularity, removalOf } from '../../src/bayes/gated-methods.js';
 import { z } from 'zod';
 import { configSchema } from '../../src/experiment/config.js';
 import { learningRate } from '../../src/inference/schedules.js';
+import { hiddenSizes } from '../../src/nn/builders.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bp-config-'));
 function file(text: string): string {
@@ -342,6 +343,8 @@ describe('resolved config = what runs (issue 9, defect 12)', () => {
       const r = removalOf(c);
       expect(d['inference.gates.removal'], method).toEqual(r ? { threshold: 0.01, patience: 3 } : null);
     }
+    const mlp = validateConfig({ experiment: 'x', model: { arch: 'mlp' } });
+    expect(derivedSettings(mlp)).toEqual([{ key: 'model.hidden', value: hiddenSizes(mlp.model), because: 'model.arch is mlp' }]);
     // SWAG: Maddox et al. sample with scale 0.5 (low rank + diagonal) and 1 (diagonal); SWA is the mean.
     const scale = (variant: string) =>
       derivedSettings(validateConfig({ experiment: 'x', inference: { method: 'swag', swag: { variant } } })).find((x) => x.key === 'inference.swag.scale')
