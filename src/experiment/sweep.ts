@@ -45,7 +45,7 @@ export interface SweepPoint {
   values: Record<string, unknown>;
   /** The resolved config of the point (base config with the values set, `sweep` emptied). */
   config: ExperimentConfig;
-  /** SHA-256 of the canonical JSON of `config`. */
+  /** SHA-256 of the canonical JSON of the config it runs with ({@link runConfig}: its run's config.json). */
   configHash: string;
 }
 
@@ -55,6 +55,11 @@ export class SweepError extends Error {
     super(message);
     this.name = 'SweepError';
   }
+}
+
+/** The config a point runs with: its resolved config under the experiment name `label` (its run's config.json). */
+export function runConfig(p: { label: string; config: ExperimentConfig }): ExperimentConfig {
+  return { ...p.config, experiment: p.label };
 }
 
 /**
@@ -83,7 +88,7 @@ export function sweepPoints(cfg: ExperimentConfig): SweepPoint[] {
     try {
       const config = validateConfig(raw, `sweep point ${label}`);
       for (const v of config.variants) variantConfig(config, v);
-      points.push({ index, label, values, config, configHash: hashOf(config) });
+      points.push({ index, label, values, config, configHash: hashOf(runConfig({ label, config })) });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const i of e.issues) issues.push({ path: `point ${label} (${canonicalJson(values)}): ${i.path || '(root)'}`, message: i.message });
@@ -521,7 +526,7 @@ async function runPoint(
   const job: WorkerJob = {
     type: 'run',
     label: p.label,
-    config: { ...p.config, experiment: p.label },
+    config: runConfig(p),
     resultsDir: join(sweepDir, 'runs'),
     resume,
     backend: o.backend,
@@ -743,9 +748,16 @@ export async function collectSweep(dirs: string[], o: { progress?: ProgressSink 
       }
       continue;
     }
+    const runCfg = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as ExperimentConfig;
+    if (hashOf(runCfg) !== p.configHash) {
+      // A run directory that does not belong to this point (copied from another sweep?) never enters the summary.
+      missing.push(p.label);
+      failed.push({ label: p.label, error: `${runDir}/config.json differs from the point's config in sweep.json (hash ${p.configHash.slice(0, 12)})` });
+      continue;
+    }
     complete.push(p.label);
     const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { variants: Record<string, { curves: CurveRow[] }> };
-    const seed = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as ExperimentConfig).seed;
+    const seed = runCfg.seed;
     const axisCols = Object.fromEntries(rec.axes.filter((k) => k !== 'seed').map((k) => [k, JSON.stringify(p.values[k])]));
     for (const v of Object.values(metrics.variants)) for (const c of v.curves) rows.push({ label: p.label, seed, ...axisCols, ...flattenRow(c) });
   }

@@ -43,8 +43,12 @@ describe('sweep spec', () => {
           .slice(0, 8),
       );
     expect(pts.map((p) => p.config.description)).toEqual(['a b', 'a/b', 'a_b']);
-    // The resolved-config hash is SHA-256 of the canonical JSON (keys sorted at every level).
-    expect(pts[0]!.configHash).toBe(createHash('sha256').update(canonicalJson(pts[0]!.config)).digest('hex'));
+    // The resolved-config hash is SHA-256 of the canonical JSON (keys sorted at every level) of the config the point runs with.
+    expect(pts[0]!.configHash).toBe(
+      createHash('sha256')
+        .update(canonicalJson({ ...pts[0]!.config, experiment: pts[0]!.label }))
+        .digest('hex'),
+    );
   });
 
   it('canonical JSON sorts keys at every level, so equal values hash alike', () => {

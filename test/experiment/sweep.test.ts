@@ -3,6 +3,7 @@
  * shards and collect. Tiny runs (blobs, 1 epoch, an 8-unit MLP) on the cpu backend.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,22 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
       const run = completedRun(reference, p.label)!;
       const saved = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
       expect(saved.seed).toBe(p.values.seed);
+      // sweep.json's configHash is SHA-256 of the canonical JSON (keys sorted) of the run's config.json.
+      const sorted = (v: unknown): unknown =>
+        v && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+            )
+          : Array.isArray(v)
+            ? v.map(sorted)
+            : v;
+      expect(
+        createHash('sha256')
+          .update(JSON.stringify(sorted(saved)))
+          .digest('hex'),
+      ).toBe(p.configHash);
       expect(saved.inference.temperature).toBe(p.values['inference.temperature']);
       expect(record(reference, p.label).status).toBe('complete');
       expect(readFileSync(join(reference, 'runs', p.label, 'log.txt'), 'utf8')).toContain('[main] train done');
