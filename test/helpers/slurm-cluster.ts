@@ -133,7 +133,7 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
       conf,
       [
         'ClusterName=bayesprune-test',
-        `SlurmctldHost=${host}`,
+        `SlurmctldHost=${host}(127.0.0.1)`,
         'AuthType=auth/munge',
         'CredType=cred/munge',
         `AuthInfo=socket=${socket}`,
@@ -156,7 +156,7 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
         'JobCompType=jobcomp/none',
         'MpiDefault=none',
         'ReturnToService=2',
-        `NodeName=${host} CPUs=${cpus().length} RealMemory=1000 State=UNKNOWN`,
+        `NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus().length} RealMemory=1000 State=UNKNOWN`,
         'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
         '',
       ].join('\n'),
