@@ -167,7 +167,7 @@ describe('command line errors leave no results behind', { timeout: 120_000 }, ()
   it('unknown key, out-of-range value, missing data file, corrupt IDX file', () => {
     const q = join(process.cwd(), 'configs/quickstart.yaml');
     check(['run', q, 'train.epochz=3'], /train: unknown key "epochz".*allowed: epochs/);
-    check(['run', q, 'train.epochs=-2'], /train\.epochs: must be ≥ 0/);
+    check(['run', q, 'train.epochs=-2'], /train\.epochs=-2: must be ≥ 0/);
     const empty = mkdtempSync(join(tmpdir(), 'bp-fm-'));
     check(['run', q, 'data.name=fashion-mnist', `data.dir=${empty}`, 'backend=cpu'], new RegExp(`Fashion-MNIST files missing in ${empty}`));
     const bad = mkdtempSync(join(tmpdir(), 'bp-fm-'));
@@ -185,9 +185,11 @@ describe('command line errors leave no results behind', { timeout: 120_000 }, ()
     const cwd = mkdtempSync(join(tmpdir(), 'bp-cli-'));
     const h = cli(['--help'], cwd);
     expect(h.status).toBe(0);
-    expect(h.stdout).toMatch(/bayesprune run <config.yaml>/);
+    expect(h.stdout).toMatch(/Usage: bayesprune/);
+    expect(h.stdout).toMatch(/^\s+run\b/m);
     const u = cli(['frobnicate'], cwd);
-    expect(u.status).toBe(1);
-    expect(u.stderr.trim()).toBe('error: unknown command "frobnicate"; commands: run, sweep, validate, info, criteria, help');
+    expect(u.status).not.toBe(0);
+    expect(u.stderr.trim()).toMatch(/^error: unknown command .frobnicate./);
+    expect(u.stderr).not.toMatch(/\n\s+at /);
   });
 });
