@@ -33,7 +33,7 @@ describe('inference.method slimming (fitSlimming)', () => {
     ]);
     // The epoch's mean loss exceeds its mean NLL by the mean penalty λ·Σ|γ| (γ starts at 1 and moves little in 2 steps).
     const h = fit.history[0]!;
-    const sumAbs = bns.reduce((a, b) => a + b.gamma.dataSync().reduce((x, g) => x + Math.abs(g), 0), 0);
+    const sumAbs = bns.reduce((a, b) => a + Array.from(b.gamma.dataSync()).reduce((x, g) => x + Math.abs(g), 0), 0);
     expect(h.loss - h.nll).toBeGreaterThan(0.9 * lambda * sumAbs);
     expect(h.loss - h.nll).toBeLessThan(1.1 * lambda * sumAbs);
     expect(fit.companions!.map((c) => c.name)).toEqual(['slim-0.5']);
