@@ -160,6 +160,7 @@ function pairedMarkdown(paired: readonly Row[], factor: string, group: readonly 
     const first = rs[0]!;
     const row: Row = {};
     for (const g of ctxCols) row[g] = first[g] ?? null;
+    if (ctxCols.includes('criterion') && row.criterion === null && isDenseRow(first)) row.criterion = 'none (dense)';
     row['A − B'] = `${first.a} − ${first.b}`;
     row.n = Math.max(...rs.map((r) => Number(r.n)));
     row['Δ accuracy [95 % CI]'] = diffCell(acc);
