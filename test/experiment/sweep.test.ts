@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -188,16 +188,28 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
   });
 
   it('collect reads shard directories copied from elsewhere and lists what is missing', async () => {
+    // Two directories as two machines would leave them: the same sweep.json, each with the runs of one shard.
     const root = mkdtempSync(join(tmpdir(), 'bp-sweep-collect-'));
-    const d0 = join(root, 'shard0');
-    const d1 = join(root, 'shard1');
-    await runSweep(cfg, { sweepDir: d0, shard: { index: 0, count: 2 }, jobs: 2, progress: null });
-    const half = await collectSweep([d0], { progress: null });
-    expect(half.missing).toEqual([sweepPoints(cfg)[1]!.label, sweepPoints(cfg)[3]!.label]);
-    await runSweep(cfg, { sweepDir: d1, shard: { index: 1, count: 2 }, jobs: 2, progress: null });
-    const all = await collectSweep([d0, d1], { progress: null });
+    const pts = sweepPoints(cfg);
+    const dirs = [0, 1].map((i) => {
+      const d = join(root, `shard${i}`);
+      mkdirSync(join(d, 'runs'), { recursive: true });
+      cpSync(join(reference, 'sweep.json'), join(d, 'sweep.json'));
+      for (const p of pts.filter((q) => q.index % 2 === i)) cpSync(join(reference, 'runs', p.label), join(d, 'runs', p.label), { recursive: true });
+      return d;
+    });
+    const half = await collectSweep([dirs[0]!], { progress: null });
+    expect(half.missing).toEqual([pts[1]!.label, pts[3]!.label]);
+    expect(csv(dirs[0]!, 'summary.md')).toContain('INCOMPLETE: 2 of 4 points missing');
+    const all = await collectSweep(dirs, { progress: null });
     expect(all.missing).toEqual([]);
-    expect(csv(d0, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
+    expect(csv(dirs[0]!, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
+    // A run that does not belong to its point (here: another point's run copied in its place) is refused.
+    rmSync(join(dirs[1]!, 'runs', pts[1]!.label), { recursive: true });
+    cpSync(join(reference, 'runs', pts[0]!.label), join(dirs[1]!, 'runs', pts[1]!.label), { recursive: true });
+    const wrong = await collectSweep(dirs, { progress: null });
+    expect(wrong.missing).toEqual([pts[1]!.label]);
+    expect(wrong.failed[0]!.error).toMatch(/config\.json differs from the point's config in sweep\.json/);
   });
 
   it('refuses to resume or join with a different config, and --resume of a missing directory (issue 9, defect 2)', async () => {
