@@ -24,7 +24,7 @@ import { toCsv } from '../report/table.js';
 import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
 import { validateConfig, variantConfig, type ExperimentConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { acquireRunLock, lockHolder, type RunLock } from './run-lock.js';
+import { acquireRunLock, lockHolder, pidAlive, type RunLock } from './run-lock.js';
 import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -180,6 +180,20 @@ export function unfinishedRuns(expDir: string, cfg: ExperimentConfig): string[] 
     out.push(dir);
   }
   return out;
+}
+
+/** Remove staging directories (`.<run-id>.partial.new-<pid>`) whose process was killed before it could rename them. */
+function removeAbandonedStaging(expDir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(expDir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = /^\..+\.partial\.new-(\d+)$/.exec(e);
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(expDir, e), { recursive: true, force: true });
+  }
 }
 
 /** Remove temp files (`*.tmp-<pid>-<hex>`) a killed process left in a partial directory. */
@@ -388,6 +402,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
           `an unfinished run of this config exists: ${unfinished.at(-1)}; continue it with --resume ${unfinished.at(-1)} (or pass --new to start another)`,
         );
     }
+    removeAbandonedStaging(expDir);
     runId = runIdFor(cfg.seed);
     while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
     partial = safeJoin(expDir, `.${runId}.partial`);

@@ -3,7 +3,7 @@
  * guarantee), with real processes where signals are involved.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,22 @@ describe('run --resume refuses what it must not touch', { timeout: 120_000 }, ()
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`error: run ${id} is complete; its results are in ${done.runDir}`);
     expect(tree(root)).toEqual(before);
+  });
+});
+
+describe('a new run directory appears complete or not at all', { timeout: 60_000 }, () => {
+  it('staging directories of killed processes are cleaned up; a live one is left alone', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-resume-'));
+    const dead = join(root, 'tiny', `.20260101-000000Z-s3.partial.new-${deadPid()}`);
+    const live = join(root, 'tiny', `.20260101-000001Z-s3.partial.new-${process.pid}`);
+    for (const d of [dead, live]) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'config.json'), '{}');
+    }
+    const r = await runExperiment(loadConfig(tinyYaml()), { resultsDir: root, progress: null });
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(readdirSync(join(root, 'tiny')).sort()).toEqual([live.split('/').at(-1), r.runDir.split('/').at(-1)].sort());
   });
 });
 
