@@ -143,6 +143,13 @@ export function slurmScripts(spec: SlurmScriptSpec): SlurmScripts {
     `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
     ...(o.mem ? [`#SBATCH --mem=${o.mem}`] : []),
   ];
+  // The tasks need the submit directory, the CLI and the sweep directory at the same paths as the login node.
+  const sharedCheck = [
+    `for d in ${[cwd, sweepDir].map(shellQuote).join(' ')}; do`,
+    '  [ -d "$d" ] || { echo "bayesprune: $d is not visible on $(hostname): --slurm needs a filesystem shared by the login and compute nodes (docs/slurm.md)" >&2; exit 1; }',
+    'done',
+    `cd ${shellQuote(cwd)}`,
+  ];
   const run = (args: string[]): string => [...cli, ...args].map(shellQuote).join(' ');
   const array = [
     '#!/bin/bash',
@@ -154,7 +161,7 @@ export function slurmScripts(spec: SlurmScriptSpec): SlurmScripts {
     `# Written by \`bayesprune sweep --slurm\`: ${n} sweep point${n === 1 ? '' : 's'} in ${tasks} array task${tasks === 1 ? '' : 's'}; task i runs`,
     `# the points whose index is i modulo ${tasks} (--shard i/${tasks}) into the shared sweep directory.`,
     'set -euo pipefail',
-    `cd ${shellQuote(cwd)}`,
+    ...sharedCheck,
     ': "${SLURM_ARRAY_TASK_ID:?is not set: submit this script with sbatch, it is a Slurm array job}"',
     `echo "bayesprune sweep: array task \${SLURM_ARRAY_TASK_ID} of ${tasks} (job \${SLURM_ARRAY_JOB_ID:-?}) on $(hostname)" >&2`,
     `exec ${run(['sweep', config, ...spec.overrides])} --shard "\${SLURM_ARRAY_TASK_ID}/${tasks}" ${[...['--sweep-dir', sweepDir], ...extra].map(shellQuote).join(' ')}`,
@@ -171,7 +178,7 @@ export function slurmScripts(spec: SlurmScriptSpec): SlurmScripts {
     ...(o.mem ? [`#SBATCH --mem=${o.mem}`] : []),
     `# Written by \`bayesprune sweep --slurm\`: aggregates the sweep once every array task has ended (afterany).`,
     'set -euo pipefail',
-    `cd ${shellQuote(cwd)}`,
+    ...sharedCheck,
     `exec ${run(['sweep', 'collect', sweepDir])}`,
     '',
   ].join('\n');

@@ -57,6 +57,7 @@ describe('shellQuote', () => {
 });
 
 describe('slurmScripts', () => {
+  mkdirSync(join(tmp, 'sweep dir'));
   const spec = (options: SlurmOptions, points = 4, overrides: string[] = []) =>
     slurmScripts({
       points,
@@ -84,6 +85,23 @@ describe('slurmScripts', () => {
     const r = spawnSync('bash', [file], { env, encoding: 'utf8' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/SLURM_ARRAY_TASK_ID: is not set: submit this script with sbatch/);
+    expect(existsSync(join(tmp, 'by-hand.argv'))).toBe(false);
+    // A sweep directory the compute node cannot see (no shared filesystem): a clear refusal.
+    const lost = slurmScripts({
+      points: 2,
+      experiment: 'e',
+      configFile: 'c.yaml',
+      overrides: [],
+      sweepDir: join(tmp, 'not-shared'),
+      cli: [stub],
+      cwd: tmp,
+      options: {},
+    });
+    writeFileSync(file, lost.array);
+    const r2 = spawnSync('bash', [file], { env: { ...env, SLURM_ARRAY_TASK_ID: '0' }, encoding: 'utf8' });
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toContain(`bayesprune: ${join(tmp, 'not-shared')} is not visible on `);
+    expect(r2.stderr).toContain('--slurm needs a filesystem shared by the login and compute nodes');
     expect(existsSync(join(tmp, 'by-hand.argv'))).toBe(false);
   });
 
