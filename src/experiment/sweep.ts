@@ -312,6 +312,79 @@ async function waitForLock(partial: string, maxMs = 30_000): Promise<void> {
   }
 }
 
+/**
+ * The driver lock of a sweep directory (`.driver.lock`, or `.driver-<i>-of-<n>.lock` for a
+ * shard; JSON with PID, host and start time): two drivers running the same points of one
+ * directory at once would train them twice. A lock whose PID is dead on this host is stale and
+ * taken over; a shard does not conflict with the other shards. Returns the release function.
+ */
+function acquireDriverLock(sweepDir: string, shard: SweepOptions['shard']): () => void {
+  const name = shard ? `.driver-${shard.index}-of-${shard.count}.lock` : '.driver.lock';
+  const mine = join(sweepDir, name);
+  const others = shard
+    ? [join(sweepDir, '.driver.lock'), mine]
+    : readdirSync(sweepDir)
+        .filter((f) => /^\.driver.*\.lock$/.test(f))
+        .map((f) => join(sweepDir, f));
+  const host = hostname();
+  const busy = (f: string, h: { pid?: number; host?: string; startTime?: string }) =>
+    new SweepError(
+      `${sweepDir}: another sweep driver is running there (PID ${h.pid} on ${h.host}, since ${h.startTime}${f === mine ? '' : `, ${f.endsWith('.driver.lock') ? 'all points' : 'a shard'}`}); wait for it to finish or stop it${h.host !== host ? `; if it is gone, delete ${f}` : ''}`,
+    );
+  for (const f of others) {
+    let h: { pid?: number; host?: string; startTime?: string };
+    try {
+      h = JSON.parse(readFileSync(f, 'utf8')) as typeof h;
+    } catch {
+      continue; // absent, or being written
+    }
+    if (h.host === host) {
+      let alive = true;
+      try {
+        process.kill(h.pid!, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (!alive) {
+        try {
+          unlinkSync(f); // stale: its driver was killed
+        } catch {
+          // another driver removed it first
+        }
+        continue;
+      }
+    } else if (f !== mine) continue; // another host's shard driver: no conflict can be checked from here
+    throw busy(f, h);
+  }
+  try {
+    writeFileSync(mine, JSON.stringify({ pid: process.pid, host, startTime: new Date().toISOString() }) + '\n', { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    throw busy(
+      mine,
+      (() => {
+        try {
+          return JSON.parse(readFileSync(mine, 'utf8'));
+        } catch {
+          return {};
+        }
+      })(),
+    );
+  }
+  const release = () => {
+    try {
+      if ((JSON.parse(readFileSync(mine, 'utf8')) as { pid?: number }).pid === process.pid) unlinkSync(mine);
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', release);
+  return () => {
+    release();
+    process.removeListener('exit', release);
+  };
+}
+
 /** One attempt at a point, as recorded in `runs/<label>/point.json`. */
 export interface Attempt {
   started: string;
@@ -582,6 +655,15 @@ export async function runSweep(cfg: ExperimentConfig, o: SweepOptions = {}): Pro
   checkSweepData(points);
   const rec = sweepRecord(cfg, points, o);
   const sweepDir = openSweepDir(cfg, rec, o);
+  const unlock = acquireDriverLock(sweepDir, o.shard);
+  try {
+    return await driveSweep(points, sweepDir, jobs, retry, o);
+  } finally {
+    unlock();
+  }
+}
+
+async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, retry: number, o: SweepOptions): Promise<SweepResult> {
   const sink = o.progress === undefined ? process.stderr : o.progress;
 
   const mine = o.shard ? points.filter((p) => p.index % o.shard!.count === o.shard!.index) : points;

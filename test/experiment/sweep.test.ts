@@ -2,11 +2,11 @@
  * Sweeps end to end, with real worker processes: parallel runs, failures, kill -9 and resume,
  * shards and collect. Tiny runs (blobs, 1 epoch, an 8-unit MLP) on the cpu backend.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -224,10 +224,16 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     const gone = join(tmpdir(), `bp-no-such-sweep-${process.pid}`);
     await expect(runSweep(cfg, { resume: gone, progress: null })).rejects.toThrow(`--resume ${gone}: no such directory`);
     expect(existsSync(gone)).toBe(false);
+    // A second driver on the same directory is refused while the first is alive; a dead one's lock is stale.
+    const lock = join(reference, '.driver.lock');
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), startTime: 'now' }));
+    await expect(runSweep(cfg, { resume: reference, progress: null })).rejects.toThrow(/another sweep driver is running there \(PID \d+ on/);
+    writeFileSync(lock, JSON.stringify({ pid: spawnSync('true').pid, host: hostname(), startTime: 'then' }));
     // Resuming a finished sweep with the same config reruns nothing.
     const again = await runSweep(cfg, { resume: reference, progress: null });
     expect(again.ran).toEqual([]);
     expect(again.skipped).toHaveLength(4);
     expect(runDirs(reference)).toEqual(before);
+    expect(existsSync(lock)).toBe(false);
   });
 });
