@@ -650,6 +650,8 @@ export async function runSweep(cfg: ExperimentConfig, o: SweepOptions = {}): Pro
   const retry = o.retry ?? 0;
   if (!Number.isInteger(retry) || retry < 0) throw new SweepError(`--retry ${retry}: expected a whole number ≥ 0`);
   if (o.resume !== undefined && o.sweepDir !== undefined) throw new SweepError('--resume and --sweep-dir: give one of them (both name the sweep directory)');
+  if (o.shard && o.resume === undefined && o.sweepDir === undefined)
+    throw new SweepError(`--shard ${o.shard.index}/${o.shard.count} needs --sweep-dir DIR (or --resume DIR): the directory every shard writes into`);
   if (o.resume !== undefined) readSweepRecord(o.resume.replace(/\/+$/, '') || o.resume, '--resume');
   else if (o.sweepDir === undefined) resolveResultsRoot(o.resultsDir, '--results');
   checkSweepData(points);
