@@ -5,6 +5,7 @@
  *    Trainer, a hand-written raw tfjs loop doing the same arithmetic, and (where Python
  *    with PyTorch is installed, e.g. Debian's `python3-torch`) a PyTorch CPU mirror of the
  *    same step on one thread (experiments/bench/lrt-step-torch.py, run as a subprocess).
+ *    `composed` is the same Trainer with every fast path of src/nn/fused switched off.
  *    Interleaved in rounds (order alternating) so machine noise hits all alike; ratios
  *    are per round, then the median.
  * 2. The quickstart's real epochs: its config's model on the embedded MNIST, as
@@ -16,7 +17,7 @@
  * with the machine's description and load average.
  *
  *   npm run bench [-- --backend wasm|cpu|tensorflow] [--steps N] [--rounds R]
- *                 [--epochs E] [--no-torch] [--no-quickstart] [--no-eval] [--python PATH]
+ *                 [--epochs E] [--no-composed] [--no-torch] [--no-quickstart] [--no-eval] [--python PATH]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readlinkSync, realpathSync } from 'node:fs';
@@ -36,6 +37,7 @@ import { trainOptionsFrom } from '../../src/inference/train-options.js';
 import { Trainer } from '../../src/inference/trainer.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import { RandomStream, rootStream } from '../../src/random.js';
+import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
 import { writeJsonAtomic } from '../../src/report/atomic.js';
 
 const args = process.argv.slice(2);
@@ -172,33 +174,44 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 // ---- 1. the step, interleaved ----
 const torch = findTorch();
+// `ours` runs with the fused paths of src/nn/fused (the default), `composed` with all of them off.
+const defaults: FusedPaths = { ...fusedPaths };
+const allOff: FusedPaths = { sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false };
 const ours = makeOurs();
+const composed = flag('no-composed') ? null : makeOurs();
 const raw = makeRaw();
+const runOurs = () => (setFusedPaths(defaults), ours.run());
+const runComposed = () => (setFusedPaths(allOff), composed!.run(), setFusedPaths(defaults));
 // Warm-up (kernel set-up, wasm heap growth).
-ours.run();
+runOurs();
+if (composed) runComposed();
 raw.run();
 const t0Tensors = tf.memory().numTensors;
-type Row = { ours: number; raw: number; torch?: number; load1: number };
+type Row = { ours: number; composed?: number; raw: number; torch?: number; load1: number };
 const rounds: Row[] = [];
-const variants = ['ours', 'raw', ...('python' in torch ? ['torch'] : [])] as const;
+const variants = ['ours', ...(composed ? ['composed'] : []), 'raw', ...('python' in torch ? ['torch'] : [])];
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 === 0 ? [...variants] : [...variants].reverse();
   const row: Row = { ours: 0, raw: 0, load1: 0 };
   for (const k of order) {
-    if (k === 'ours') row.ours = time(ours.run);
+    if (k === 'ours') row.ours = time(runOurs);
+    else if (k === 'composed') row.composed = time(runComposed);
     else if (k === 'raw') row.raw = time(raw.run);
     else row.torch = torchRound((torch as { python: string }).python);
   }
   row.load1 = load()[0]!;
   rounds.push(row);
   log(
-    `round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step, raw ${row.raw.toFixed(1)}` +
+    `round ${r + 1}/${ROUNDS}: ours ${row.ours.toFixed(1)} ms/step` +
+      (row.composed !== undefined ? `, composed ${row.composed.toFixed(1)} (ours/composed ${(row.ours / row.composed).toFixed(3)})` : '') +
+      `, raw ${row.raw.toFixed(1)}` +
       (row.torch !== undefined ? `, torch(1 thread) ${row.torch.toFixed(1)}, ours/torch ${(row.ours / row.torch).toFixed(2)}` : '') +
       `, ours/raw ${(row.ours / row.raw).toFixed(3)} (load ${row.load1})`,
   );
 }
 const tensorsGrowth = tf.memory().numTensors - t0Tensors;
 ours.dispose();
+composed?.dispose();
 raw.dispose();
 const step = {
   benchmark: 'lenet-300-100 LRT training step, batch 100, sparse-VD KL, Adam',
@@ -207,6 +220,9 @@ const step = {
   oursMsPerStep: median(rounds.map((r) => r.ours)),
   rawMsPerStep: median(rounds.map((r) => r.raw)),
   torchMsPerStep: 'python' in torch ? median(rounds.map((r) => r.torch!)) : null,
+  composedMsPerStep: composed ? median(rounds.map((r) => r.composed!)) : null,
+  oursOverComposed: composed ? median(rounds.map((r) => r.ours / r.composed!)) : null,
+  fusedPaths: defaults,
   oursOverRaw: median(rounds.map((r) => r.ours / r.raw)),
   oursOverTorch: 'python' in torch ? median(rounds.map((r) => r.ours / r.torch!)) : null,
   torch: 'python' in torch ? { python: torch.python, version: torch.version, threads: 1, blas: torch.blas } : { missing: torch.missing },
@@ -295,6 +311,7 @@ console.log(
   JSON.stringify({
     backend: result.backend,
     oursMsPerStep: +step.oursMsPerStep.toFixed(2),
+    oursOverComposed: step.oursOverComposed === null ? null : +step.oursOverComposed.toFixed(3),
     rawMsPerStep: +step.rawMsPerStep.toFixed(2),
     torchMsPerStep: step.torchMsPerStep === null ? null : +step.torchMsPerStep.toFixed(2),
     oursOverTorch: step.oursOverTorch === null ? null : +step.oursOverTorch.toFixed(2),

@@ -10,10 +10,13 @@ import { MaskedWeightLayer, type MaskSlot } from '../nn/mask-slot.js';
 import type { RandomStream } from '../random.js';
 import { standardNormal } from '../nn/fused/random-normal.js';
 import { fusedPaths } from '../nn/fused/settings.js';
+import { sparseVdKl, sparseVdKlFused } from '../nn/fused/sparse-vd-kl.js';
 import { klTerm, logAlpha, type PriorSpec } from './priors.js';
 
 /** KL(q ‖ prior) summed over the weights the mask keeps (removed weights contribute none). */
 export function maskedKl(prior: PriorSpec, theta: tf.Tensor, logSigma2: tf.Tensor, mask: MaskSlot, seed?: number): tf.Scalar {
+  // The sparse-VD KL runs as one fused kernel where the backend has it (src/nn/fused/sparse-vd-kl.ts).
+  if (prior.type === 'log-uniform' && sparseVdKlFused()) return sparseVdKl(theta, logSigma2, mask.tensor);
   const keep = mask.keptIndexTensor();
   if (!keep) return klTerm(prior, theta, logSigma2, seed);
   return tf.tidy(() => klTerm(prior, tf.gather(tf.reshape(theta, [-1]), keep), tf.gather(tf.reshape(logSigma2, [-1]), keep), seed));

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
+import { FusedAdamOptimizer } from '../nn/fused/adam.js';
 import type { Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
 import { klBeta, learningRate, type KlWarmup, type LrSchedule } from './schedules.js';
@@ -102,7 +103,8 @@ export class Trainer {
     readonly stream: RandomStream,
   ) {
     if (data.n === 0) throw new Error('training set is empty');
-    this.optimizer = tf.train.adam(opts.lr.lr, opts.adam?.beta1 ?? 0.9, opts.adam?.beta2 ?? 0.999, opts.adam?.epsilon ?? 1e-8);
+    // tfjs's Adam, with each variable's update fused into one kernel on wasm (bit-identical; src/nn/fused/adam.ts).
+    this.optimizer = new FusedAdamOptimizer(opts.lr.lr, opts.adam?.beta1 ?? 0.9, opts.adam?.beta2 ?? 0.999, opts.adam?.epsilon ?? 1e-8);
   }
 
   /** Run the remaining epochs. */

@@ -34,7 +34,8 @@ export class MaskSlot {
 
   /** Flat indices of the kept weights as an int32 tensor (null when unmasked); built once per mask. */
   keptIndexTensor(): tf.Tensor1D | null {
-    if (this.data && !this.keepIdx) this.keepIdx = tf.tensor1d(keptIndices(this.data), 'int32');
+    // Kept: this may first be called inside a tidy scope (a loss function), and the tensor outlives it.
+    if (this.data && !this.keepIdx) this.keepIdx = tf.keep(tf.tensor1d(keptIndices(this.data), 'int32'));
     return this.keepIdx;
   }
 

@@ -1,0 +1,157 @@
+;; Fused mean-field kernels in WebAssembly SIMD (128-bit, 4 float32 lanes), run on the
+;; heap of tfjs's wasm backend (its memory is imported, pointers are byte offsets).
+;; Compiled by src/kernels/build.ts (npm run build:wasm, `wabt` npm package) into
+;; src/kernels/mean-field-wasm.ts; loaded by src/kernels/mean-field.ts.
+;;
+;; kl:   the sparse-VD KL (Molchanov et al. 2017, eq. 14) of n4 = 4k entries, its value
+;;       (returned, summed in float64) and its gradients wrt θ and log σ², in one pass.
+;; adam: Adam's update of n entries of one variable, op for op what tfjs's AdamOptimizer
+;;       computes with separate float32 kernels (bit-identical: IEEE float32 mul/add/div/sqrt).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; ln x for positive normal float32 lanes: x = 2^e·m, m in [√½, √2),
+  ;; ln m = 2·atanh(z), z = (m − 1)/(m + 1), |z| ≤ 0.1716, series to z^9.
+  (func $log4 (param $x v128) (result v128)
+    (local $bits v128) (local $e v128) (local $m v128) (local $c v128) (local $z v128) (local $z2 v128) (local $p v128) (local $ef v128)
+    (local.set $bits (local.get $x))
+    (local.set $e (i32x4.sub (i32x4.shr_s (local.get $bits) (i32.const 23)) (i32x4.splat (i32.const 127))))
+    (local.set $m (v128.or (v128.and (local.get $bits) (i32x4.splat (i32.const 0x007fffff))) (i32x4.splat (i32.const 0x3f800000))))
+    (local.set $c (f32x4.gt (local.get $m) (f32x4.splat (f32.const 1.41421356))))
+    (local.set $m (v128.bitselect (f32x4.mul (local.get $m) (f32x4.splat (f32.const 0.5))) (local.get $m) (local.get $c)))
+    (local.set $e (i32x4.sub (local.get $e) (local.get $c)))
+    (local.set $z (f32x4.div (f32x4.sub (local.get $m) (f32x4.splat (f32.const 1))) (f32x4.add (local.get $m) (f32x4.splat (f32.const 1)))))
+    (local.set $z2 (f32x4.mul (local.get $z) (local.get $z)))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.14285714)) (f32x4.mul (local.get $z2) (f32x4.splat (f32.const 0.11111111)))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.2)) (f32x4.mul (local.get $z2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.33333334)) (f32x4.mul (local.get $z2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z2) (local.get $p))))
+    (local.set $p (f32x4.mul (f32x4.add (local.get $z) (local.get $z)) (local.get $p)))
+    (local.set $ef (f32x4.convert_i32x4_s (local.get $e)))
+    ;; e·ln2 split in a high part exact in float32 and a low correction
+    (f32x4.add
+      (f32x4.mul (local.get $ef) (f32x4.splat (f32.const 0.693145752)))
+      (f32x4.add (local.get $p) (f32x4.mul (local.get $ef) (f32x4.splat (f32.const 1.42860677e-6))))))
+
+  ;; e^x for float32 lanes with |x| < 80: x = k·ln2 + r, |r| ≤ ln2/2, Taylor to r^7, times 2^k.
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693145752)))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 1.42860677e-6)))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.0013888889)) (f32x4.mul (local.get $r) (f32x4.splat (f32.const 0.0001984127)))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.008333334)) (f32x4.mul (local.get $r) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.041666668)) (f32x4.mul (local.get $r) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.16666667)) (f32x4.mul (local.get $r) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.mul (local.get $r) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $r) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $r) (local.get $p))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  (func (export "log4") (param $src i32) (param $dst i32) (param $n i32)
+    (local $i i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $log4 (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next))))
+
+  (func (export "exp4") (param $src i32) (param $dst i32) (param $n i32)
+    (local $i i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $exp4 (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next))))
+
+  ;; KL of entries [0, n4) (n4 a multiple of 4); mask = 0: no mask, else a 0/1 float32 array.
+  (func (export "kl") (param $th i32) (param $ls i32) (param $mask i32) (param $gt i32) (param $gl i32) (param $n4 i32) (result f64)
+    (local $i i32) (local $o i32) (local $sum v128)
+    (local $w v128) (local $t v128) (local $r v128) (local $in v128) (local $la v128) (local $e v128) (local $s v128)
+    (local $term v128) (local $g v128) (local $keep v128) (local $es v128)
+    (local.set $sum (f64x2.splat (f64.const 0)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $w (v128.load (i32.add (local.get $th) (local.get $o))))
+      (local.set $t (f32x4.add (f32x4.mul (local.get $w) (local.get $w)) (f32x4.splat (f32.const 1e-8))))
+      (local.set $r (f32x4.sub (v128.load (i32.add (local.get $ls) (local.get $o))) (call $log4 (local.get $t))))
+      (local.set $in (v128.and (f32x4.le (local.get $r) (f32x4.splat (f32.const 8))) (f32x4.ge (local.get $r) (f32x4.splat (f32.const -8)))))
+      (local.set $la (f32x4.min (f32x4.max (local.get $r) (f32x4.splat (f32.const -8))) (f32x4.splat (f32.const 8))))
+      (local.set $e (call $exp4 (f32x4.neg (local.get $la))))
+      ;; s = σ(k2 + k3·la) = 1 / (1 + es), es = e^(−k2 − k3·la); s(1 − s) = es·s² (no cancellation near s = 1)
+      (local.set $es (call $exp4 (f32x4.sub (f32x4.splat (f32.const -1.8732)) (f32x4.mul (local.get $la) (f32x4.splat (f32.const 1.48695))))))
+      (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $es))))
+      ;; k1 − k1·s + ½·ln(1 + e)
+      (local.set $term (f32x4.add
+        (f32x4.sub (f32x4.splat (f32.const 0.63576)) (f32x4.mul (local.get $s) (f32x4.splat (f32.const 0.63576))))
+        (f32x4.mul (call $log4 (f32x4.add (local.get $e) (f32x4.splat (f32.const 1)))) (f32x4.splat (f32.const 0.5)))))
+      ;; g = −k1·k3·s(1 − s) − ½·e/(1 + e), 0 where clipped
+      (local.set $g (f32x4.sub
+        (f32x4.mul (f32x4.mul (local.get $es) (f32x4.mul (local.get $s) (local.get $s))) (f32x4.splat (f32.const -0.945343))) ;; −k1·k3
+        (f32x4.div (f32x4.mul (local.get $e) (f32x4.splat (f32.const 0.5))) (f32x4.add (local.get $e) (f32x4.splat (f32.const 1))))))
+      (local.set $g (v128.and (local.get $g) (local.get $in)))
+      (if (local.get $mask)
+        (then
+          (local.set $keep (f32x4.ne (v128.load (i32.add (local.get $mask) (local.get $o))) (f32x4.splat (f32.const 0))))
+          (local.set $g (v128.and (local.get $g) (local.get $keep)))
+          (local.set $term (v128.and (local.get $term) (local.get $keep)))))
+      (v128.store (i32.add (local.get $gl) (local.get $o)) (local.get $g))
+      ;; ∂/∂θ = g·(−2θ)/t
+      (v128.store (i32.add (local.get $gt) (local.get $o))
+        (f32x4.div (f32x4.mul (local.get $g) (f32x4.mul (local.get $w) (f32x4.splat (f32.const -2)))) (local.get $t)))
+      (local.set $sum (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $term))))
+      (local.set $sum (f64x2.add (local.get $sum)
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $term) (local.get $term)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))
+
+  ;; Adam on n entries: m' = m·b1 + g·c1, v' = v·b2 + (g·g)·c2, x' = (m'/a1) / (√(v'/a2) + eps) · nlr + x
+  ;; (a1 = 1 − β1^t, a2 = 1 − β2^t, nlr = −lr), each operation rounded to float32 as tfjs does.
+  (func (export "adam") (param $x i32) (param $m i32) (param $v i32) (param $g i32) (param $ox i32) (param $om i32) (param $ov i32) (param $n i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $a1 f32) (param $a2 f32) (param $eps f32) (param $nlr f32)
+    (local $i i32) (local $o i32) (local $n4 i32) (local $gi v128) (local $m1 v128) (local $v1 v128)
+    (local $sg f32) (local $sm f32) (local $sv f32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $gi (v128.load (i32.add (local.get $g) (local.get $o))))
+      (local.set $m1 (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $o))) (f32x4.splat (local.get $b1)))
+                                (f32x4.mul (local.get $gi) (f32x4.splat (local.get $c1)))))
+      (local.set $v1 (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $o))) (f32x4.splat (local.get $b2)))
+                                (f32x4.mul (f32x4.mul (local.get $gi) (local.get $gi)) (f32x4.splat (local.get $c2)))))
+      (v128.store (i32.add (local.get $om) (local.get $o)) (local.get $m1))
+      (v128.store (i32.add (local.get $ov) (local.get $o)) (local.get $v1))
+      (v128.store (i32.add (local.get $ox) (local.get $o))
+        (f32x4.add
+          (f32x4.mul
+            (f32x4.div (f32x4.div (local.get $m1) (f32x4.splat (local.get $a1)))
+                       (f32x4.add (f32x4.sqrt (f32x4.div (local.get $v1) (f32x4.splat (local.get $a2)))) (f32x4.splat (local.get $eps))))
+            (f32x4.splat (local.get $nlr)))
+          (v128.load (i32.add (local.get $x) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (block $done2 (loop $next2
+      (br_if $done2 (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $sg (f32.load (i32.add (local.get $g) (local.get $o))))
+      (local.set $sm (f32.add (f32.mul (f32.load (i32.add (local.get $m) (local.get $o))) (local.get $b1)) (f32.mul (local.get $sg) (local.get $c1))))
+      (local.set $sv (f32.add (f32.mul (f32.load (i32.add (local.get $v) (local.get $o))) (local.get $b2))
+                              (f32.mul (f32.mul (local.get $sg) (local.get $sg)) (local.get $c2))))
+      (f32.store (i32.add (local.get $om) (local.get $o)) (local.get $sm))
+      (f32.store (i32.add (local.get $ov) (local.get $o)) (local.get $sv))
+      (f32.store (i32.add (local.get $ox) (local.get $o))
+        (f32.add
+          (f32.mul
+            (f32.div (f32.div (local.get $sm) (local.get $a1))
+                     (f32.add (f32.sqrt (f32.div (local.get $sv) (local.get $a2))) (local.get $eps)))
+            (local.get $nlr))
+          (f32.load (i32.add (local.get $x) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next2))))
+)

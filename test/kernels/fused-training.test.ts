@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeDataset } from '../../src/data/dataset.js';
+import { meanFieldFactory } from '../../src/inference/layer-factories.js';
+import { Trainer } from '../../src/inference/trainer.js';
+import { buildNetwork } from '../../src/nn/builders.js';
+import { setFusedPaths } from '../../src/nn/fused/settings.js';
+import { RandomStream, rootStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
+
+let initial = 'cpu';
+beforeAll(async () => {
+  initial = await useTestBackend();
+  expect(await tf.setBackend('wasm')).toBe(true);
+});
+afterAll(async () => {
+  setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+  await tf.setBackend(initial);
+});
+
+const s = new RandomStream('fused-train-data');
+const N = 300;
+const data = makeDataset({
+  name: 'synthetic',
+  x: Float32Array.from({ length: N * 30 }, () => s.uniform()),
+  y: Int32Array.from({ length: N }, () => s.int(4)),
+  n: N,
+  shape: [30],
+  numClasses: 4,
+});
+
+/** Train an MLP with the sparse-VD KL (weighted in from the first step) for 3 epochs; returns its variables and losses. */
+function train(): { vars: Float32Array[]; losses: number[] } {
+  const net = buildNetwork(
+    { arch: 'mlp', hidden: [21, 11], activation: 'relu' },
+    [30],
+    4,
+    meanFieldFactory({ type: 'log-uniform' }, -6),
+    rootStream(5).fork('init'),
+  );
+  const trainer = new Trainer(net, data, { epochs: 3, batchSize: 50, lr: { name: 'constant', lr: 3e-3 }, temperature: 1 }, rootStream(5).fork('train'));
+  const losses: number[] = [];
+  for (let e = 0; e < 3; e++) {
+    losses.push(trainer.runEpoch().loss);
+    trainer.epoch++;
+  }
+  const vars = net.variables().map((v) => Float32Array.from(v.dataSync()));
+  trainer.dispose();
+  net.dispose();
+  return { vars, losses };
+}
+
+describe('training with the fused paths on wasm', { timeout: 120_000 }, () => {
+  it('a seeded run is bit-identical run to run', () => {
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+    const a = train();
+    const b = train();
+    expect(a.losses).toEqual(b.losses);
+    for (let i = 0; i < a.vars.length; i++) expect(Array.from(a.vars[i]!)).toEqual(Array.from(b.vars[i]!));
+  });
+
+  it('agrees with the composed path to float32 rounding (only the KL kernel differs from it bit-wise)', () => {
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+    const fused = train();
+    setFusedPaths({ sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false });
+    const composed = train();
+    setFusedPaths({ klKernel: false, fastNormal: true, adamKernel: true });
+    const noKl = train();
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+    // Noise and Adam are bit-identical, so without the KL kernel the runs are equal bit for bit.
+    for (let i = 0; i < noKl.vars.length; i++) expect(Array.from(noKl.vars[i]!)).toEqual(Array.from(composed.vars[i]!));
+    // With it, float32 rounding differences only: the losses and the weights agree closely after 18 Adam steps.
+    for (let e = 0; e < 3; e++) expect(Math.abs(fused.losses[e]! / composed.losses[e]! - 1)).toBeLessThan(1e-4);
+    let maxDiff = 0;
+    let scale = 0;
+    for (let i = 0; i < fused.vars.length; i++) {
+      for (let j = 0; j < fused.vars[i]!.length; j++) {
+        maxDiff = Math.max(maxDiff, Math.abs(fused.vars[i]![j]! - composed.vars[i]![j]!));
+        scale = Math.max(scale, Math.abs(composed.vars[i]![j]!));
+      }
+    }
+    expect(maxDiff / scale).toBeLessThan(1e-4);
+  });
+});
