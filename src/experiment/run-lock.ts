@@ -7,7 +7,9 @@
  * - A lock held by a live process on this host (including this process) makes
  *   {@link acquireRunLock} refuse: "locked by PID 1234 on host h since …".
  * - A lock whose PID is no longer running on this host is stale (the process was
- *   killed, e.g. `kill -9`): it is taken over, with a note. The take-over itself is
+ *   killed, e.g. `kill -9`): it is taken over, with a note. On Linux the holder's start
+ *   time from `/proc` is recorded too, so a PID reused by a later process (or a zombie)
+ *   does not keep a dead run locked. The take-over itself is
  *   serialized by a second exclusive file (`run.lock.takeover`), so two processes
  *   finding the same stale lock cannot both win.
  * - A lock from another host cannot be checked from here: it is refused with the path to
@@ -25,6 +27,8 @@ export interface LockInfo {
   host: string;
   /** ISO time the lock was taken. */
   startTime: string;
+  /** The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat`), to tell a reused PID from the holder. */
+  procStart?: string;
 }
 
 export const LOCK_FILE = 'run.lock';
@@ -45,6 +49,29 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** State and start time of a process from `/proc/<pid>/stat` (Linux; null elsewhere or when it is gone). */
+function procStat(pid: number): { state: string; start: string } | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = t.slice(t.lastIndexOf(')') + 2).split(' '); // fields 3, 4, ... of proc(5)
+    return { state: rest[0] ?? '', start: rest[19] ?? '' };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the holder of a lock on this host is still running: its PID exists, is not a
+ * zombie, and (where /proc tells) is the same process, not a later one that reused the PID.
+ */
+export function holderAlive(info: LockInfo): boolean {
+  if (!pidAlive(info.pid)) return false;
+  const st = procStat(info.pid);
+  if (!st) return true;
+  if (st.state === 'Z' || st.state === 'X') return false;
+  return !info.procStart || st.start === info.procStart;
+}
+
 function readLockFile(file: string): LockInfo | null {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
@@ -59,7 +86,7 @@ function readLockFile(file: string): LockInfo | null {
 export function lockHolder(dir: string): { info: LockInfo; alive: boolean | null } | null {
   const info = readLockFile(lockPath(dir));
   if (!info) return null;
-  return { info, alive: info.host === hostname() ? pidAlive(info.pid) : null };
+  return { info, alive: info.host === hostname() ? holderAlive(info) : null };
 }
 
 /** A held lock; {@link release} is idempotent and synchronous (safe in exit handlers). */
@@ -122,7 +149,8 @@ function ageMs(file: string): number {
  */
 export function acquireRunLock(dir: string, runId: string, note: (s: string) => void = () => {}): RunLock {
   const file = lockPath(dir);
-  const info: LockInfo = { pid: process.pid, host: hostname(), startTime: new Date().toISOString() };
+  const own = procStat(process.pid);
+  const info: LockInfo = { pid: process.pid, host: hostname(), startTime: new Date().toISOString(), ...(own ? { procStart: own.start } : {}) };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file, info)) return new RunLock(file, info);
     const holder = readLockFile(file);
@@ -133,8 +161,10 @@ export function acquireRunLock(dir: string, runId: string, note: (s: string) => 
       throw new Error(
         `run ${runId} in ${dir} is locked by ${describe(holder)}; if no process on ${holder.host} is running it any more, delete ${file} and resume again`,
       );
-    } else if (pidAlive(holder.pid)) {
-      throw new Error(`run ${runId} in ${dir} is locked by ${describe(holder)}; another process is running it (wait for it to finish or stop it first)`);
+    } else if (holderAlive(holder)) {
+      throw new Error(
+        `run ${runId} in ${dir} is locked by ${describe(holder)}; another process is running it (wait for it to finish or stop it first; if PID ${holder.pid} is not a bayesprune process, delete ${file})`,
+      );
     }
     // Stale: take it over, one taker at a time.
     const guard = `${file}.takeover`;

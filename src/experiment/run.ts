@@ -201,8 +201,29 @@ function removeTempFiles(dir: string): void {
   for (const f of readdirSync(dir)) if (/\.tmp-\d+-[0-9a-f]{16}$/.test(f)) rmSync(join(dir, f), { force: true });
 }
 
-/** The manifest of a directory given to `--resume`, or a clear error. */
-function readResumeManifest(flag: string, dir: string): Manifest {
+/** A JSON file of a directory given to `--resume`, or a clear error naming it. */
+function readResumeJson(flag: string, path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--resume ${flag}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); this directory cannot be resumed`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v;
+  } catch {
+    /* below */
+  }
+  throw new Error(`--resume ${flag}: ${path} is not a valid JSON object; this directory cannot be resumed`);
+}
+
+/**
+ * The manifest and saved config of a directory given to `--resume`, or a clear error: the
+ * directory must exist, be an unfinished run (`.<run-id>.partial`, manifest not complete)
+ * and its manifest must name the run its directory names.
+ */
+function readResumeDir(flag: string, dir: string): { manifest: Manifest; saved: ExperimentConfig } {
   let st;
   try {
     st = statSync(dir);
@@ -216,22 +237,28 @@ function readResumeManifest(flag: string, dir: string): Manifest {
   if (!st.isDirectory()) throw new Error(`--resume ${flag}: not a directory; give the results/<experiment>/.<run-id>.partial directory of an interrupted run`);
   const mp = join(dir, 'manifest.json');
   if (!existsSync(mp)) throw new Error(`--resume ${flag}: no manifest.json there; expected a results/<experiment>/.<run-id>.partial directory`);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(mp, 'utf8')) as Manifest;
-  } catch {
-    throw new Error(`--resume ${flag}: ${mp} is not valid JSON; this directory cannot be resumed`);
-  }
+  const manifest = readResumeJson(flag, mp) as Manifest;
   if (manifest.status === 'complete') throw new Error(`run ${manifest.runId} is complete; its results are in ${dir}`);
-  if (!basename(dir).endsWith('.partial')) throw new Error(`--resume ${flag}: not a partial run directory (its name must be .<run-id>.partial)`);
-  if (!existsSync(join(dir, 'config.json'))) throw new Error(`--resume ${flag}: no config.json there; this directory cannot be resumed`);
-  return manifest;
+  const m = /^\.(.+)\.partial$/.exec(basename(dir));
+  if (!m) throw new Error(`--resume ${flag}: not a partial run directory (its name must be .<run-id>.partial)`);
+  // The final directory is named by the run id: it must be the one the directory names (never a path).
+  if (manifest.runId !== m[1])
+    throw new Error(`--resume ${flag}: ${mp} names run ${JSON.stringify(manifest.runId)}, the directory run ${m[1]}; this directory cannot be resumed`);
+  const cp = join(dir, 'config.json');
+  if (!existsSync(cp)) throw new Error(`--resume ${flag}: no config.json there; this directory cannot be resumed`);
+  return { manifest, saved: readResumeJson(flag, cp) as ExperimentConfig };
 }
 
 /** Train and evaluate one variant, checkpointing into `dir`. */
 async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDataset, dir: string, sink: ProgressSink | null): Promise<VariantResult[]> {
   const done = join(dir, `variant-${name}.json`);
-  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as VariantResult[];
+  if (existsSync(done)) {
+    try {
+      return JSON.parse(readFileSync(done, 'utf8')) as VariantResult[];
+    } catch {
+      throw new Error(`${done} is not valid JSON (the results of model ${name} in this partial run); delete it to evaluate that model again`);
+    }
+  }
 
   const stream = rootStream(cfg.seed).fork(`variant/${name}`);
   const epochs = cfg.train.epochs;
@@ -376,8 +403,9 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   let lock: RunLock;
   if (o.resume) {
     partial = o.resume.replace(/\/+$/, '') || o.resume;
-    manifest = readResumeManifest(o.resume, partial);
-    const saved = JSON.parse(readFileSync(join(partial, 'config.json'), 'utf8')) as ExperimentConfig;
+    const resumed = readResumeDir(o.resume, partial);
+    manifest = resumed.manifest;
+    const saved = resumed.saved;
     if (JSON.stringify(saved) !== JSON.stringify(cfg))
       throw new Error(
         `--resume ${o.resume}: the config differs from the one the run started with (${join(partial, 'config.json')}); resume with the same config and overrides`,
@@ -386,7 +414,7 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
     lock = acquireRunLock(partial, runId, (s) => (sink ?? process.stderr).write(s));
     try {
       // Another process may have finished the run between our first look and the lock.
-      manifest = readResumeManifest(o.resume, partial);
+      manifest = readResumeDir(o.resume, partial).manifest;
     } catch (e) {
       lock.release();
       throw e;
