@@ -45,6 +45,7 @@ function backendOption(): Option {
 function nonEmpty(flag: string) {
   return (v: string): string => {
     if (v.trim() === '') throw new InvalidArgumentError(`${flag} needs a directory, got an empty value`);
+    if (v.includes('\0')) throw new InvalidArgumentError(`${flag}: the path contains a NUL character`);
     return v;
   };
 }
@@ -95,7 +96,7 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
     .argument('[overrides...]', OVERRIDES_HELP)
     .addOption(backendOption())
     .option('--results <DIR>', 'results root (default: results)', nonEmpty('--results'))
-    .option('--resume <DIR>', 'continue an interrupted run: its <results>/<experiment>/.<run-id>.partial directory')
+    .option('--resume <DIR>', 'continue an interrupted run: its <results>/<experiment>/.<run-id>.partial directory', nonEmpty('--resume'))
     .option('--new', 'start a new run even if an unfinished run of the same config exists')
     .option('--quiet', 'no progress output')
     .action(async (file: string, overrides: string[], opts: RunFlags) => {

@@ -62,6 +62,7 @@ describe('CLI: help and usage errors (issue 9, defect 11)', () => {
     [['run', TINY, '--backend', 'gpuu'], /unknown backend "gpuu" \(did you mean "cpu"\?\); allowed: auto, tensorflow, wasm, cpu/],
     [['run', TINY, '--results='], /--results needs a directory, got an empty value/],
     [['run', TINY, '--results', ''], /--results needs a directory, got an empty value/],
+    [['run', TINY, '--resume='], /--resume needs a directory, got an empty value/],
   ])('%j is one line, exit 2', async (argv, re) => {
     const r = await cli(...argv);
     expect(r.code).toBe(2);
