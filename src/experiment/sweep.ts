@@ -623,6 +623,8 @@ async function runPoint(
               ? `exited with code ${code}${oom ? ' (out of memory)' : ''}`
               : 'exited without reporting a result');
         if (oom && !/memory/.test(error)) error += ' (out of memory)';
+        const lastLine = errTail.trim().split('\n').at(-1)?.trim();
+        if (!message && lastLine) error += `; last output: ${lastLine.slice(0, 200)}`;
       }
       const attempt: Attempt = {
         started,
