@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { main } from '../src/cli.js';
+import { probeNativePackages } from '../src/backend.js';
 import { loadConfig } from '../src/experiment/config.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bp-cli-'));
@@ -175,6 +177,32 @@ describe('CLI: info (issue 9, defect 14)', () => {
     expect(j.available).toContain('cpu');
     expect(Array.isArray(j.unavailable)).toBe(true);
   });
+});
+
+describe('info in a fresh process, backend auto (issue 9, defect 14)', () => {
+  it('an aliased native folder is reported as not installed and never loaded; the record matches the probe', () => {
+    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli.ts', 'info', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, BAYESPRUNE_BACKEND: '' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const probes = probeNativePackages();
+    for (const p of probes) {
+      const tried = (j.backend.tried as { name: string; error: string }[]).find((t) => t.name === p.package);
+      if (p.status !== 'genuine') {
+        expect(tried?.error).toBe(p.summary.slice(p.package.length + 2));
+        expect(j.packages[p.package]).toBeNull();
+      }
+      expect(tried?.error ?? '').not.toMatch(/registered no usable/);
+    }
+    if (!probes.some((p) => p.status === 'genuine')) {
+      expect(j.available).not.toContain('tensorflow');
+      expect(j.unavailable.find((u: { name: string }) => u.name === 'tensorflow').why).toContain(probes.map((p) => p.summary).join('; '));
+    }
+    expect(j.available).toContain(j.backend.name);
+    expect(j.backend.available).toEqual(j.available);
+  }, 60_000);
 });
 
 describe('formatError', () => {
