@@ -66,8 +66,8 @@ interface RunFlags {
   quiet?: boolean;
 }
 
-/** Build the program; actions write to `io` and set `result.code`. */
-export function buildProgram(io: CliIo, result: { code: number }): Command {
+/** Build the program; actions write to `io` (a failing sweep sets `process.exitCode`). */
+export function buildProgram(io: CliIo): Command {
   const program = new Command('bayesprune');
   program
     .description('Bayesian variational pruning with calibration reports')
@@ -180,7 +180,6 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
       for (const n of criterionNames()) io.stdout.write(`${n.padEnd(12)} ${getCriterion(n).description}\n`);
     });
 
-  void result;
   return program;
 }
 
@@ -203,8 +202,7 @@ function usageLine(e: CommanderError, command: string | undefined): string {
  * every error is printed on `io.stderr` as {@link formatError} writes it, never a stack trace.
  */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const result = { code: 0 };
-  const program = buildProgram(io, result);
+  const program = buildProgram(io);
   if (argv.length === 0) {
     io.stdout.write(program.helpInformation());
     return 0;
@@ -214,7 +212,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   try {
     await program.parseAsync(argv, { from: 'user' });
     const code = typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0) || 0;
-    return code || result.code;
+    return code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
