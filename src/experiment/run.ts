@@ -10,6 +10,7 @@
  * An interrupted run keeps its partial directory; `run --resume <dir>` continues it.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend.js';
@@ -26,10 +27,12 @@ import { validateConfig, variantConfig, type ExperimentConfig } from './config.j
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { acquireRunLock, lockHolder, pidAlive, type RunLock } from './run-lock.js';
 import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
+import { allCurveRows, withProtocols } from './protocols.js';
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { writeReport } from './report.js';
-import { makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
+import { UncertaintyEvaluator, uncertaintyForMetrics, writeUncertaintyScores } from './ood-eval.js';
+import { fsErrorMessage, makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
 
 export interface RunOptions {
   /** Where results go (default `results`). */
@@ -182,7 +185,7 @@ export function unfinishedRuns(expDir: string, cfg: ExperimentConfig): string[] 
   return out;
 }
 
-/** Remove staging directories (`.<run-id>.partial.new-<pid>`) whose process was killed before it could rename them. */
+/** Remove staging directories (`.<run-id>.partial.new-<pid>-<hex>`) whose process was killed before it could rename them. */
 function removeAbandonedStaging(expDir: string): void {
   let entries: string[];
   try {
@@ -191,7 +194,7 @@ function removeAbandonedStaging(expDir: string): void {
     return;
   }
   for (const e of entries) {
-    const m = /^\..+\.partial\.new-(\d+)$/.exec(e);
+    const m = /^\..+\.partial\.new-(\d+)-[0-9a-f]+$/.exec(e);
     if (m && !pidAlive(Number(m[1]))) rmSync(join(expDir, e), { recursive: true, force: true });
   }
 }
@@ -329,7 +332,18 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
         history,
         trainSeconds,
         ...(k > 0 ? { sharedTrainingWith: name } : {}),
-        curves: await evaluateModel(m.name, m.posterior, cfg, data, evalSet, stream.fork(k === 0 ? 'eval' : `eval/${m.name}`), sink),
+        // Protocols of issue 10 (src/experiment/protocols.ts): post-hoc rows tagged with their cost, other protocols' rows added.
+        curves: await withProtocols(await evaluateModel(m.name, m.posterior, cfg, data, evalSet, stream.fork(k === 0 ? 'eval' : `eval/${m.name}`), sink), {
+          name: m.name,
+          posterior: m.posterior,
+          cfg,
+          train: data.train,
+          evalSet,
+          stream: stream.fork(`protocols/${m.name}`),
+          main: k === 0,
+          pretrain: { epochs: history.length, seconds: trainSeconds },
+          log: (l: string) => sink?.write(`[${m.name}] ${l}\n`),
+        }),
       });
     } finally {
       m.posterior.dispose();
@@ -350,6 +364,7 @@ async function evaluateModel(
   sink: ProgressSink | null,
 ): Promise<CurveResult> {
   const pbar = new Progress(`[${name}] prune+eval`, 1, sink ?? undefined, sink !== null);
+  const unc = new UncertaintyEvaluator(cfg, evalSet, data.validation, stream.fork('uncertainty')); // issue 13: src/experiment/ood-eval.ts
   const curves = await pruningCurves(posterior, {
     variant: name,
     criteria: cfg.pruning.criteria,
@@ -364,11 +379,13 @@ async function evaluateModel(
     stream,
     data: evalSet,
     scoreData: data.train,
+    pointMetrics: unc.hook,
     onPoint: (d, total, r) => {
       pbar.total = total;
       pbar.update(d, `${r.criterion} @ ${(100 * r.sparsity).toFixed(1)}%: acc ${(100 * r.accuracy).toFixed(2)}% ece ${r.ece.toFixed(4)}`);
     },
   });
+  curves.uncertainty = unc.summary(stream.fork('uncertainty'));
   const th = curves.threshold;
   const gt = curves.gates;
   pbar.finish(
@@ -432,30 +449,36 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
     }
     removeAbandonedStaging(expDir);
     runId = runIdFor(cfg.seed);
-    while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
-    partial = safeJoin(expDir, `.${runId}.partial`);
     // The partial directory appears complete with its config and manifest (staged, then
     // renamed), so a kill at any moment leaves either nothing resumable or a resumable run.
-    const staging = safeJoin(expDir, `.${runId}.partial.new-${process.pid}`);
-    makeDirs(staging);
-    manifest = newManifest({
-      experiment: cfg.experiment,
-      runId,
-      seed: cfg.seed,
-      configFile: o.configFile ?? null,
-      overrides: o.overrides ?? [],
-      backend,
-      dataSplit: data.split,
-      resumedFrom: null,
-    });
-    manifest.backend = backend;
-    try {
-      await writeJsonAtomic(join(staging, 'config.json'), cfg);
-      await writeJsonAtomic(join(staging, 'manifest.json'), manifest);
-      renameSync(staging, partial);
-    } catch (e) {
-      rmSync(staging, { recursive: true, force: true });
-      throw e;
+    // Two processes starting the same second: the second rename fails and takes the next id.
+    for (let attempt = 0; ; attempt++) {
+      while (existsSync(join(expDir, runId)) || existsSync(join(expDir, `.${runId}.partial`))) runId += 'x';
+      partial = safeJoin(expDir, `.${runId}.partial`);
+      const staging = safeJoin(expDir, `.${runId}.partial.new-${process.pid}-${randomBytes(4).toString('hex')}`);
+      makeDirs(staging);
+      manifest = newManifest({
+        experiment: cfg.experiment,
+        runId,
+        seed: cfg.seed,
+        configFile: o.configFile ?? null,
+        overrides: o.overrides ?? [],
+        backend,
+        dataSplit: data.split,
+        resumedFrom: null,
+      });
+      manifest.backend = backend;
+      try {
+        await writeJsonAtomic(join(staging, 'config.json'), cfg);
+        await writeJsonAtomic(join(staging, 'manifest.json'), manifest);
+        renameSync(staging, partial);
+        break;
+      } catch (e) {
+        rmSync(staging, { recursive: true, force: true });
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 20) continue;
+        throw new Error(fsErrorMessage(e, staging));
+      }
     }
     lock = acquireRunLock(partial, runId);
   }
@@ -510,7 +533,7 @@ async function finishRun(
   const results: VariantResult[] = [];
   for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink)));
 
-  const rows: CurveRow[] = results.flatMap((r) => r.curves.rows);
+  const rows: CurveRow[] = results.flatMap((r) => allCurveRows(r.curves));
   await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
   const metrics = {
     experiment: cfg.experiment,
@@ -541,13 +564,15 @@ async function finishRun(
               }
             : null,
           deadInputs: r.curves.deadInputs ?? null,
+          uncertainty: uncertaintyForMetrics(r.curves.uncertainty),
           history: r.history,
-          curves: r.curves.rows,
+          curves: allCurveRows(r.curves),
         },
       ]),
     ),
   };
   await writeJsonAtomic(join(partial, 'metrics.json'), metrics);
+  await writeUncertaintyScores(partial, results);
   await writeReport(partial, cfg, manifest, results);
   for (const f of readdirSync(partial)) if (/^(variant-|ckpt-)/.test(f)) rmSync(join(partial, f));
   manifest.endTime = new Date().toISOString();

@@ -164,8 +164,8 @@ describe('run --resume refuses what it must not touch', { timeout: 120_000 }, ()
 describe('a new run directory appears complete or not at all', { timeout: 60_000 }, () => {
   it('staging directories of killed processes are cleaned up; a live one is left alone', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bp-resume-'));
-    const dead = join(root, 'tiny', `.20260101-000000Z-s3.partial.new-${deadPid()}`);
-    const live = join(root, 'tiny', `.20260101-000001Z-s3.partial.new-${process.pid}`);
+    const dead = join(root, 'tiny', `.20260101-000000Z-s3.partial.new-${deadPid()}-00ff`);
+    const live = join(root, 'tiny', `.20260101-000001Z-s3.partial.new-${process.pid}-00ff`);
     for (const d of [dead, live]) {
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, 'config.json'), '{}');
@@ -174,6 +174,15 @@ describe('a new run directory appears complete or not at all', { timeout: 60_000
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(readdirSync(join(root, 'tiny')).sort()).toEqual([live.split('/').at(-1), r.runDir.split('/').at(-1)].sort());
+  });
+
+  it('two runs of one config started at the same moment get two run directories', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-resume-'));
+    const cfg = loadConfig(tinyYaml());
+    const [a, b] = await Promise.all([runExperiment(cfg, { resultsDir: root, progress: null }), runExperiment(cfg, { resultsDir: root, progress: null })]);
+    expect(a.runDir).not.toBe(b.runDir);
+    expect(readdirSync(join(root, 'tiny')).sort()).toEqual([a.runDir, b.runDir].map((d) => d.split('/').at(-1)).sort());
+    for (const r of [a, b]) expect(JSON.parse(readFileSync(join(r.runDir, 'manifest.json'), 'utf8')).runId).toBe(r.runDir.split('/').at(-1));
   });
 });
 
