@@ -29,6 +29,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+// Fast paths of the mean-field training step that replace kernels at load time (copy-free Identity).
+import './fused/identity.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 

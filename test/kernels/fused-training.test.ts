@@ -14,7 +14,7 @@ beforeAll(async () => {
   expect(await tf.setBackend('wasm')).toBe(true);
 });
 afterAll(async () => {
-  setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+  setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
   await tf.setBackend(initial);
 });
 
@@ -52,7 +52,7 @@ function train(): { vars: Float32Array[]; losses: number[] } {
 
 describe('training with the fused paths on wasm', { timeout: 120_000 }, () => {
   it('a seeded run is bit-identical run to run', () => {
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
     const a = train();
     const b = train();
     expect(a.losses).toEqual(b.losses);
@@ -60,14 +60,14 @@ describe('training with the fused paths on wasm', { timeout: 120_000 }, () => {
   });
 
   it('agrees with the composed path to float32 rounding (only the KL kernel differs from it bit-wise)', () => {
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
     const fused = train();
-    setFusedPaths({ sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false });
+    setFusedPaths({ sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false, copyFreeIdentity: false });
     const composed = train();
-    setFusedPaths({ klKernel: false, fastNormal: true, adamKernel: true });
+    setFusedPaths({ klKernel: false, fastNormal: true, adamKernel: true, copyFreeIdentity: true });
     const noKl = train();
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true });
-    // Noise and Adam are bit-identical, so without the KL kernel the runs are equal bit for bit.
+    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
+    // Noise, Adam and the copy-free Identity are bit-identical, so without the KL kernel the runs are equal bit for bit.
     for (let i = 0; i < noKl.vars.length; i++) expect(Array.from(noKl.vars[i]!)).toEqual(Array.from(composed.vars[i]!));
     // With it, float32 rounding differences only: the losses and the weights agree closely after 18 Adam steps.
     for (let e = 0; e < 3; e++) expect(Math.abs(fused.losses[e]! / composed.losses[e]! - 1)).toBeLessThan(1e-4);

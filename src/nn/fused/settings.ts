@@ -14,9 +14,11 @@ export interface FusedPaths {
   klKernel: boolean;
   /** Adam's update of each variable as one kernel (bit-identical on wasm and cpu). */
   adamKernel: boolean;
+  /** `Identity` on wasm shares the input's memory instead of copying it (bit-identical). */
+  copyFreeIdentity: boolean;
 }
 
-export const fusedPaths: FusedPaths = { sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true };
+export const fusedPaths: FusedPaths = { sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true };
 
 /** Set some switches; returns the previous values (to restore). */
 export function setFusedPaths(p: Partial<FusedPaths>): FusedPaths {
