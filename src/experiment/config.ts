@@ -17,6 +17,7 @@ import { PRUNING_SCOPES } from '../pruning/masks.js';
 import { criterionNames } from '../scores/registry.js';
 import { expandValues, sweepSchema } from './sweep-spec.js';
 import { errnoCode, fsErrorMessage } from './paths.js';
+import { oodConfigSchema, riskControlConfigSchema } from './uncertainty-config.js';
 
 /**
  * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
@@ -270,6 +271,8 @@ const schema = z
         batchSize: posInt(100000).default(1000),
         /** Which split the curves are measured on. */
         split: z.enum(['test', 'validation']).default('test'),
+        /** Out-of-distribution / dataset-shift evaluation (src/experiment/uncertainty-config.ts). */
+        ood: oodConfigSchema,
       })
       .strict()
       .default({}),
@@ -299,6 +302,8 @@ const schema = z
          * every criterion but random; the exact posterior over them is the prior, mean 0).
          */
         deadInputs: z.enum(['as-scored', 'prune-first']).default('as-scored'),
+        /** Learn-then-Test risk-controlled choice of sparsity (src/experiment/uncertainty-config.ts). */
+        riskControl: riskControlConfigSchema,
         /** Structured pruning: remove whole units / channels by their aggregated scores, at these fractions of units. */
         units: z
           .object({

@@ -15,7 +15,8 @@ import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
-import { evaluatePosterior, type Evaluation } from './evaluate.js';
+import { evaluatePosterior, evaluateSamples, predictSamples, type Evaluation } from './evaluate.js';
+import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
 
 /** One operating point of one criterion. */
 export interface CurveRow {
@@ -46,6 +47,8 @@ export interface CurveRow {
   mce: number;
   entropy: number;
   mutualInformation: number;
+  /** Further columns (adaptive / classwise ECE, aleatoric entropy, selective prediction, OOD, temperature scaling: src/experiment/ood-eval.ts). */
+  extra?: Record<string, number | null>;
 }
 
 /** Sparsity accounting of a posterior's network under `masks`. */
@@ -85,6 +88,8 @@ export interface CurveOptions {
    * criterion but `random` (see pruning/dead-inputs.ts). Either way their ranking is measured.
    */
   deadInputs?: DeadInputPolicy;
+  /** Extra per-point metrics computed from the MC predictive's samples while the point's masks are set (src/experiment/ood-eval.ts). */
+  pointMetrics?: PointMetricsHook;
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
 }
@@ -100,8 +105,15 @@ function evaluatePoint(
   posterior.setMasks(masks);
   try {
     const report = accountSparsity(posterior, masks);
-    const mc = evaluatePosterior(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
+    const mcSamples = predictSamples(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
+    const mc = evaluateSamples(mcSamples, o.data, o.samples);
     const mean = evaluatePosterior(posterior, o.data, { samples: 0, stream: o.stream.fork(`${key}/mean`), batchSize: o.batchSize });
+    const extra = o.pointMetrics?.({
+      posterior,
+      samples: mcSamples,
+      mcStream: () => o.stream.fork(`${key}/mc`),
+      point: { ...point, sparsity: report.weights.sparsity },
+    });
     const base = { ...point, structure: point.structure ?? 'weights', unitRatio: point.unitRatio ?? null };
     const common = {
       ...base,
@@ -122,6 +134,7 @@ function evaluatePoint(
       mce: e.mce,
       entropy: e.entropy,
       mutualInformation: e.mutualInformation,
+      extra: { eceAdaptive: e.eceAdaptive, eceClasswise: e.eceClasswise, expectedEntropy: e.expectedEntropy, ...extra?.[predictive] },
     });
     return { rows: [row(mc, 'mc'), row(mean, 'mean')], mc, report };
   } finally {
@@ -154,6 +167,8 @@ export interface CurveResult {
     logitScale: number;
     agreementExamples: number;
   };
+  /** OOD, selective prediction and risk control summaries (src/experiment/ood-eval.ts), filled in by the run. */
+  uncertainty?: UncertaintySummary;
   /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
   deadInputs?: { weight: string; features: number; weights: number; policy: DeadInputPolicy; criteria: Record<string, DeadInputRanking> };
 }
@@ -283,8 +298,8 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
 
 /** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */
 export function flattenRow(r: CurveRow): Record<string, number | string | null> {
-  const { layerSparsity, ...rest } = r;
-  const out: Record<string, number | string | null> = { ...rest };
+  const { layerSparsity, extra, ...rest } = r;
+  const out: Record<string, number | string | null> = { ...rest, ...extra };
   for (const [k, v] of Object.entries(layerSparsity)) out[`sparsity.${k}`] = v;
   return out;
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
 import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
-import { calibrationSummary, reliabilityBins, type CalibrationSummary, type ReliabilityBin } from '../metrics/calibration.js';
+import { adaptiveEce, calibrationSummary, classwiseEce, reliabilityBins, type CalibrationSummary, type ReliabilityBin } from '../metrics/calibration.js';
 import { uncertaintyDecomposition } from '../metrics/uncertainty.js';
 import { predictSamplesShared } from '../nn/fused/predictive.js';
 
@@ -43,24 +43,37 @@ export function predictSamples(posterior: Posterior, ds: Dataset, o: PredictOpti
 
 /** What the evaluation of one predictive reports. */
 export interface Evaluation extends CalibrationSummary {
+  /** Top-label ECE with 15 equal-mass bins (Nixon et al. 2019). */
+  eceAdaptive: number;
+  /** Classwise ECE, 15 equal-width bins per class (Kull et al. 2019). */
+  eceClasswise: number;
   /** Samples averaged (0 = posterior-mean network). */
   samples: number;
   /** Mean predictive entropy H[E p] (nats). */
   entropy: number;
   /** Mean mutual information (epistemic uncertainty, nats); 0 for a single pass. */
   mutualInformation: number;
+  /** Mean expected entropy E[H p] (aleatoric, nats); entropy = expectedEntropy + mutualInformation. */
+  expectedEntropy: number;
   reliability: ReliabilityBin[];
 }
 
 /** Evaluate the predictive of `posterior` (with its current masks) on `ds`. */
 export function evaluatePosterior(posterior: Posterior, ds: Dataset, o: PredictOptions): Evaluation {
-  const samples = predictSamples(posterior, ds, o);
+  return evaluateSamples(predictSamples(posterior, ds, o), ds, o.samples);
+}
+
+/** The evaluation of per-sample class probabilities [S][n×k] (from {@link predictSamples}) on `ds`. */
+export function evaluateSamples(samples: Float32Array[], ds: Dataset, numSamples: number): Evaluation {
   const u = uncertaintyDecomposition(samples, ds.numClasses);
   return {
     ...calibrationSummary(u.mean, ds.y),
-    samples: o.samples,
+    eceAdaptive: adaptiveEce(u.mean, ds.y),
+    eceClasswise: classwiseEce(u.mean, ds.y),
+    samples: numSamples,
     entropy: u.average.predictiveEntropy,
     mutualInformation: u.average.mutualInformation,
+    expectedEntropy: u.average.expectedEntropy,
     reliability: reliabilityBins(u.mean, ds.y),
   };
 }

@@ -342,3 +342,36 @@ export function calibrationSummary(probs: Float32Array, labels: Int32Array): Cal
     n: labels.length,
   };
 }
+
+/**
+ * Adaptive (equal-mass) top-label ECE (Nixon et al. 2019, "Measuring calibration in
+ * deep learning"): {@link ece} with `binning: 'equal-mass'`, 15 bins by default, so
+ * every bin holds ⌊N/B⌋ or ⌈N/B⌉ examples sorted by confidence.
+ */
+export function adaptiveEce(probs: Float32Array, labels: Int32Array, bins = 15): number {
+  return ece(probs, labels, { bins, binning: 'equal-mass' });
+}
+
+/**
+ * Classwise ECE (Kull et al. 2019, "Beyond temperature scaling"): for every class j,
+ * the probabilities p_ij of all examples are binned (equal width, `bins` bins (lo, hi],
+ * first closed at 0) and the gaps between the frequency of y = j and the mean p_ij are
+ * weighted by bin mass; the result is averaged over classes:
+ * cwECE = (1/k) Σ_j Σ_b (N_jb/N) |freq_jb(y = j) − mean_jb(p_ij)|.
+ */
+export function classwiseEce(probs: Float32Array, labels: Int32Array, bins = 15): number {
+  const k = numClasses(probs, labels);
+  const n = labels.length;
+  checkBins(bins);
+  const conf = new Float64Array(n);
+  const hit = new Uint8Array(n);
+  let total = 0;
+  for (let j = 0; j < k; j++) {
+    for (let i = 0; i < n; i++) {
+      conf[i] = probs[i * k + j]!;
+      hit[i] = labels[i] === j ? 1 : 0;
+    }
+    total += calibrationErrorFromBins(reliabilityBinsFromConfidences(conf, hit, { bins, binning: 'equal-width' }), 'l1');
+  }
+  return total / k;
+}
