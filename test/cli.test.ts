@@ -125,9 +125,9 @@ describe('CLI: validate prints every problem, and the config exactly as it runs'
   it('file problems in plain words', async () => {
     const d = join(tmp, 'cfgdir');
     mkdirSync(d, { recursive: true });
-    expect((await cli('validate', d)).err).toMatch(/cfgdir: invalid config \(1 problem\):\n  - \(root\): is a directory, not a config file\n$/);
+    expect((await cli('validate', d)).err).toMatch(/cfgdir: invalid config \(1 problem\):\n {2}- \(root\): is a directory, not a config file\n$/);
     expect((await cli('validate', join(TINY, 'x.yaml'))).err).toMatch(/a part of the path is a file, not a directory \(ENOTDIR\)/);
-    expect((await cli('validate', join(tmp, 'nope.yaml'))).err).toMatch(/nope.yaml: invalid config \(1 problem\):\n  - \(root\): config file not found/);
+    expect((await cli('validate', join(tmp, 'nope.yaml'))).err).toMatch(/nope.yaml: invalid config \(1 problem\):\n {2}- \(root\): config file not found/);
   });
 });
 

@@ -227,7 +227,7 @@ function readResumeJson(flag: string, path: string): unknown {
  * and its manifest must name the run its directory names.
  */
 function readResumeDir(flag: string, dir: string): { manifest: Manifest; saved: ExperimentConfig } {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dir);
   } catch {

@@ -60,7 +60,7 @@ export async function sweepAction(file: string, overrides: string[], opts: Sweep
     );
     return 1;
   }
-  if (r.collected && r.collected.missing.length) return 1;
+  if (r.collected?.missing.length) return 1;
   return 0;
 }
 

@@ -821,7 +821,10 @@ export async function collectSweep(dirs: string[], o: { progress?: ProgressSink 
   const failed: { label: string; error: string }[] = [];
   for (const p of rec.points) {
     let runDir: string | undefined;
-    for (const d of dirs) if ((runDir = completedRun(d, p.label))) break;
+    for (const d of dirs) {
+      runDir = completedRun(d, p.label);
+      if (runDir) break;
+    }
     if (!runDir) {
       missing.push(p.label);
       for (const d of dirs) {

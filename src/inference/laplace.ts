@@ -195,7 +195,7 @@ export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: G
   const lc = c.inference.laplace;
   const net = pointNetworkFor(c, ctx.train, ctx.stream);
   const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(c), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
-  let history;
+  let history: Awaited<ReturnType<Trainer['run']>>;
   try {
     await ctx.restore?.(net, trainer);
     history = await trainer.run(ctx.hooks);

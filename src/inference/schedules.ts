@@ -36,7 +36,7 @@ export function learningRate(s: LrSchedule, e: number, total: number): number {
     case 'cosine':
       return s.lr * (f + (1 - f) * 0.5 * (1 + Math.cos(Math.PI * p)));
     case 'step':
-      return s.lr * Math.pow(s.gamma ?? 0.1, Math.floor(e / (s.every ?? 30)));
+      return s.lr * (s.gamma ?? 0.1) ** Math.floor(e / (s.every ?? 30));
   }
 }
 

@@ -42,7 +42,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
-import { Dense } from '../nn/dense.js';
+import type { Dense } from '../nn/dense.js';
 import type { WeightMoments } from '../nn/layer.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
@@ -292,7 +292,11 @@ export class SvgdPosterior implements Posterior {
       const v = variance!.dataSync().slice() as Float32Array;
       tf.dispose([mean!, variance!]);
       const mask = l.getMask();
-      if (mask) for (let j = 0; j < mu.length; j++) ((mu[j]! *= mask[j]!), (v[j]! *= mask[j]!));
+      if (mask)
+        for (let j = 0; j < mu.length; j++) {
+          mu[j]! *= mask[j]!;
+          v[j]! *= mask[j]!;
+        }
       return { name: `${l.name}.weight`, layer: l.name, shape: l.weightShape, mean: mu, variance: v, macsPerWeight: 1 };
     });
   }

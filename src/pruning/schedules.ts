@@ -192,7 +192,7 @@ function checkIncreasing(sparsities: number[]): void {
 
 /** The geometric sequence of `rounds` sparsities keeping the same fraction each round, ending at `final`: 1 − (1 − final)^(k/rounds). */
 export function iterativeSparsities(final: number, rounds: number): number[] {
-  return Array.from({ length: rounds }, (_, k) => 1 - Math.pow(1 - final, (k + 1) / rounds));
+  return Array.from({ length: rounds }, (_, k) => 1 - (1 - final) ** ((k + 1) / rounds));
 }
 
 /**

@@ -213,7 +213,7 @@ export function masksFromUnitDrops(net: Network, drop: Map<string, Uint8Array>):
     const nIn = shape.at(-2)!;
     const di = deadIn.get(name);
     total += m.length;
-    for (let f = 0; f < m.length; f++) if (m[f] === 0 || (di && di[Math.floor(f / nOut) % nIn])) removedParams++;
+    for (let f = 0; f < m.length; f++) if (m[f] === 0 || di?.[Math.floor(f / nOut) % nIn]) removedParams++;
   }
   return { masks, unitsRemoved, unitFraction: units ? unitsDropped / units : 0, parameterFraction: total ? removedParams / total : 0 };
 }

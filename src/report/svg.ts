@@ -425,7 +425,7 @@ export function linePlot(opts: LinePlotOptions): string {
     dashed: s.dashed,
     shape: s.markers === false ? undefined : i,
   }));
-  if (ov && ov.x.some((x, i) => ok(x, ov.y[i]))) items.push({ name: ov.name, color: AXIS, kind: 'ring' });
+  if (ov?.x.some((x, i) => ok(x, ov.y[i]))) items.push({ name: ov.name, color: AXIS, kind: 'ring' });
   const lw = legendWidth(items);
   const f: Frame = { left: 70, top: 40, right: width - (lw > 0 ? lw + 24 : 20), bottom: height - 56 };
   const sx = scaler(xa, f.left, f.right);

@@ -110,7 +110,7 @@ describe('config validation', () => {
   });
 
   it('a missing or malformed file is one clear error', () => {
-    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope\.yaml: invalid config \(1 problem\):\n  - \(root\): config file not found/);
+    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope\.yaml: invalid config \(1 problem\):\n {2}- \(root\): config file not found/);
     expect(() => loadConfig(file('experiment: [unclosed'))).toThrow(/not valid YAML/);
   });
 });
@@ -302,7 +302,7 @@ describe('messages (issue 9, defect 11)', () => {
       msg = (e as Error).message;
     }
     expect(msg).toMatch(
-      /^command line: invalid config \(1 problem\):\n  - override pruning.sparsities=\[0.5: the value "\[0.5" is not valid YAML .*close the list, e.g. \[0.5, 0.9\]$/,
+      /^command line: invalid config \(1 problem\):\n {2}- override pruning.sparsities=\[0.5: the value "\[0.5" is not valid YAML .*close the list, e.g. \[0.5, 0.9\]$/,
     );
     try {
       loadConfig('configs/quickstart.yaml', ['train.epochs=-1', 'train.epochz=3']);
@@ -317,7 +317,7 @@ describe('messages (issue 9, defect 11)', () => {
   it('file-system problems are plain words naming the path', () => {
     const d = join(dir, 'adir.yaml');
     mkdirSync(d);
-    expect(() => loadConfig(d)).toThrow(/adir\.yaml: invalid config \(1 problem\):\n  - \(root\): is a directory, not a config file$/);
+    expect(() => loadConfig(d)).toThrow(/adir\.yaml: invalid config \(1 problem\):\n {2}- \(root\): is a directory, not a config file$/);
     const f = file('experiment: x\n');
     expect(() => loadConfig(join(f, 'sub.yaml'))).toThrow(/cannot read the config file: a part of the path is a file, not a directory \(ENOTDIR\)$/);
     expect(() => loadConfig(join(dir, `${'x'.repeat(300)}.yaml`))).toThrow(/the path or one of its names is too long \(ENAMETOOLONG\)$/);

@@ -18,11 +18,11 @@ describe('progress', () => {
     expect(out).toEqual([]);
     p.update(5, 'epoch 5', true);
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatch(/^train  50% epoch 5 \| .* elapsed, ETA .*\n$/);
+    expect(out[0]).toMatch(/^train {2}50% epoch 5 \| .* elapsed, ETA .*\n$/);
     const tty: string[] = [];
     const q = new Progress('train', 4, { write: (s) => void tty.push(s), isTTY: true, columns: 200 });
     q.update(2, 'half');
-    expect(tty[0]).toMatch(/^\rtrain  50% \[█{10}░{10}\] half/);
+    expect(tty[0]).toMatch(/^\rtrain {2}50% \[█{10}░{10}\] half/);
     q.finish('ok');
     expect(tty.at(-1)).toMatch(/^train done: ok/);
   });

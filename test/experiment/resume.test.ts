@@ -408,7 +408,7 @@ proto.writeFile = async function (data, ...rest) {
       const k = 1 + Math.floor(Math.random() * 8);
       const root = mkdtempSync(join(tmpdir(), 'bp-kill-'));
       process.env.BP_KILL_AT_BINARY_WRITE = String(k);
-      let a;
+      let a: ReturnType<typeof start>;
       try {
         a = start(['run', yaml, ...overrides, '--results', root, '--quiet'], ['--import', hook]);
       } finally {

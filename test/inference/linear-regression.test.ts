@@ -151,7 +151,7 @@ describe('mean-field VI on Bayesian linear regression', { timeout: 120_000 }, ()
     const sumTheta = new Float64Array(d);
     const sumVar = new Float64Array(d);
     for (let s = 0; s < steps; s++) {
-      (opt as unknown as { learningRate: number }).learningRate = 0.05 * Math.pow(0.05, s / steps);
+      (opt as unknown as { learningRate: number }).learningRate = 0.05 * 0.05 ** (s / steps);
       // negative ELBO = −E_q log p(y | X, w) + KL(q ‖ p), the expectation by LRT samples
       opt.minimize(
         () => {
@@ -199,7 +199,7 @@ describe('SVGD on Bayesian linear regression', { timeout: 120_000 }, () => {
     const sampler = new SvgdSampler([W], 0.05);
     const steps = 1200;
     for (let s = 0; s < steps; s++) {
-      sampler.stepSize = 0.05 * Math.pow(0.02, s / steps);
+      sampler.stepSize = 0.05 * 0.02 ** (s / steps);
       // Σ_i log p(w_i | data) over particles (up to a constant)
       sampler.step(() =>
         tf.tidy(() => {

@@ -4,7 +4,7 @@ import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
 import { medianBandwidth, pairwiseSqDist, ParticleNetwork, svgdDirection, SvgdSampler, trainSvgd } from '../../src/inference/svgd.js';
 import { buildNetwork } from '../../src/nn/builders.js';
-import { Dense } from '../../src/nn/dense.js';
+import type { Dense } from '../../src/nn/dense.js';
 import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
 
@@ -63,7 +63,7 @@ describe('SVGD on a two-component Gaussian mixture', { timeout: 60_000 }, () => 
     const sampler = new SvgdSampler([x], 0.25);
     const steps = 800;
     for (let s = 0; s < steps; s++) {
-      sampler.stepSize = 0.25 * Math.pow(0.05, s / steps);
+      sampler.stepSize = 0.25 * 0.05 ** (s / steps);
       sampler.step(() =>
         tf.tidy(() => {
           const a = tf.sub(Math.log(1 / 3), tf.div(tf.square(tf.add(x, 2)), 2));

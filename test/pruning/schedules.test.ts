@@ -70,12 +70,12 @@ describe('Zhu & Gupta gradual schedule', () => {
       let expected: number;
       if (t < 5) expected = 0.1;
       else if (t > 5 + 24) expected = 0.9;
-      else expected = 0.9 + (0.1 - 0.9) * Math.pow(1 - (t - 5) / 24, 3);
+      else expected = 0.9 + (0.1 - 0.9) * (1 - (t - 5) / 24) ** 3;
       expect(zhuGuptaSparsity(t, s)).toBeCloseTo(expected, 14);
     }
     const pts = gradualPruningPoints(s);
     expect(pts.map((p) => p.step)).toEqual([5, 8, 11, 14, 17, 20, 23, 26, 29]);
-    pts.forEach((p) => expect(p.sparsity).toBeCloseTo(0.9 + (0.1 - 0.9) * Math.pow(1 - (p.step - 5) / 24, 3), 14));
+    pts.forEach((p) => expect(p.sparsity).toBeCloseTo(0.9 + (0.1 - 0.9) * (1 - (p.step - 5) / 24) ** 3, 14));
     expect(pts[0]!.sparsity).toBe(0.1);
     expect(pts.at(-1)!.sparsity).toBe(0.9);
   });

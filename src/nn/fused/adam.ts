@@ -87,7 +87,10 @@ export function adamFused(): boolean {
 /** tfjs's Adam, with the per-variable update fused on wasm (bit-identical). */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
-    if (!adamFused()) return super.applyGradients(variableGradients);
+    if (!adamFused()) {
+      super.applyGradients(variableGradients);
+      return;
+    }
     const self = this as unknown as AdamInternals;
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     tf.tidy(() => {
