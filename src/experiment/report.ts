@@ -14,6 +14,7 @@ import type { ExperimentConfig } from './config.js';
 import type { CurveRow } from './curves.js';
 import type { Manifest } from './manifest.js';
 import type { VariantResult } from './run.js';
+import { uncertaintySections } from './ood-report.js';
 
 /** A model name as part of a file name (companions are named `<variant>/<name>`). */
 const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -331,6 +332,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     );
   }
 
+  md.push(...uncertaintySections(results, plot)); // issue 13: OOD, selective prediction, temperature scaling, risk control (ood-report.ts)
   md.push(
     '## Files',
     '',
