@@ -295,14 +295,18 @@ const unavailable = slurmUnavailable();
 const inCi = process.env.CI === 'true';
 if (unavailable && !inCi) console.warn(`skipping the real-Slurm sweep test: ${unavailable}`);
 
-/** summary.csv as rows of parsed cells (numbers as numbers), in file order. */
+/** A CSV file as rows of parsed cells (numbers as numbers), in file order, without wall-clock columns (costSeconds), which differ between any two runs. */
 function parseCsv(file: string): Record<string, string | number>[] {
   const [head, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
   const cols = head!.split(',');
+  const timing = (c: string) => /seconds|elapsed|wall/i.test(c);
+  expect(cols.some((c) => /^accuracy/.test(c))).toBe(true);
   return lines.map((l) => {
     const cells = l.split(',');
     expect(cells.length).toBe(cols.length); // no quoted commas in these files
-    return Object.fromEntries(cols.map((c, i) => [c, cells[i] !== '' && Number.isFinite(Number(cells[i])) ? Number(cells[i]) : cells[i]!]));
+    return Object.fromEntries(
+      cols.flatMap((c, i) => (timing(c) ? [] : [[c, cells[i] !== '' && Number.isFinite(Number(cells[i])) ? Number(cells[i]) : cells[i]!]])),
+    );
   });
 }
 
