@@ -18,7 +18,19 @@ export interface FusedPaths {
   copyFreeIdentity: boolean;
 }
 
-export const fusedPaths: FusedPaths = { sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true };
+/**
+ * All on, unless the environment variable `BAYESPRUNE_FUSED=off` turns every fast path off
+ * (the composed tfjs ops everywhere: an escape hatch, and the reference for comparisons).
+ */
+export const fusedPaths: FusedPaths = fusedFromEnv(process.env.BAYESPRUNE_FUSED);
+
+function fusedFromEnv(v: string | undefined): FusedPaths {
+  if (v !== undefined && v !== '' && v !== 'on' && v !== 'off') {
+    throw new Error(`environment variable BAYESPRUNE_FUSED: "${v}" is not allowed; use on or off`);
+  }
+  const on = v !== 'off';
+  return { sharedPredictive: on, fastNormal: on, klKernel: on, adamKernel: on, copyFreeIdentity: on };
+}
 
 /** Set some switches; returns the previous values (to restore). */
 export function setFusedPaths(p: Partial<FusedPaths>): FusedPaths {
