@@ -238,6 +238,8 @@ function readResumeDir(flag: string, dir: string): { manifest: Manifest; saved: 
     throw new Error(`--resume ${flag}: no such directory; give the results/<experiment>/.<run-id>.partial directory of an interrupted run`);
   }
   if (!st.isDirectory()) throw new Error(`--resume ${flag}: not a directory; give the results/<experiment>/.<run-id>.partial directory of an interrupted run`);
+  if (/^sweep-/.test(basename(dir)))
+    throw new Error(`--resume ${flag}: this is a sweep directory; continue it with bayesprune sweep <config.yaml> --resume ${dir}`);
   const mp = join(dir, 'manifest.json');
   if (!existsSync(mp)) throw new Error(`--resume ${flag}: no manifest.json there; expected a results/<experiment>/.<run-id>.partial directory`);
   const manifest = readResumeJson(flag, mp) as Manifest;

@@ -102,5 +102,8 @@ describe('a directory given to --resume is checked before anything is touched', 
     const f = join(dirOf(), 'file');
     writeFileSync(f, 'x');
     await expect(resume(f)).rejects.toThrow(/--resume .*file: not a directory/);
+    const sweep = join(dirOf(), 'tiny', 'sweep-20260101-000000Z');
+    mkdirSync(sweep, { recursive: true });
+    await expect(resume(sweep)).rejects.toThrow(/this is a sweep directory; continue it with bayesprune sweep <config.yaml> --resume/);
   });
 });
