@@ -81,7 +81,7 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), 'bayesprune-slurm-'));
   chmodSync(dir, 0o755); // munged wants the socket's directories searchable by all
   for (const d of ['munge', 'state', 'spool', 'log']) mkdirSync(join(dir, d));
-  const host = execFileSync('hostname', ['-s'], { encoding: 'utf8' }).trim() || hostname();
+  const host = hostname().split('.')[0]!; // what slurmd calls itself (hostname -s)
   const [ctldPort, dPort] = [await freePort(), await freePort()];
   const socket = join(dir, 'munge', 'munge.socket');
   const conf = join(dir, 'slurm.conf');
