@@ -18,6 +18,7 @@ import { criterionNames } from '../scores/registry.js';
 import { expandValues, sweepSchema } from './sweep-spec.js';
 import { errnoCode, fsErrorMessage } from './paths.js';
 import { oodConfigSchema, riskControlConfigSchema } from './uncertainty-config.js';
+import { protocolIssues, protocolsSchema } from './protocol-schema.js';
 
 /**
  * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
@@ -316,6 +317,8 @@ const schema = z
           })
           .strict()
           .default({}),
+        /** Pruning protocols (post-hoc, fine-tune, iterative, at-init, rigl, sparsegpt), each a curve; see src/experiment/protocol-schema.ts. */
+        protocols: protocolsSchema,
       })
       .strict()
       .default({}),
@@ -625,6 +628,7 @@ function dropRemoved(v: unknown): unknown {
 
 /** The cross-field checks: each names the keys it reads, and is skipped when one of them had to be repaired. */
 const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: string, message: string) => void) => void }[] = [
+  { uses: ['pruning.protocols', 'inference.method', 'model.arch'], check: (c, add) => protocolIssues(c).forEach((i) => add(i.path, i.message)) },
   {
     uses: ['pruning.criteria'],
     check: (c, add) => {

@@ -15,6 +15,7 @@ import type { CurveRow } from './curves.js';
 import type { Manifest } from './manifest.js';
 import type { VariantResult } from './run.js';
 import { uncertaintySections } from './ood-report.js';
+import { protocolSection } from './protocol-report.js';
 
 /** A model name as part of a file name (companions are named `<variant>/<name>`). */
 const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -272,6 +273,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     md.push(markdownTable(rows), '');
   }
 
+  md.push(...protocolSection(results, plot)); // pruning.protocols (src/experiment/protocol-report.ts)
   md.push('## Training', '');
   for (const r of results) {
     if (!r.history.length || r.sharedTrainingWith) continue;

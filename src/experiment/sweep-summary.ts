@@ -42,7 +42,7 @@ export interface SweepSummaryInput {
 
 /** The columns that identify an operating point: every axis but `seed`, then the curve's keys. */
 export function groupColumns(axes: readonly string[]): string[] {
-  return [...axes.filter((k) => k !== REPLICATE), 'variant', 'criterion', 'structure', 'unitRatio', 'targetSparsity', 'predictive'];
+  return [...axes.filter((k) => k !== REPLICATE), 'variant', 'protocol', 'criterion', 'structure', 'unitRatio', 'targetSparsity', 'predictive'];
 }
 
 /** Whether a curve row takes part in the comparison of criteria: the same operating point for every criterion. */
@@ -237,7 +237,8 @@ export async function writeSweepSummary(sweepDir: string, o: SweepSummaryInput):
   const frontPoints = paretoRows.filter((r) => r.front !== 'macs');
 
   const mcCurve = mc.filter((x) => x.targetSparsity !== null && x.structure === 'weights');
-  const seriesKey = (r: Row) => [...axesNoSeed.map((g) => r[g]), r.variant, r.criterion].join(' · ');
+  const seriesKey = (r: Row) =>
+    [...axesNoSeed.map((g) => r[g]), r.variant, ...(r.protocol && r.protocol !== 'post-hoc' ? [r.protocol] : []), r.criterion].join(' · ');
   const series = (col: string): LineSeries[] => {
     const by = new Map<string, Row[]>();
     for (const r of mcCurve) by.set(seriesKey(r), [...(by.get(seriesKey(r)) ?? []), r]);
