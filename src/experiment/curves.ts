@@ -167,6 +167,8 @@ export interface CurveResult {
     logitScale: number;
     agreementExamples: number;
   };
+  /** Bayesian model reduction's own point (prune where ΔF ≥ 0) when `bmr` is a criterion; rows include the other criteria at its sparsity. */
+  bmr?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
   /** OOD, selective prediction and risk control summaries (src/experiment/ood-eval.ts), filled in by the run. */
   uncertainty?: UncertaintySummary;
   /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
@@ -212,7 +214,12 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   const doThreshold = o.logAlphaThreshold !== null && hasVariance;
   const nm = o.nm ?? [];
   const unitRatios = o.units?.ratios ?? [];
-  const total = 1 + criteria.length * (o.sparsities.filter((s) => s > 0).length + nm.length + unitRatios.length) + (doThreshold ? 1 : 0) + (hasGates ? 1 : 0);
+  const total =
+    1 +
+    criteria.length * (o.sparsities.filter((s) => s > 0).length + nm.length + unitRatios.length) +
+    (doThreshold ? 1 : 0) +
+    (hasGates ? 1 : 0) +
+    (criteria.includes('bmr') ? 1 : 0);
   let done = 0;
   const tick = (r: CurveRow) => o.onPoint?.(++done, total, r);
   const policy = o.deadInputs ?? 'as-scored';
@@ -285,6 +292,33 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows };
     tick(p.rows[0]!);
   }
+  let bmr: CurveResult['bmr'];
+  if (criteria.includes('bmr')) {
+    // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ 0,
+    // and every other criterion at the same sparsity for comparison.
+    const scores = await getCriterion('bmr').compute(posterior, { stream: o.stream.fork('scores/bmr') });
+    const p = evaluatePoint(posterior, masksAtThreshold(scores, 0), o, 'bmr-point', {
+      variant: o.variant,
+      criterion: 'bmr(ΔF≥0)',
+      scope: 'threshold',
+      targetSparsity: null,
+    });
+    rows.push(...p.rows);
+    const same: CurveRow[] = [];
+    for (const c of criteria.filter((c) => c !== 'bmr')) {
+      const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+      const q = evaluatePoint(posterior, masksAtSparsity(cs, p.report.weights.sparsity, o.scope), o, `${c}/bmr-sparsity`, {
+        variant: o.variant,
+        criterion: `${c}@bmr-sparsity`,
+        scope: 'threshold',
+        targetSparsity: p.report.weights.sparsity,
+      });
+      same.push(...q.rows);
+    }
+    rows.push(...same);
+    bmr = { evaluation: p.mc, sparsity: p.report, rows: [...p.rows, ...same] };
+    tick(p.rows[0]!);
+  }
   let gates: CurveResult['gates'];
   if (hasGates) {
     const masks = gateMasks(posterior.network);
@@ -293,7 +327,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
     tick(p.rows[0]!);
   }
-  return { rows, dense: dense.mc, threshold, gates, deadInputs };
+  return { rows, dense: dense.mc, threshold, bmr, gates, deadInputs };
 }
 
 /** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */

@@ -14,6 +14,7 @@ import type { Network } from '../nn/network.js';
 import { gradientCriteria } from './gradient-criteria.js';
 import { filterCriteria } from './fpgm.js';
 import { slimmingCriteria } from '../pruning/slimming.js';
+import { bmrCriterion } from './bmr.js';
 
 /** Scores keyed by weight name (`<layer>.weight`), each as long as the weight. */
 export type ScoreSet = Map<string, Float32Array>;
@@ -127,6 +128,8 @@ registerCriterion({
 for (const c of gradientCriteria()) registerCriterion(c);
 // Filter criteria (fpgm, filter-l1, filter-l2): src/scores/fpgm.ts; network slimming's bn-scale: src/pruning/slimming.ts.
 for (const c of [...filterCriteria(), ...slimmingCriteria()]) registerCriterion(c);
+// Bayesian model reduction (bmr): src/scores/bmr.ts.
+registerCriterion(bmrCriterion());
 registerCriterion({
   name: 'inclusion',
   description: 'gate inclusion probability P(w ≠ 0): hard-concrete P(z ≠ 0) (L0), spike-and-slab φ; weights of ungated layers in a gated network score 1',
