@@ -255,6 +255,36 @@ export function uncertaintySections(results: VariantResult[], plot: (name: strin
     );
   }
 
+  // Bayesian model reduction.
+  const bmrRows: Row[] = [];
+  for (const r of results) {
+    const b = r.curves.bmr;
+    if (!b) continue;
+    const mcRows = b.rows.filter((x) => x.predictive === 'mc');
+    const th = r.curves.threshold?.rows.find((x) => x.predictive === 'mc');
+    for (const x of [...mcRows, ...(th ? [th] : [])]) {
+      bmrRows.push({
+        model: r.name,
+        point: x.criterion,
+        sparsity: pct(x.sparsity),
+        accuracy: pct(x.accuracy),
+        'drop vs dense (points)': num(100 * (r.curves.dense.accuracy - x.accuracy), 2),
+        ECE: x.ece,
+        NLL: x.nll,
+      });
+    }
+  }
+  if (bmrRows.length) {
+    md.push(
+      '## Bayesian model reduction',
+      '',
+      '`bmr(ΔF≥0)` prunes, with no retraining, every weight whose removal does not lower the evidence: ΔF = ln(σ₀/s) − μ²/(2s²) ≥ 0 for a Gaussian posterior N(μ, s²) under the prior N(0, σ₀²) (σ₀ from the Gaussian prior, a Laplace prior precision, or an empirical-Bayes surrogate for priors without one; see docs/guide.md). `<criterion>@bmr-sparsity` rows prune the other criteria to the same sparsity; the log α threshold point is listed when present.',
+      '',
+      markdownTable(bmrRows),
+      '',
+    );
+  }
+
   // Risk control.
   const rc = withU.flatMap((r) => (r.curves.uncertainty!.riskControl ?? []).map((x) => ({ model: r.name, ...x })));
   if (rc.length) {
