@@ -26,10 +26,17 @@ export interface SlurmCluster {
 const TOOLS = ['sbatch', 'squeue', 'sinfo', 'scontrol', 'slurmctld', 'slurmd', 'munged', 'mungekey'];
 
 function which(cmd: string): string | undefined {
-  for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
+  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
     if (d && existsSync(join(d, cmd))) return join(d, cmd);
   }
   return undefined;
+}
+
+/** Absolute path of a Slurm / munge program (the daemons live in /usr/sbin, often not on a user's PATH). */
+function tool(cmd: string): string {
+  const path = which(cmd);
+  if (!path) throw new Error(`${cmd} not found: install with \`apt-get install -y slurm-wlm munge\``);
+  return path;
 }
 
 /** Why a local cluster cannot start here, or undefined when it can. */
@@ -96,7 +103,7 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
   const stop = () => {
     if (stopped) return;
     stopped = true;
-    spawnSync('scontrol', ['shutdown'], { env, stdio: 'ignore', timeout: 10_000 });
+    spawnSync(tool('scontrol'), ['shutdown'], { env, stdio: 'ignore', timeout: 10_000 });
     const deadline = Date.now() + 10_000;
     for (const f of [pids.ctld, pids.d]) {
       const pid = readPid(f);
@@ -115,10 +122,10 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
   };
   try {
     const key = join(dir, 'munge', 'munge.key');
-    execFileSync('mungekey', ['--create', `--keyfile=${key}`], { stdio: 'ignore' });
+    execFileSync(tool('mungekey'), ['--create', `--keyfile=${key}`], { stdio: 'ignore' });
     chmodSync(key, 0o600);
     execFileSync(
-      'munged',
+      tool('munged'),
       [
         '--force',
         `--key-file=${key}`,
@@ -161,11 +168,11 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
         '',
       ].join('\n'),
     );
-    execFileSync('slurmctld', ['-f', conf], { env, stdio: 'ignore' });
-    execFileSync('slurmd', ['-f', conf], { env, stdio: 'ignore' });
+    execFileSync(tool('slurmctld'), ['-f', conf], { env, stdio: 'ignore' });
+    execFileSync(tool('slurmd'), ['-f', conf], { env, stdio: 'ignore' });
     const deadline = Date.now() + (o.timeoutMs ?? 60_000);
     for (;;) {
-      const r = spawnSync('sinfo', ['-h', '-N', '-o', '%T'], { env, encoding: 'utf8', timeout: 10_000 });
+      const r = spawnSync(tool('sinfo'), ['-h', '-N', '-o', '%T'], { env, encoding: 'utf8', timeout: 10_000 });
       if (r.status === 0 && r.stdout.trim() === 'idle') break;
       if (Date.now() > deadline) throw new Error(`the local Slurm node did not become idle (sinfo: "${(r.stdout + r.stderr).trim()}")\n${logs()}`);
       await sleep(500);
@@ -182,7 +189,7 @@ export async function startSlurmCluster(o: { timeoutMs?: number } = {}): Promise
 export async function waitForJobs(cluster: SlurmCluster, jobIds: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = spawnSync('squeue', ['-h', '-j', jobIds.join(','), '-o', '%i %T'], { env: cluster.env, encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(tool('squeue'), ['-h', '-j', jobIds.join(','), '-o', '%i %T'], { env: cluster.env, encoding: 'utf8', timeout: 10_000 });
     // squeue exits non-zero with "Invalid job id specified" once every job has left the queue.
     if ((r.status === 0 && r.stdout.trim() === '') || /Invalid job id/.test(r.stderr)) return;
     if (Date.now() > deadline) throw new Error(`Slurm jobs ${jobIds.join(', ')} still queued after ${timeoutMs / 1000} s:\n${r.stdout}\n${cluster.logs()}`);
@@ -192,7 +199,7 @@ export async function waitForJobs(cluster: SlurmCluster, jobIds: string[], timeo
 
 /** `scontrol show job` fields (JobState, ExitCode) of every job (array tasks included) while slurmctld still remembers them. */
 export function jobStates(cluster: SlurmCluster, jobId: string): { id: string; task?: string; state: string; exit: string }[] {
-  const r = spawnSync('scontrol', ['show', 'job', '-o', jobId], { env: cluster.env, encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(tool('scontrol'), ['show', 'job', '-o', jobId], { env: cluster.env, encoding: 'utf8', timeout: 10_000 });
   return r.stdout
     .split('\n')
     .filter((l) => l.trim())
