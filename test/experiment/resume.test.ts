@@ -325,7 +325,7 @@ describe('Ctrl-C prints the command that continues the run', { timeout: 180_000 
   it('SIGINT: exit 130, the exact --resume command, partial dir and checkpoint kept, no lock; the same command again points to it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bp-resume-'));
     const yaml = tinyYaml();
-    const args = ['run', yaml, 'train.epochs=30', 'eval.samples=3', '--results', root];
+    const args = ['run', yaml, 'train.epochs=12', 'eval.samples=3', '--results', root];
     const a = start(args);
     let p: string | undefined;
     await waitFor(() => (p = partialIn(root)) !== undefined && existsSync(join(p, 'ckpt-main.ckpt')), 'the first checkpoint', a.child);
@@ -347,7 +347,7 @@ describe('Ctrl-C prints the command that continues the run', { timeout: 180_000 
     const r = cliSync(resumeCmd.split(' ').slice(1));
     expect(r.status).toBe(0);
     const [runDir] = finishedIn(root);
-    const cfg = loadConfig(yaml, ['train.epochs=30', 'eval.samples=3']);
+    const cfg = loadConfig(yaml, ['train.epochs=12', 'eval.samples=3']);
     const full = await runExperiment(cfg, { resultsDir: mkdtempSync(join(tmpdir(), 'bp-resume-ref-')), progress: null });
     expect(stable(join(root, 'tiny', runDir!))).toEqual(stable(full.runDir));
     // --new starts another run of the same config next to an unfinished one.
