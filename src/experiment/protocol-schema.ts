@@ -80,6 +80,8 @@ export const protocolSchema = z.discriminatedUnion('type', [
       blockSize: num().int().min(1).max(1e5).default(128),
       /** N:M patterns evaluated besides the unstructured sparsities. */
       nm: z.array(nmPattern).default([]),
+      /** Also evaluate per-layer magnitude pruning at the same points, no retraining (rows: protocol post-hoc, criterion magnitude-layer). */
+      baseline: z.boolean().default(true),
       sparsities: targets(),
     })
     .strict(),

@@ -36,6 +36,7 @@ import { Trainer, type TrainOptions } from '../inference/trainer.js';
 import type { Layer } from '../nn/layer.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import { masksAtSparsity } from '../pruning/masks.js';
+import { nmMasks } from '../pruning/nm.js';
 import { layerDensities, randomMasks, riglDropFraction, riglUpdateLayer } from '../pruning/rigl.js';
 import { intersectMasks, iterativeSparsities, restoreVariables, snapshotVariables } from '../pruning/schedules.js';
 import { inputHessian, sparseGptLayer } from '../pruning/sparsegpt.js';
@@ -565,6 +566,17 @@ async function sparseGpt(ctx: ProtocolContext, p: Spec<'sparsegpt'>): Promise<Pr
         ),
       );
       ctx.log?.(`sparsegpt ${pt.key}: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}% (${seconds.toFixed(1)} s)`);
+      if (p.baseline) {
+        // The paper's comparison: per-layer magnitude at the same point, no reconstruction.
+        net.setMasks(null);
+        restoreVariables(net, snap);
+        const mags: ScoreSet = new Map(net.moments().map((m) => [m.name, Float32Array.from(m.mean, Math.abs)]));
+        const shapes = new Map(net.moments().map((m) => [m.name, m.shape]));
+        const mm = pt.nm ? nmMasks(mags, shapes, pt.nm.n, pt.nm.m) : masksAtSparsity(mags, pt.target, 'layer');
+        const point = { protocol: 'post-hoc', criterion: 'magnitude-layer', scope: 'layer' as const, targetSparsity: pt.target, structure: pt.structure };
+        rows.push(...evaluateRows(ctx, posterior, mm, `sparsegpt-baseline/${pt.key}`, point, base.snapshot()));
+        ctx.log?.(`per-layer magnitude ${pt.key}: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
+      }
     } finally {
       net.setMasks(null);
       restoreVariables(net, snap);

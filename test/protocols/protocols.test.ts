@@ -294,6 +294,17 @@ describe('pruning protocols', () => {
     expect(at(sg, 'weights', 0.9).accuracy).toBeGreaterThan(at(mag, 'weights', 0.9).accuracy);
     expect(at(sg, '2:4', 0.5).accuracy).toBeGreaterThanOrEqual(at(mag, '2:4', 0.5).accuracy - 0.01);
     expect(at(sg, '2:4', 0.5).sparsity).toBe(0.5);
+    // The per-layer magnitude baseline the protocol adds equals the post-hoc per-layer magnitude points.
+    const baseline = out.protocols!.rows.filter((r) => r.criterion === 'magnitude-layer' && r.predictive === 'mc');
+    expect(baseline.map((r) => r.protocol)).toEqual(['post-hoc', 'post-hoc', 'post-hoc']);
+    for (const [st, t] of [
+      ['weights', 0.8],
+      ['weights', 0.9],
+      ['2:4', 0.5],
+    ] as const) {
+      expect(at(baseline, st, t).accuracy).toBe(at(mag, st, t).accuracy);
+      expect(at(baseline, st, t).layerSparsity).toEqual(at(mag, st, t).layerSparsity);
+    }
     for (const t of [0.8, 0.9]) for (const v of Object.values(at(sg, 'weights', t).layerSparsity)) expect(Math.abs(v - t)).toBeLessThan(0.01);
     // The first layer's output error on the calibration inputs (the same for both): below magnitude's. Blob
     // features are nearly isotropic, so the gain is small here (the unit tests use correlated inputs).
