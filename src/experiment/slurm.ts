@@ -346,10 +346,10 @@ export async function slurmSweepAction(
   // Before anything is written: without sbatch only --dry-run makes sense.
   if (!opts.dryRun && !onPath(io.sbatch ?? 'sbatch', io.env ?? process.env)) throw new Error(SBATCH_MISSING);
   const { parseBackendChoice } = await import('../backend.js');
-  const { loadConfig, parseOverrides } = await import('./config.js');
+  const { loadConfig } = await import('./config.js');
   const { prepareSweepDir } = await import('./sweep.js');
   const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, '--backend') : undefined;
-  const cfg = loadConfig(file, parseOverrides(overrides));
+  const cfg = loadConfig(file, overrides);
   const config = resolve(file);
   const { sweepDir, points } = prepareSweepDir(cfg, {
     configFile: config,

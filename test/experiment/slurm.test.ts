@@ -413,9 +413,9 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
   it('a failing point fails only its task; collect still runs and names it; --slurm --resume finishes the sweep', async () => {
     failIfUnavailable();
     const failDir = join(dir, 'with-failure');
-    const { loadConfig, parseOverrides } = await import('../../src/experiment/config.js');
+    const { loadConfig } = await import('../../src/experiment/config.js');
     const { sweepPoints } = await import('../../src/experiment/sweep.js');
-    const labels = sweepPoints(loadConfig(config, parseOverrides(overrides))).map((p) => p.label);
+    const labels = sweepPoints(loadConfig(config, overrides)).map((p) => p.label);
     // The fault is in the submitting environment, which Slurm hands to every task (--export=ALL).
     const [arrayId, collectId] = submit(['--sweep-dir', failDir], { ...cluster!.env, BAYESPRUNE_SWEEP_FAULT: `throw@${labels[1]}` });
     await waitForJobs(cluster!, [arrayId, collectId], 300_000);
