@@ -66,6 +66,8 @@ const SCORE_KEYS: [keyof OodScores, string][] = [
 /** Learn-then-Test outcome for one criterion. */
 export interface RiskControlResult {
   criterion: string;
+  /** The predictive whose accuracy drop is controlled (`pruning.riskControl.predictive`). */
+  predictive: 'mean' | 'mc';
   epsilon: number;
   delta: number;
   calibrationExamples: number;
@@ -177,6 +179,7 @@ function headSamples(samples: Float32Array[], m: number, k: number): Float32Arra
 export class UncertaintyEvaluator {
   readonly sets: ShiftSet[] = [];
   readonly notes: string[] = [];
+  /** Per weight-structure operating point (`<criterion>|<target sparsity>`): correctness of the risk-controlled predictive. */
   private readonly correct = new Map<string, { correct: Uint8Array; sparsity: number }>();
   private denseRc: UncertaintySummary['denseRiskCoverage'] = {};
   private denseScores: UncertaintySummary['denseScores'];
@@ -219,8 +222,15 @@ export class UncertaintyEvaluator {
       if (isDense) this.denseRc[name] = { ...thinCurve(rc), aurc: rc.aurc };
     }
     const structure = ctx.point.structure ?? 'weights';
-    if (structure === 'weights' && ctx.point.targetSparsity !== null && ctx.point.scope !== 'threshold') {
-      this.correct.set(`${ctx.point.criterion}|${ctx.point.targetSparsity}`, { correct, sparsity: ctx.point.sparsity });
+    const rcPoint = this.cfg.pruning.riskControl.enabled && structure === 'weights' && ctx.point.targetSparsity !== null && ctx.point.scope !== 'threshold';
+    let evalLogits: Float32Array | undefined;
+    if (rcPoint) {
+      let c = correct;
+      if (this.cfg.pruning.riskControl.predictive === 'mean') {
+        evalLogits = meanLogits(ctx.posterior, this.evalSet, this.cfg.eval.batchSize);
+        c = topLabel(evalLogits, y).correct; // argmax of logits = argmax of the mean network's probabilities
+      }
+      this.correct.set(`${ctx.point.criterion}|${ctx.point.targetSparsity}`, { correct: c, sparsity: ctx.point.sparsity });
     }
     if (this.sets.length) {
       const m = this.inExamples;
@@ -251,7 +261,7 @@ export class UncertaintyEvaluator {
     if (this.validation && this.validation.n > 0) {
       const bs = this.cfg.eval.batchSize;
       const t = fitTemperature(meanLogits(ctx.posterior, this.validation, bs), this.validation.y);
-      const p = softmaxWithTemperature(meanLogits(ctx.posterior, this.evalSet, bs), k, t.temperature);
+      const p = softmaxWithTemperature(evalLogits ?? meanLogits(ctx.posterior, this.evalSet, bs), k, t.temperature);
       const c = calibrationSummary(p, y);
       mean = {
         'ts.temperature': t.temperature,
@@ -295,6 +305,7 @@ export class UncertaintyEvaluator {
         const chosenAcc = chosen ? acc(chosen.correct, test) : denseAcc;
         riskControl.push({
           criterion: crit,
+          predictive: rcCfg.predictive,
           epsilon: rcCfg.epsilon,
           delta: rcCfg.delta,
           calibrationExamples: calibration.length,

@@ -292,7 +292,7 @@ export function uncertaintySections(results: VariantResult[], plot: (name: strin
     md.push(
       '## Risk-controlled pruning (Learn-then-Test)',
       '',
-      `The sparsest network whose accuracy drop against the dense model is ≤ ε = ${f.epsilon} with probability ≥ 1 − δ = ${1 - f.delta}: ${f.calibrationExamples} calibration examples, Hoeffding–Bentkus p-values of the flip rate P(dense right, pruned wrong) (an upper bound on the drop), fixed-sequence testing from dense to sparse. The realized drop is measured on the other ${f.testExamples} examples.`,
+      `The sparsest network whose accuracy drop against the dense model is ≤ ε = ${f.epsilon} with probability ≥ 1 − δ = ${1 - f.delta}: ${f.calibrationExamples} calibration examples, Hoeffding–Bentkus p-values of the flip rate P(dense right, pruned wrong) (an upper bound on the drop), fixed-sequence testing from dense to sparse. Predictive: ${f.predictive === 'mean' ? 'the posterior-mean network' : `the Monte Carlo predictive`}. The realized drop is measured on the other ${f.testExamples} examples.`,
       '',
       markdownTable(
         rc.map((x) => ({

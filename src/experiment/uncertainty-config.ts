@@ -44,6 +44,11 @@ export const riskControlConfigSchema = z
     delta: num().gt(0).lt(1).default(0.1),
     /** Fraction of the evaluation split used to calibrate; the rest measures the realized drop. */
     calibrationSplit: num().gt(0).lt(1).default(0.5),
+    /**
+     * Which predictive's correctness is controlled: `mean` (the posterior-mean network, deterministic, default)
+     * or `mc` (the S-sample predictive, whose Monte Carlo noise adds flips between operating points).
+     */
+    predictive: z.enum(['mean', 'mc']).default('mean'),
   })
   .strict()
   .default({});
