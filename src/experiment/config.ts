@@ -234,6 +234,8 @@ const schema = z
             lambda: num().min(0).max(10).default(1e-4),
             /** Fractions of the batch-normalized channels removed; each gives a compacted companion model `slim-<ratio>`. */
             ratios: z.array(num().gt(0).lt(1)).default([]),
+            /** `global`: one |γ| ranking over all layers (the paper); `layer`: the ratio in every layer. */
+            scope: z.enum(PRUNING_SCOPES).default('global'),
             /** Fine-tuning epochs of each compacted network (0 = none). */
             fineTuneEpochs: num().int().min(0).max(10000).default(0),
             /** Adam learning rate (constant) of the fine-tuning. */

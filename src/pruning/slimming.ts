@@ -38,6 +38,7 @@ import type { Criterion, ScoreSet } from '../scores/registry.js';
 import { broadcastUnitScores } from '../scores/fpgm.js';
 import { compactNetwork, type CompactionReport } from './compaction.js';
 import { unitMasksAtRatio, type UnitMaskResult, type UnitScores } from './structured.js';
+import type { PruningScope } from './masks.js';
 
 /** The batch norm that normalizes each weight layer's outputs (first one after it, before the next weight layer), by weight name. */
 export function batchNormAfter(net: Network): Map<string, BatchNorm> {
@@ -68,9 +69,12 @@ export function bnScaleUnitScores(net: Network): UnitScores[] {
   return out;
 }
 
-/** Masks removing the fraction `ratio` of all batch-normalized channels with the smallest |γ|, in one global ranking. */
-export function slimmingMasks(net: Network, ratio: number): UnitMaskResult {
-  return unitMasksAtRatio(net, bnScaleUnitScores(net), ratio, 'global');
+/**
+ * Masks removing the fraction `ratio` of the batch-normalized channels with the smallest |γ|:
+ * in one global ranking (`global`, the paper) or the same fraction in every layer (`layer`).
+ */
+export function slimmingMasks(net: Network, ratio: number, scope: PruningScope = 'global'): UnitMaskResult {
+  return unitMasksAtRatio(net, bnScaleUnitScores(net), ratio, scope);
 }
 
 /** The `bn-scale` criterion: every weight of a channel gets its |γ|; weights of layers without batch norm (and the classifier) get +∞ (never pruned by it). */
@@ -128,6 +132,7 @@ export function measureSpeedup(full: Network, compact: Network, x: tf.Tensor, ro
 /** What {@link slimNetwork} did. */
 export interface SlimmingResult {
   ratio: number;
+  scope: PruningScope;
   /** The compacted (and fine-tuned, when epochs > 0) network. */
   network: Network;
   compaction: CompactionReport;
@@ -144,6 +149,8 @@ export interface SlimmingResult {
 
 export interface SlimOptions {
   ratio: number;
+  /** `global` (one |γ| ranking over all layers, the paper) or `layer` (the ratio in every layer). */
+  scope?: PruningScope;
   /** Fine-tuning epochs of the compacted network (0 = none). */
   epochs: number;
   lr: number;
@@ -154,7 +161,7 @@ export interface SlimOptions {
 
 /** Prune `net` by network slimming at `ratio`, compact, time, and fine-tune the compacted copy (`net` itself is unchanged). */
 export async function slimNetwork(net: Network, train: Dataset, validation: Dataset, o: SlimOptions, stream: RandomStream): Promise<SlimmingResult> {
-  const { masks, unitsRemoved } = slimmingMasks(net, o.ratio);
+  const { masks, unitsRemoved } = slimmingMasks(net, o.ratio, o.scope ?? 'global');
   const saved = net.getMasks();
   net.setMasks(masks);
   let compact: Network | undefined;
@@ -186,6 +193,7 @@ export async function slimNetwork(net: Network, train: Dataset, validation: Data
     }
     return {
       ratio: o.ratio,
+      scope: o.scope ?? 'global',
       network: compact,
       compaction: r.report,
       channelsRemoved: unitsRemoved,
@@ -209,7 +217,10 @@ export function describeSlimming(base: string, s: SlimmingResult): string {
   const ch = c.batchNormChannels;
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   return [
-    `${base}, slimmed ${pct(s.ratio)} of channels${ch ? ` (${ch.before} → ${ch.after})` : ''}, compacted`,
+    `${base}, slimmed ${pct(s.ratio)} of channels${ch ? ` (${ch.before} → ${ch.after})` : ''} (${s.scope === 'global' ? 'one global |γ| ranking' : 'per layer'}), compacted`,
+    `channels removed ${Object.entries(s.channelsRemoved)
+      .map(([w, n]) => `${w.replace(/\.weight$/, '')} ${n}`)
+      .join(', ')}`,
     `params ${c.params.before} → ${c.params.after}`,
     `MACs ${c.macs.before} → ${c.macs.after} (${c.speedup.toFixed(2)}×)`,
     `measured forward speed-up ${s.measured.speedup.toFixed(2)}× on ${s.measured.examples} examples`,
@@ -221,6 +232,7 @@ export function describeSlimming(base: string, s: SlimmingResult): string {
 /** Options of the `slimming` method (`inference.slimming`). */
 export interface SlimmingConfig {
   lambda: number;
+  scope: PruningScope;
   ratios: number[];
   fineTuneEpochs: number;
   fineTuneLr: number;
@@ -251,7 +263,7 @@ export async function fitSlimming(ctx: FitContext): Promise<FitResult & { slimmi
         net,
         ctx.train,
         ctx.validation,
-        { ratio, epochs: s.fineTuneEpochs, lr: s.fineTuneLr, batchSize: c.train.batchSize },
+        { ratio, scope: s.scope, epochs: s.fineTuneEpochs, lr: s.fineTuneLr, batchSize: c.train.batchSize },
         ctx.stream.fork(`finetune-${ratio}`),
       );
       results.push(r);
