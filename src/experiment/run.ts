@@ -33,6 +33,7 @@ import { Progress, type ProgressSink } from './progress.js';
 import { writeReport } from './report.js';
 import { UncertaintyEvaluator, uncertaintyForMetrics, writeUncertaintyScores } from './ood-eval.js';
 import { fsErrorMessage, makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
+import { saveTrainedModel } from '../export/model-store.js';
 
 export interface RunOptions {
   /** Where results go (default `results`). */
@@ -322,6 +323,8 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     { name, posterior: fit.posterior },
     ...(fit.companions ?? []).map((c) => ({ name: name === 'main' ? c.name : `${name}/${c.name}`, posterior: c.posterior })),
   ];
+  // The trained posteriors, for `bayesprune export` (src/export/model-store.ts): <run>/model/<model>/.
+  for (const m of models) await saveTrainedModel(dir, m.name, m.posterior, data.train);
   const results: VariantResult[] = [];
   for (const [k, m] of models.entries()) {
     try {

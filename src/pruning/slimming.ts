@@ -6,6 +6,9 @@
  *    paper; `BatchNorm.l1`, summed into the loss by the trainer through `Network.penalty()`);
  * 2. rank every channel of every layer followed by a batch norm by |γ| in ONE global list
  *    and prune the smallest fraction r (at least one channel of each layer is kept);
+ *    `scope: layer` instead removes the fraction r of every layer (on short Adam training
+ *    the |γ| of different layers are not comparable and the global list can empty a layer:
+ *    see configs/bn-cnn-slimming.yaml);
  * 3. compact: the pruned filters, their BN parameters (γ, β, running statistics) and the
  *    next layer's inputs they fed are removed (`compaction.ts`; the constant a pruned
  *    channel still emits through β is folded into the next bias, so the compacted

@@ -110,6 +110,15 @@ describe('network slimming (Liu et al. 2017)', () => {
     net.dispose();
   });
 
+  it('scope layer removes the same fraction of each layer, smallest |γ| first', () => {
+    const net = bnNet();
+    const { masks } = slimmingMasks(net, 0.5, 'layer');
+    // conv1: round(0.5·4) = 2 of |γ| 0.8, 0.05, 0.3, 0.02 → channels 1, 3; conv2: round(2.5) = 3 of 0.4, 0.01, 0.6, 0.07, 0.25 → 1, 3, 4.
+    expect(droppedUnits(masks.get('conv1.weight')!, 4)).toEqual([1, 3]);
+    expect(droppedUnits(masks.get('conv2.weight')!, 5)).toEqual([1, 3, 4]);
+    net.dispose();
+  });
+
   it('the bn-scale criterion through pruning.units (scope global) gives the same channels', async () => {
     const net = bnNet();
     const scores = await getCriterion('bn-scale').compute(new NetworkPosterior('map', net), { stream: new RandomStream('s') });
