@@ -17,9 +17,9 @@ import './nn/wasm-kernels.js'; // registers Conv2DBackpropFilter for wasm (missi
 // Gradient functions (tfjs-core registers none itself), with a faster matMul gradient on wasm.
 import './nn/gradients.js';
 
-/** Names accepted by {@link initBackend}. `auto` picks the fastest that loads. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+// The choice names live in a dependency-free module (the CLI reads them before loading tfjs).
+import { BACKEND_CHOICES, parseBackendChoice, type BackendChoice } from './backend-choices.js';
+export { BACKEND_CHOICES, parseBackendChoice, type BackendChoice } from './backend-choices.js';
 
 /** What was chosen and why, recorded in every run's manifest. */
 export interface BackendInfo {
@@ -175,12 +175,6 @@ function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e)
     .split('\n')[0]!
     .slice(0, 200);
-}
-
-/** Read a backend choice, throwing a clear error for anything else. */
-export function parseBackendChoice(v: string, where: string): BackendChoice {
-  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
-  throw new Error(`${where}: unknown backend "${v}"; allowed: ${BACKEND_CHOICES.join(', ')}`);
 }
 
 /**

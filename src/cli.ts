@@ -15,13 +15,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, backendAvailability, initBackend, probeNativePackages, type BackendChoice } from './backend.js';
-import { ConfigError, derivedSettings, didYouMean, loadConfig, validateAll } from './experiment/config.js';
-import { packageVersions } from './experiment/manifest.js';
+// Only dependency-free modules at the top: tfjs and everything that loads it are imported inside
+// the commands that need them, so `--help` and usage errors start fast (results/bench/cli-startup.json).
+import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.js';
+import { didYouMean } from './suggest.js';
 import { errnoCode, fsErrorMessage, PathError, resolveResultsRoot } from './experiment/paths.js';
 import { registerSweepCommand } from './experiment/sweep-cli.js';
-import { getMethod, methodNames } from './inference/methods.js';
-import { criterionNames, getCriterion } from './scores/registry.js';
+import { registerExportCommands } from './export/cli.js';
 import type { RunOptions } from './experiment/run.js';
 
 /** Where the CLI writes (the process streams unless a caller captures them). */
@@ -100,6 +100,7 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
     .option('--new', 'start a new run even if an unfinished run of the same config exists')
     .option('--quiet', 'no progress output')
     .action(async (file: string, overrides: string[], opts: RunFlags) => {
+      const { loadConfig } = await import('./experiment/config.js');
       const cfg = loadConfig(file, overrides);
       const resultsDir = resolveResultsRoot(opts.results, '--results');
       const { runExperiment } = await import('./experiment/run.js');
@@ -116,6 +117,7 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
     });
 
   registerSweepCommand(program);
+  registerExportCommands(program, io.stdout);
 
   program
     .command('validate')
@@ -124,6 +126,7 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
     .argument('[overrides...]', OVERRIDES_HELP)
     .addOption(backendOption())
     .action(async (file: string, overrides: string[]) => {
+      const { derivedSettings, loadConfig, validateAll } = await import('./experiment/config.js');
       const cfg = loadConfig(file, overrides);
       const points = await validateAll(cfg, file);
       io.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
@@ -141,6 +144,10 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
     .addOption(backendOption())
     .option('--json', 'print everything as JSON')
     .action(async (opts: { backend?: BackendChoice; json?: boolean }) => {
+      const { backendAvailability, initBackend, probeNativePackages } = await import('./backend.js');
+      const { packageVersions } = await import('./experiment/manifest.js');
+      const { getMethod, methodNames } = await import('./inference/methods.js');
+      const { criterionNames } = await import('./scores/registry.js');
       const backend = await initBackend(opts.backend);
       const probes = probeNativePackages();
       const avail = backendAvailability(backend, probes);
@@ -176,7 +183,8 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
   program
     .command('criteria')
     .description('list the pruning criteria')
-    .action(() => {
+    .action(async () => {
+      const { criterionNames, getCriterion } = await import('./scores/registry.js');
       for (const n of criterionNames()) io.stdout.write(`${n.padEnd(12)} ${getCriterion(n).description}\n`);
     });
 
@@ -233,7 +241,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
  * set. File-system errors become plain words naming the path.
  */
 export function formatError(e: unknown): string {
-  if (e instanceof ConfigError || e instanceof PathError) return `error: ${e.message}`;
+  // ConfigError (experiment/config.ts) by name: importing the class would load tfjs at start-up.
+  if ((e instanceof Error && e.name === 'ConfigError') || e instanceof PathError) return `error: ${e.message}`;
   const code = errnoCode(e);
   const path = (e as { path?: unknown } | null)?.path;
   let msg: string;

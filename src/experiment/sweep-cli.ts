@@ -12,8 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import { BACKEND_CHOICES, parseBackendChoice } from '../backend.js';
-import { loadConfig } from './config.js';
+import { BACKEND_CHOICES, parseBackendChoice } from '../backend-choices.js';
 import { addSlurmOptions, slurmSweepAction, usesSlurm } from './slurm.js';
 
 function wholeNumber(flag: string, min: number) {
@@ -38,6 +37,7 @@ export interface SweepCliOptions {
 /** Run `sweep <config> [overrides...]` with parsed options; returns the exit status. */
 export async function sweepAction(file: string, overrides: string[], opts: SweepCliOptions): Promise<number> {
   const { parseShard, runSweep } = await import('./sweep.js');
+  const { loadConfig } = await import('./config.js');
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, '--backend') : undefined;
   const cfg = loadConfig(file, overrides);
