@@ -72,6 +72,39 @@ export const protocolSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
+      type: z.literal('gradual'),
+      /** Fraction of training at which pruning starts (t0) and at which it reaches the target (t0 + nΔt). */
+      start: num().min(0).lt(1).default(0.1),
+      end: num().gt(0).max(1).default(0.6),
+      /** n: pruning events after the first (Zhu & Gupta 2017: sparsity s_f(1 − (1 − (t − t0)/(nΔt))³)). */
+      events: num().int().min(1).max(100000).default(10),
+      /** Training epochs (default: train.epochs). */
+      epochs: epochs().optional(),
+      sparsities: targets(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('lottery'),
+      /** Prune–rewind rounds to each target (the same fraction of the remaining weights each round). */
+      rounds: num().int().min(1).max(100).default(3),
+      /** Epoch whose weights the ticket is rewound to (0 = initialization; Frankle et al. 2020: early). */
+      rewindEpoch: num().int().min(0).max(10000).default(0),
+      /** Training epochs of each round and of the final ticket (default: train.epochs). */
+      epochs: epochs().optional(),
+      sparsities: targets(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('scratch'),
+      /** Training epochs of the pruned architecture from a fresh initialization (default: train.epochs). */
+      epochs: epochs().optional(),
+      sparsities: targets(),
+    })
+    .strict(),
+  z
+    .object({
       type: z.literal('sparsegpt'),
       /** Calibration examples (drawn from the training set). */
       calibration: num().int().min(1).max(1e6).default(1000),
@@ -87,7 +120,7 @@ export const protocolSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
-export const PROTOCOL_TYPES = ['post-hoc', 'fine-tune', 'iterative', 'at-init', 'rigl', 'sparsegpt'] as const;
+export const PROTOCOL_TYPES = ['post-hoc', 'fine-tune', 'iterative', 'at-init', 'rigl', 'sparsegpt', 'gradual', 'lottery', 'scratch'] as const;
 
 /** `pruning.protocols`: the config key (config.ts imports it). */
 export const protocolsSchema = z
@@ -109,6 +142,7 @@ export function protocolIssues(c: {
   const out: { path: string; message: string }[] = [];
   c.pruning.protocols.forEach((p, i) => {
     if (p.type === 'post-hoc') return;
+    if (p.type === 'gradual' && p.start >= p.end) out.push({ path: `pruning.protocols.${i}.end`, message: `must be above start (${p.start})` });
     if (!PROTOCOL_METHODS.includes(c.inference.method))
       out.push({
         path: `pruning.protocols.${i}`,

@@ -38,7 +38,7 @@ import type { MaskSet, Network } from '../nn/network.js';
 import { masksAtSparsity } from '../pruning/masks.js';
 import { nmMasks } from '../pruning/nm.js';
 import { layerDensities, randomMasks, riglDropFraction, riglUpdateLayer } from '../pruning/rigl.js';
-import { intersectMasks, iterativeSparsities, restoreVariables, snapshotVariables } from '../pruning/schedules.js';
+import { intersectMasks, iterativeSparsities, lotteryTicket, restoreVariables, snapshotVariables, zhuGuptaSparsity } from '../pruning/schedules.js';
 import { inputHessian, sparseGptLayer } from '../pruning/sparsegpt.js';
 import type { RandomStream } from '../random.js';
 import { getCriterion, type ScoreSet } from '../scores/registry.js';
@@ -585,6 +585,165 @@ async function sparseGpt(ctx: ProtocolContext, p: Spec<'sparsegpt'>): Promise<Pr
   return rows;
 }
 
+/** Scores of `criterion` on `net` as a network posterior of the run's method. */
+async function scoreNet(ctx: ProtocolContext, net: Network, criterion: string, key: string): Promise<ScoreSet> {
+  return getCriterion(criterion).compute(new NetworkPosterior(ctx.posterior.method, net), { stream: ctx.stream.fork(`scores/${key}`), data: ctx.train });
+}
+
+/**
+ * Zhu & Gupta (2017) gradual pruning while training a fresh network: from step t0 = start·T to
+ * t0 + nΔt = end·T, at every Δt the remaining weights are pruned to s_t = s_f(1 − (1 − (t − t0)/(nΔt))³)
+ * (rescored with the criterion); steps are counted across epochs, events checked every Δt steps.
+ */
+async function gradual(ctx: ProtocolContext, p: Spec<'gradual'>): Promise<ProtocolRow[]> {
+  const rows: ProtocolRow[] = [];
+  const epochs = p.epochs ?? ctx.cfg.train.epochs;
+  const opts = { ...trainOptionsFrom(ctx.cfg), epochs };
+  const stepsPerEpoch = Math.ceil(ctx.train.n / opts.batchSize);
+  const total = epochs * stepsPerEpoch;
+  const t0 = Math.round(p.start * total);
+  const dt = Math.max(1, Math.floor((p.end * total - t0) / p.events));
+  for (const c of usableCriteria(ctx)) {
+    for (const s of targetsOf(ctx, p)) {
+      const net = freshNetwork(ctx, 'gradual');
+      const posterior = new NetworkPosterior(ctx.posterior.method, net);
+      try {
+        const schedule = { initialSparsity: 0, finalSparsity: s, startStep: t0, numSteps: p.events, frequency: dt };
+        const cost = new CostMeter(net);
+        let next = 0; // index of the next pruning event
+        let lastT = 0;
+        let macSteps = 0; // Σ over steps of forward MACs under the masks then in force
+        let events = 0;
+        // Synchronous: the trainer calls onStep inside an epoch, so the masks must change right there.
+        const apply = (t: number) => {
+          macSteps += (t - lastT) * forwardMacs(net, net.getMasks());
+          lastT = t;
+          while (next <= p.events && t >= t0 + next * dt) {
+            const target = zhuGuptaSparsity(t0 + next * dt, schedule);
+            const prior = net.getMasks();
+            const scores = getCriterion(c).compute(new NetworkPosterior(ctx.posterior.method, net), {
+              stream: ctx.stream.fork(`scores/gradual/${c}/${s}/${next}`),
+              data: ctx.train,
+            });
+            if (scores instanceof Promise) throw new Error(`pruning.protocols: gradual needs a criterion computed synchronously; "${c}" is not`);
+            net.setMasks(
+              prior.size
+                ? intersectMasks(masksAtSparsity(scores, target, ctx.cfg.pruning.scope, prior), prior)
+                : masksAtSparsity(scores, target, ctx.cfg.pruning.scope),
+            );
+            next++;
+            events++;
+          }
+        };
+        const seconds = await trainFor(net, ctx.train, opts, ctx.stream.fork(`gradual/train/${c}/${s}`), {
+          stepEvery: Math.min(dt, stepsPerEpoch),
+          onStep: (i) => apply(i.epoch * stepsPerEpoch + i.step),
+        });
+        apply(total);
+        const masks = net.getMasks();
+        cost.addTraining(epochs, ctx.train.n, opts.batchSize, null, seconds);
+        // The MACs follow the masks in force at each step (average over the steps, examples per step = n / steps).
+        const dense = forwardMacs(net, null);
+        cost.macs = cost.denseMacs * (macSteps / (total * dense));
+        rows.push(
+          ...evaluateRows(
+            ctx,
+            posterior,
+            masks,
+            `gradual/${c}/${s}`,
+            { protocol: 'gradual', criterion: c, scope: ctx.cfg.pruning.scope, targetSparsity: s },
+            cost.snapshot(),
+          ),
+        );
+        ctx.log?.(`gradual ${c} @ ${(100 * s).toFixed(1)}%: ${events} events, acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
+      } finally {
+        net.dispose();
+      }
+    }
+  }
+  return rows;
+}
+
+/** Lottery tickets with rewinding (Frankle & Carbin 2019; Frankle et al. 2020), one ticket per criterion and target. */
+async function lottery(ctx: ProtocolContext, p: Spec<'lottery'>): Promise<ProtocolRow[]> {
+  const rows: ProtocolRow[] = [];
+  const epochs = p.epochs ?? ctx.cfg.train.epochs;
+  const amount = Math.max(0, epochs - p.rewindEpoch);
+  const opts = { ...trainOptionsFrom(ctx.cfg), epochs };
+  for (const c of usableCriteria(ctx)) {
+    for (const s of targetsOf(ctx, p)) {
+      const net = freshNetwork(ctx, 'lottery');
+      const posterior = new NetworkPosterior(ctx.posterior.method, net);
+      try {
+        const cost = new CostMeter(net);
+        const w0 = performance.now();
+        let call = 0;
+        const train = async (n: Network, e: number) => {
+          const masks = n.getMasks();
+          const sec = await trainFor(n, ctx.train, { ...opts, epochs: e }, ctx.stream.fork(`lottery/train/${c}/${s}/${call++}`));
+          cost.addTraining(e, ctx.train.n, opts.batchSize, masks.size ? masks : null, sec);
+        };
+        if (p.rewindEpoch > 0) await train(net, p.rewindEpoch);
+        const rewind = snapshotVariables(net);
+        const h = { net, score: (n: Network) => scoreNet(ctx, n, c, `lottery/${c}/${s}/${call}`), train, evaluate: () => 0, scope: ctx.cfg.pruning.scope };
+        await lotteryTicket(h, rewind, iterativeSparsities(s, p.rounds), amount);
+        const masks = net.getMasks();
+        const extra = (performance.now() - w0) / 1000 - cost.seconds;
+        rows.push(
+          ...evaluateRows(
+            ctx,
+            posterior,
+            masks,
+            `lottery/${c}/${s}`,
+            { protocol: 'lottery', criterion: c, scope: ctx.cfg.pruning.scope, targetSparsity: s },
+            cost.snapshot(extra),
+          ),
+        );
+        ctx.log?.(`lottery ${c} @ ${(100 * s).toFixed(1)}%: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
+      } finally {
+        net.dispose();
+      }
+    }
+  }
+  return rows;
+}
+
+/** Liu et al. (2019): the trained model's masks (criterion × target), a fresh initialization, trained from scratch. */
+async function scratch(ctx: ProtocolContext, p: Spec<'scratch'>): Promise<ProtocolRow[]> {
+  const rows: ProtocolRow[] = [];
+  const epochs = p.epochs ?? ctx.cfg.train.epochs;
+  const opts = { ...trainOptionsFrom(ctx.cfg), epochs };
+  for (const c of usableCriteria(ctx)) {
+    const scores = await scoresOf(c, ctx.posterior, ctx, `scratch/${c}`);
+    for (const s of targetsOf(ctx, p)) {
+      const masks = masksAtSparsity(scores, s, ctx.cfg.pruning.scope);
+      const net = freshNetwork(ctx, 'scratch');
+      const posterior = new NetworkPosterior(ctx.posterior.method, net);
+      try {
+        net.setMasks(masks);
+        const seconds = await trainFor(net, ctx.train, opts, ctx.stream.fork(`scratch/train/${c}/${s}`));
+        // The architecture comes from the trained model: its training counts too.
+        const cost = pretrainCost(ctx);
+        cost.addTraining(epochs, ctx.train.n, opts.batchSize, masks, seconds);
+        rows.push(
+          ...evaluateRows(
+            ctx,
+            posterior,
+            masks,
+            `scratch/${c}/${s}`,
+            { protocol: 'scratch', criterion: c, scope: ctx.cfg.pruning.scope, targetSparsity: s },
+            cost.snapshot(),
+          ),
+        );
+        ctx.log?.(`scratch ${c} @ ${(100 * s).toFixed(1)}%: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
+      } finally {
+        net.dispose();
+      }
+    }
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------------------
 // Entry point
 
@@ -608,6 +767,9 @@ export async function withProtocols(curves: CurveResult, ctx: ProtocolContext): 
     else if (p.type === 'at-init') rows.push(...(await atInit(ctx, p)));
     else if (p.type === 'rigl') rows.push(...(await rigl(ctx, p)));
     else if (p.type === 'sparsegpt') rows.push(...(await sparseGpt(ctx, p)));
+    else if (p.type === 'gradual') rows.push(...(await gradual(ctx, p)));
+    else if (p.type === 'lottery') rows.push(...(await lottery(ctx, p)));
+    else if (p.type === 'scratch') rows.push(...(await scratch(ctx, p)));
   }
   out.protocols = { rows };
   return out;

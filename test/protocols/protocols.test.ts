@@ -263,6 +263,35 @@ describe('pruning protocols', () => {
     p.dispose();
   });
 
+  it('gradual follows the Zhu–Gupta events (MACs by hand), lottery and scratch reach their targets with their epochs', async () => {
+    const cfg = cfgOf(
+      [
+        { type: 'gradual', start: 0.25, end: 0.75, events: 4, epochs: 4, sparsities: [0.8] },
+        { type: 'lottery', rounds: 2, epochs: 2, sparsities: [0.8] },
+        { type: 'scratch', epochs: 3, sparsities: [0.8] },
+      ],
+      { train: { epochs: 4, batchSize: 50, optimizer: { lr: 0.01, schedule: 'constant' } } },
+    );
+    const p = await trained(cfg);
+    const out = await withProtocols({ rows: [], dense: undefined as never }, ctxOf(cfg, p));
+    const [g] = mcRows(out.protocols!.rows, 'gradual');
+    expect(g!.sparsity).toBeCloseTo(0.8, 3);
+    expect(g!.costEpochs).toBe(4);
+    // 8 steps per epoch, T = 32: t0 = 8, Δt = 4, events at 8, 12, 16, 20, 24; s_t = 0.8(1 − (1 − (t − 8)/16)³).
+    const st = (t: number) => 0.8 * (1 - (1 - (t - 8) / 16) ** 3);
+    const kept = 8 + 4 * (1 - st(8)) + 4 * (1 - st(12)) + 4 * (1 - st(16)) + 4 * (1 - st(20)) + 8 * (1 - st(24));
+    expect(g!.costMacsFraction).toBeCloseTo(kept / 32, 2);
+    const [l] = mcRows(out.protocols!.rows, 'lottery');
+    expect(l!.sparsity).toBeCloseTo(0.8, 3);
+    expect(l!.costEpochs).toBe(2 * 2 + 2); // two rounds, then the ticket
+    const [sc] = mcRows(out.protocols!.rows, 'scratch');
+    expect(sc!.costEpochs).toBe(4 + 3);
+    // The scratch network has the trained model's magnitude masks: per-layer sparsities equal.
+    const masks = masksAtSparsity(new Map(p.network.moments().map((m) => [m.name, magnitudeScores(m)])), 0.8, 'global');
+    for (const [name, m] of masks) expect(sc!.layerSparsity[name.replace('.weight', '')]).toBeCloseTo(1 - m.reduce((a, v) => a + v, 0) / m.length, 10);
+    p.dispose();
+  });
+
   it('sparsegpt keeps exact N:M and beats per-layer magnitude without retraining', async () => {
     const c2 = cfgOf([], {
       pruning: {
