@@ -7,6 +7,7 @@
  *   bayesprune validate <config.yaml> [key=value ...]
  *   bayesprune info [--backend NAME] [--json]
  *   bayesprune criteria
+ *   bayesprune compare <run or sweep dir>... --out FILE      (src/experiment/html-report.ts)
  *   bayesprune help [command]
  *
  * Exit status: 0 success, 1 an error (config, data, files, a failed run), 2 a usage error
@@ -22,6 +23,7 @@ import { didYouMean } from './suggest.js';
 import { errnoCode, fsErrorMessage, PathError, resolveResultsRoot } from './experiment/paths.js';
 import { registerSweepCommand } from './experiment/sweep-cli.js';
 import { registerExportCommands } from './export/cli.js';
+import { registerCompareCommand } from './experiment/html-report.js';
 import type { RunOptions } from './experiment/run.js';
 
 /** Where the CLI writes (the process streams unless a caller captures them). */
@@ -118,6 +120,7 @@ Results go to <results>/<experiment>/<run-id>/ (see docs/guide.md).`,
 
   registerSweepCommand(program);
   registerExportCommands(program, io.stdout);
+  registerCompareCommand(program, io.stdout);
 
   program
     .command('validate')

@@ -17,6 +17,7 @@ import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
 import { evaluatePosterior, evaluateSamples, predictSamples, type Evaluation } from './evaluate.js';
 import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
+import { weightStats, type WeightStats } from '../report/html/weight-stats.js';
 
 /** One operating point of one criterion. */
 export interface CurveRow {
@@ -147,7 +148,7 @@ export interface CurveResult {
   /** The dense model's MC evaluation (reliability diagram). */
   dense: Evaluation;
   /** The log α threshold point, when requested and defined. */
-  threshold?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
+  threshold?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[]; weightStats?: WeightStats };
   /**
    * The structured operating point of a gated network: the gates' own deterministic
    * decisions (hard-concrete ẑ = 0, spike-and-slab φ ≤ ½) as masks, evaluated, and the
@@ -289,7 +290,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       targetSparsity: null,
     });
     rows.push(...p.rows);
-    threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows };
+    threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows, weightStats: weightStats(moments, masks, o.data.shape, o.logAlphaThreshold) }; // HTML report (src/report/html)
     tick(p.rows[0]!);
   }
   let bmr: CurveResult['bmr'];

@@ -16,6 +16,7 @@ import type { Manifest } from './manifest.js';
 import type { VariantResult } from './run.js';
 import { uncertaintySections } from './ood-report.js';
 import { protocolSection } from './protocol-report.js';
+import { writeHtmlOrWarn, writeRunHtml } from './html-report.js';
 
 /** A model name as part of a file name (companions are named `<variant>/<name>`). */
 const fileSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -342,10 +343,12 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     '- `manifest.json`: versions, backend, seed, git commit, times',
     '- `metrics.json`: everything above as numbers, with the training history',
     '- `curves.csv`: one row per model × criterion × operating point × predictive',
+    '- `report.html`: this report with interactive charts, offline (open in a browser); `figures/*.svg`: its charts as SVG',
     '',
   );
   for (const [name, svg] of files) await writeFileAtomic(join(dir, name), svg);
   await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));
+  await writeHtmlOrWarn(() => writeRunHtml(dir)); // report.html from curves.csv / metrics.json (src/experiment/html-report.ts)
 }
 
 /**

@@ -569,6 +569,9 @@ async function finishRun(
               }
             : null,
           deadInputs: r.curves.deadInputs ?? null,
+          // HTML report (src/experiment/html-report.ts): reliability bins and per-layer log α / SNR histograms, pixel map.
+          reliability: { dense: r.curves.dense.reliability, threshold: r.curves.threshold?.evaluation.reliability ?? null },
+          weightStats: r.curves.threshold?.weightStats ?? null,
           uncertainty: uncertaintyForMetrics(r.curves.uncertainty),
           history: r.history,
           curves: allCurveRows(r.curves),

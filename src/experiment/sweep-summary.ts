@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../report/atomic.js';
 import { linePlot, type LineSeries } from '../report/svg.js';
 import { formatNumber, markdownTable, meanStdColumns, summarize, toCsv, type Cell, type Row } from '../report/table.js';
 import { pairedDifference, paretoFront, type Objective } from '../stats/index.js';
+import { writeHtmlOrWarn, writeSweepHtml } from './html-report.js';
 
 /** Value columns aggregated over the sweep. */
 export const VALUE_COLS = ['accuracy', 'nll', 'brier', 'ece', 'mce', 'mutualInformation', 'sparsity', 'speedup'];
@@ -337,5 +338,6 @@ export async function writeSweepSummary(sweepDir: string, o: SweepSummaryInput):
     md.push(markdownTable(shown, [...cols, 'front', 'n', 'accuracy', 'sparsity', 'speedup', 'ece']));
   }
   await writeFileAtomic(join(sweepDir, 'summary.md'), md.join('\n'));
+  await writeHtmlOrWarn(() => writeSweepHtml(sweepDir, o.experiment)); // summary.html (src/experiment/html-report.ts)
   return summary;
 }
