@@ -11,7 +11,8 @@
  * 2. The quickstart's real epochs: its config's model on the embedded MNIST, as
  *    `npm run quickstart` trains it (progress hook, validation after each epoch).
  * 3. The quickstart's pruning + evaluation of one model's curves (all criteria, sparsities,
- *    2:4, units, log α threshold, 10-sample predictive on the test set).
+ *    2:4, units, log α threshold, 10-sample predictive on the test set), then the same with
+ *    the fast paths off (the ratio, and whether the rows are identical).
  *
  * Writes results/bench/lrt-step-<date>.json (and results/bench/lrt-step.json, the latest)
  * with the machine's description and load average.
@@ -260,33 +261,45 @@ if (!flag('no-quickstart') && EPOCHS > 0) {
   };
   if (!flag('no-eval')) {
     const posterior = new NetworkPosterior('vi', net);
-    const t0 = performance.now();
-    const curves = await pruningCurves(posterior, {
-      variant: 'main',
-      criteria: cfg.pruning.criteria,
-      scope: cfg.pruning.scope,
-      sparsities: cfg.pruning.sparsities,
-      logAlphaThreshold: cfg.pruning.logAlphaThreshold,
-      nm: cfg.pruning.nm,
-      units: cfg.pruning.units,
-      deadInputs: cfg.pruning.deadInputs,
-      samples: cfg.eval.samples,
-      batchSize: cfg.eval.batchSize,
-      stream: stream.fork('eval'),
-      data: d.test,
-      scoreData: d.train,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const points = new Set(curves.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
+    const evaluate = async (paths: FusedPaths) => {
+      setFusedPaths(paths);
+      const t0 = performance.now();
+      const curves = await pruningCurves(posterior, {
+        variant: 'main',
+        criteria: cfg.pruning.criteria,
+        scope: cfg.pruning.scope,
+        sparsities: cfg.pruning.sparsities,
+        logAlphaThreshold: cfg.pruning.logAlphaThreshold,
+        nm: cfg.pruning.nm,
+        units: cfg.pruning.units,
+        deadInputs: cfg.pruning.deadInputs,
+        samples: cfg.eval.samples,
+        batchSize: cfg.eval.batchSize,
+        stream: stream.fork('eval'),
+        data: d.test,
+        scoreData: d.train,
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      setFusedPaths(defaults);
+      return { seconds, curves };
+    };
+    const fast = await evaluate(defaults);
+    log(`quickstart prune+eval of one model: ${fast.seconds.toFixed(2)} s (${fast.curves.rows.length} rows)`);
+    // The same evaluation with the fast paths off, right after: the ratio, and whether the rows are identical.
+    const slow = flag('no-composed') ? null : await evaluate(allOff);
+    if (slow) log(`  composed: ${slow.seconds.toFixed(2)} s (fast/composed ${(fast.seconds / slow.seconds).toFixed(3)})`);
+    const points = new Set(fast.curves.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
     quickstart.evaluation = {
-      seconds,
+      seconds: fast.seconds,
+      composedSeconds: slow?.seconds ?? null,
+      fastOverComposed: slow ? fast.seconds / slow.seconds : null,
+      rowsIdenticalToComposed: slow ? JSON.stringify(fast.curves.rows) === JSON.stringify(slow.curves.rows) : null,
       operatingPoints: points,
-      rows: curves.rows.length,
+      rows: fast.curves.rows.length,
       samples: cfg.eval.samples,
       testExamples: d.test.n,
       load1: load()[0]!,
     };
-    log(`quickstart prune+eval of one model: ${seconds.toFixed(2)} s (${curves.rows.length} rows)`);
   }
   net.dispose();
 }
