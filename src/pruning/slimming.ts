@@ -80,26 +80,32 @@ export function slimmingMasks(net: Network, ratio: number, scope: PruningScope =
   return unitMasksAtRatio(net, bnScaleUnitScores(net), ratio, scope);
 }
 
-/** The `bn-scale` criterion: every weight of a channel gets its |γ|; weights of layers without batch norm (and the classifier) get +∞ (never pruned by it). */
+/**
+ * The `bn-scale` criterion: every weight of a channel gets its |γ|; weights of layers without
+ * batch norm (and the classifier) get 1 + the largest |γ| (ranked after every channel).
+ */
 export function slimmingCriteria(): Criterion[] {
   return [
     {
       name: 'bn-scale',
       description:
-        'network slimming: |γ| of the batch norm after each channel (Liu et al. 2017), to rank channels globally with pruning.units (scope: global); other weights score +∞',
+        'network slimming: |γ| of the batch norm after each channel (Liu et al. 2017), to rank channels with pruning.units; other weights score above every channel',
       needsVariance: false,
       needsData: false,
+      needsBatchNorm: true,
       compute: (p) => {
         const bns = batchNormAfter(p.network);
         if (!bns.size)
           throw new Error(`criterion "bn-scale" needs batch norm after the pruned layers; "${p.network.description}" has none (use model.arch: bn-cnn)`);
         const scores: ScoreSet = new Map();
         const last = p.network.weightLayers().at(-1)!;
+        let top = 0;
+        for (const b of bns.values()) for (const g of b.gamma.dataSync()) top = Math.max(top, Math.abs(g));
         for (const m of p.moments()) {
           const bn = m.layer === last.name ? undefined : bns.get(m.name);
           scores.set(
             m.name,
-            bn ? broadcastUnitScores(Float32Array.from(bn.gamma.dataSync(), Math.abs), m.mean.length) : new Float32Array(m.mean.length).fill(Infinity),
+            bn ? broadcastUnitScores(Float32Array.from(bn.gamma.dataSync(), Math.abs), m.mean.length) : new Float32Array(m.mean.length).fill(top + 1),
           );
         }
         return scores;

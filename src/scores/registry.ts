@@ -38,6 +38,8 @@ export interface Criterion {
   needsData: boolean;
   /** Whether the criterion needs gates (WeightMoments.inclusion); such criteria throw for ungated posteriors. */
   needsGates?: boolean;
+  /** Whether the criterion needs batch norm after the scored layers (`bn-scale`); such criteria throw for networks without it. */
+  needsBatchNorm?: boolean;
   compute(posterior: Posterior, ctx: ScoreContext): ScoreSet | Promise<ScoreSet>;
 }
 

@@ -41,7 +41,7 @@ describe('pruning criteria', () => {
   it('every criterion gives one finite score per weight and is deterministic under a seed', async () => {
     for (const name of criterionNames()) {
       const c = getCriterion(name);
-      if (c.needsData || c.needsGates) continue; // covered by their own suites (gradient criteria, gates)
+      if (c.needsData || c.needsGates || c.needsBatchNorm) continue; // covered by their own suites (gradient criteria, gates, slimming)
       const post = new NetworkPosterior('vi', bayesNet());
       const a = await c.compute(post, { stream: new RandomStream('same') });
       const b = await c.compute(post, { stream: new RandomStream('same') });
