@@ -55,6 +55,11 @@ export function registerExportCommands(program: Command, out: { write(s: string)
               : 'not compacted',
             `sizes: dense float32 ${kb(s.bytes.denseFloat32)}, LayersModel weights ${kb(s.bytes.layersModelWeights)}, sparse ${kb(s.bytes.sparse)}`,
             `posterior-mean accuracy on ${s.evaluation.split} (${s.evaluation.examples}): ${(100 * s.evaluation.accuracy).toFixed(2)}%; max |Δp| LayersModel vs framework ${s.evaluation.maxAbsProbDiff.toExponential(2)}`,
+            ...(s.compression
+              ? [
+                  `Bayesian compression (bits from the posterior σ of kept weights): ${s.compression.layers.map((l) => `${l.name} ${l.bits} bits`).join(', ')}; quantized accuracy ${(100 * s.compression.accuracy.quantized).toFixed(2)}% (full ${(100 * s.compression.accuracy.full).toFixed(2)}%); ${kb(s.compression.bytes.quantizedSparse)} vs dense float32 ${kb(s.compression.bytes.denseFloat32)} (×${s.compression.compression.pruningAndPrecision.toFixed(1)}; pruning alone ×${s.compression.compression.pruningOnly.toFixed(1)})`,
+                ]
+              : []),
             `files in ${opts.out}: ${s.files.join(', ')}${s.bayesian ? ' (posterior.* hold the variances: predict gives uncertainty)' : ''}`,
           ].join('\n') + '\n',
         );

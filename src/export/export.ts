@@ -28,6 +28,7 @@ import { rootStream } from '../random.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import type { Dataset } from '../data/dataset.js';
 import { loadTrainedModel, storedModels, modelDirName } from './model-store.js';
+import { compressionFigures, type CompressionFigures } from './compression.js';
 import { layersModelFiles, plainLayers, posteriorFormat, sparseFormat, toLayersModel } from './layers-model.js';
 
 export type ExportPoint = { kind: 'criterion'; criterion: string; sparsity: number } | { kind: 'log-alpha' } | { kind: 'gates' };
@@ -67,6 +68,8 @@ export interface ExportSummary {
   bytes: { denseFloat32: number; sparse: number; layersModelWeights: number };
   bayesian: boolean;
   evaluation: { split: string; examples: number; accuracy: number; maxAbsProbDiff: number };
+  /** Bayesian models: per-layer bit precision from the posterior variances, quantized accuracy, storage (compression.ts). */
+  compression?: CompressionFigures;
   files: string[];
 }
 
@@ -132,6 +135,8 @@ export async function exportRun(runDir: string, o: ExportOptions): Promise<Expor
     net.setMasks(masks);
     const sparsity = maskSparsity(masks);
     const reference = meanProbs(net, evalSet);
+    // Compression figures on the masked (not compacted) network: indices address the original tensors.
+    const figures = net.isBayesian ? compressionFigures(plainLayers(net).layers, net.inputShape, evalSet) : undefined;
 
     let exported: Network = net;
     let compaction: ExportSummary['compaction'] = null;
@@ -192,6 +197,7 @@ export async function exportRun(runDir: string, o: ExportOptions): Promise<Expor
         bytes: { denseFloat32: sparse.json.denseFloat32Bytes, sparse: sparse.json.bytes, layersModelWeights: weights.byteLength },
         bayesian,
         evaluation: { split: cfg.eval.split, examples: evalSet.n, accuracy: evalAcc.correct / evalSet.n, maxAbsProbDiff: evalAcc.maxDiff },
+        ...(figures ? { compression: figures } : {}),
         files: [...files, 'export.json'],
       };
       writeFileSync(join(o.out, 'export.json'), `${JSON.stringify(summary, null, 2)}\n`);

@@ -20,6 +20,7 @@ import { loadTrainedModel } from '../../src/export/model-store.js';
 import { decodePgm, decodePng, readImages } from '../../src/export/images.js';
 import { plainForward, predictExport } from '../../src/export/predict.js';
 import type { PlainLayer } from '../../src/export/layers-model.js';
+import { quantizeLayers, storageBytes } from '../../src/export/compression.js';
 import { getCriterion } from '../../src/scores/registry.js';
 import { masksAtSparsity } from '../../src/pruning/masks.js';
 import { rootStream } from '../../src/random.js';
@@ -130,6 +131,9 @@ describe('export to a tfjs LayersModel', { timeout: 120_000 }, () => {
     expect(correct / ds.n).toBe(row.accuracy);
     expect(s.evaluation.accuracy).toBe(row.accuracy);
     expect(s.sparsity).toBeCloseTo(0.6, 2);
+    // Compression figures (Bayesian model): the full-precision accuracy is the export's, rounding stays within one σ.
+    expect(s.compression!.accuracy.full).toBe(row.accuracy);
+    for (const l of s.compression!.layers) expect(l.maxErrorOverStd).toBeLessThanOrEqual(1 + 1e-5);
 
     // The sparse format decodes to exactly the LayersModel's kernels; its size is values + indices + biases.
     const sj = JSON.parse(readFileSync(join(out, 'sparse.json'), 'utf8')) as {
@@ -250,6 +254,34 @@ describe('predict internals', () => {
       expect(q / variance).toBeGreaterThan(0.9);
       expect(q / variance).toBeLessThan(1.1);
     }
+  });
+
+  it('Bayesian compression: bits from the smallest posterior σ of kept weights, rounding within one σ, storage by hand', () => {
+    const layer: PlainLayer = {
+      type: 'dense',
+      name: 'fc',
+      inputs: 2,
+      units: 2,
+      weight: Float32Array.from([0.1, -0.3, 0, 0.5]),
+      variance: Float32Array.from([0.05 ** 2, 0.1 ** 2, 1, 0.2 ** 2]),
+      bias: Float32Array.from([0, 1]),
+    };
+    const q = quantizeLayers([layer]);
+    const p = q.precision[0]!;
+    // step 2·0.05 = 0.1; range 0.8 → ⌈0.8 / 0.1⌉ + 1 = 9 levels → 4 bits.
+    expect(p.step).toBeCloseTo(0.1, 12);
+    expect(p.bits).toBe(4);
+    expect(p.kept).toBe(3);
+    const w = (q.layers[0] as Extract<PlainLayer, { type: 'dense' }>).weight;
+    expect(w[2]).toBe(0);
+    for (const i of [0, 1, 3]) {
+      const k = Math.round((w[i]! + 0.3) / 0.1);
+      expect(Math.abs(w[i]! - (-0.3 + 0.1 * k))).toBeLessThan(1e-6); // on the grid
+      expect(Math.abs(w[i]! - layer.weight[i]!)).toBeLessThanOrEqual(Math.sqrt(layer.variance[i]!) + 1e-7);
+    }
+    expect(p.maxErrorOverStd).toBeLessThanOrEqual(1 + 1e-6);
+    // 3 kept × 4 bits = 2 bytes, 3 uint16 indices, 8 bytes of grid, 2 float32 biases; dense 4 × (4 + 2).
+    expect(storageBytes([layer], q.precision)).toEqual({ denseFloat32: 24, sparseFloat32: 12 + 6 + 8, quantizedSparse: 2 + 6 + 8 + 8 });
   });
 
   it('decodes PNG (gray, RGB; filters none, sub, up, average, Paeth) and PGM (P5, P2)', () => {
