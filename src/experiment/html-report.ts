@@ -141,8 +141,16 @@ function chart(id: string, spec: VlSpec, caption?: string): Block {
 /** The three curves of report.md (accuracy, ECE, NLL against compression) for the given runs on the same axes. */
 function metricCharts(runs: readonly { prefix?: string; rows: CsvRecord[] }[], idPrefix = ''): Block[] {
   const pts = (c: string, s = 1) => runs.flatMap((r) => curvePoints(r.rows, col(c, s), { prefix: r.prefix }));
-  return [
+  const focused = (id: string, spec: VlSpec): Block =>
     chart(
+      id,
+      spec,
+      spec.vconcat
+        ? 'Upper panel: the high-sparsity end (from 90 % sparsity); brush the lower panel to change its range. Click a legend entry to show one series (shift-click for more, double-click for all).'
+        : 'Mouse wheel zooms the compression axis, drag pans, double-click resets. Click a legend entry to show one series (shift-click for more).',
+    );
+  return [
+    focused(
       `${idPrefix}accuracy-vs-sparsity`,
       lineChart({
         title: 'Test accuracy vs sparsity',
@@ -152,9 +160,8 @@ function metricCharts(runs: readonly { prefix?: string; rows: CsvRecord[] }[], i
         xLog: true,
         focusFrom: FOCUS,
       }),
-      'Upper panel: the high-sparsity end (≥ 90 % sparsity); brush the lower panel to change its range. Click a legend entry to show one series (shift-click for more, double-click for all).',
     ),
-    chart(
+    focused(
       `${idPrefix}ece-vs-sparsity`,
       lineChart({
         title: 'Expected calibration error vs sparsity',

@@ -364,7 +364,8 @@ function legendGroup(items: LegendItem[], x: number, y: number): string {
     } else if (it.kind === 'ring') {
       out.push(ring(x + 20, cy, it.color));
     } else {
-      out.push(`<rect x="${r(x + 12)}" y="${r(cy - 6)}" width="16" height="12" fill="${it.color}" fill-opacity="${it.opacity ?? 1}"/>`);
+      const outline = it.dashed ? ` stroke="${it.color}" stroke-width="1.5" stroke-dasharray="3 2"` : '';
+      out.push(`<rect x="${r(x + 12)}" y="${r(cy - 6)}" width="16" height="12" fill="${it.color}" fill-opacity="${it.opacity ?? 1}"${outline}/>`);
     }
     out.push(`<text x="${r(x + 38)}" y="${r(cy + 4)}">${escapeXml(it.name)}</text>`);
   });
@@ -528,7 +529,8 @@ export function reliabilityDiagram(bins: readonly ReliabilityBin[], opts: Reliab
   const axis = linearAxis(0, 1, true, 5);
   const items: LegendItem[] = [
     { name: 'Accuracy', color: PALETTE[0], kind: 'box', opacity: 0.8 },
-    { name: 'Gap', color: PALETTE[1], kind: 'box', opacity: 0.35 },
+    { name: 'Gap, over-confident', color: PALETTE[1], kind: 'box', opacity: 0.35 },
+    { name: 'Gap, under-confident', color: PALETTE[1], kind: 'box', opacity: 0, dashed: true },
     { name: 'Perfect calibration', color: '#666666', kind: 'line', dashed: true },
   ];
   const f: Frame = { left: 64, top: 40, right: width - 20, bottom: height - 56 };
@@ -557,8 +559,12 @@ export function reliabilityDiagram(bins: readonly ReliabilityBin[], opts: Reliab
     const x1 = sx(Math.min(1, b.hi));
     const top = sy(Math.max(b.accuracy, b.confidence));
     const bot = sy(Math.min(b.accuracy, b.confidence));
+    // Over-confident (confidence > accuracy): the gap lies above the accuracy bar and is filled.
+    // Under-confident: it lies inside the bar, so it is drawn as a dashed outline only; a fill
+    // there would mix with the bar's colour and render dark.
+    const over = b.confidence > b.accuracy;
     out.push(
-      `<rect x="${r(x0)}" y="${r(top)}" width="${r(Math.max(0.5, x1 - x0))}" height="${r(bot - top)}" fill="${PALETTE[1]}" fill-opacity="0.35" stroke="${PALETTE[1]}" stroke-width="1"/>`,
+      `<rect class="${over ? 'gap-over' : 'gap-under'}" x="${r(x0)}" y="${r(top)}" width="${r(Math.max(0.5, x1 - x0))}" height="${r(bot - top)}" fill="${over ? PALETTE[1] : 'none'}"${over ? ' fill-opacity="0.35"' : ''} stroke="${PALETTE[1]}" stroke-width="${over ? 1 : 1.5}"${over ? '' : ' stroke-dasharray="3 2"'}/>`,
     );
   }
   out.push('</g>');
