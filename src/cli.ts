@@ -7,6 +7,8 @@
  *   bayesprune validate <config.yaml> [key=value ...]
  *   bayesprune info [--backend NAME] [--json]
  *   bayesprune criteria
+ *   bayesprune export <run dir> --point <criterion@sparsity | log-alpha | gates> --out DIR   (src/export/cli.ts)
+ *   bayesprune predict <exported model dir> <IDX file | image folder>
  *   bayesprune compare <run or sweep dir>... --out FILE      (src/experiment/html-report.ts)
  *   bayesprune help [command]
  *

@@ -53,7 +53,7 @@ export function registerExportCommands(program: Command, out: { write(s: string)
             s.compaction
               ? `compacted: ${s.params.exported} weight entries, MACs ${s.compaction.macsBefore} → ${s.compaction.macsAfter} (×${s.compaction.speedup.toFixed(2)})`
               : 'not compacted',
-            `sizes: dense float32 ${kb(s.bytes.denseFloat32)}, LayersModel weights ${kb(s.bytes.layersModelWeights)}, sparse ${kb(s.bytes.sparse)}`,
+            `sizes of the exported (compacted) network: dense float32 ${kb(s.bytes.denseFloat32)}, LayersModel weights ${kb(s.bytes.layersModelWeights)}, sparse ${kb(s.bytes.sparse)}`,
             `posterior-mean accuracy on ${s.evaluation.split} (${s.evaluation.examples}): ${(100 * s.evaluation.accuracy).toFixed(2)}%; max |Δp| LayersModel vs framework ${s.evaluation.maxAbsProbDiff.toExponential(2)}`,
             ...(s.compression
               ? [

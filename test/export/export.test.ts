@@ -198,7 +198,7 @@ describe('export to a tfjs LayersModel', { timeout: 120_000 }, () => {
     const dir = join(work, 'cli-export');
     expect(await main(['export', runDir, '--point', 'snr@0.6', '--out', dir], a.io)).toBe(0);
     expect(a.o.out).toMatch(/exported main \(vi\) at snr@0\.6: sparsity 60\.00%/);
-    expect(a.o.out).toMatch(/sizes: dense float32 .* KiB, LayersModel weights .* sparse .* KiB/);
+    expect(a.o.out).toMatch(/sizes of the exported \(compacted\) network: dense float32 .* KiB, LayersModel weights .* sparse .* KiB/);
     // Blobs have 2-D features: write two 1×2 PGM "images" whose pixels are the features scaled to [0, 1].
     const imgs = join(work, 'pgm');
     mkdirSync(imgs);
