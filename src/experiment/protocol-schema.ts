@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RIGL_DISTRIBUTIONS } from '../pruning/rigl.js';
+import { criterionNames } from '../scores/registry.js';
 
 const num = () => z.number().finite();
 const epochs = () => num().int().min(0).max(10000);
@@ -105,6 +106,15 @@ export const protocolSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
+      type: z.literal('sensitivity'),
+      /** Criterion that ranks each layer's weights (Han et al. 2015 use magnitude). */
+      criterion: z.string().default('magnitude'),
+      /** Fractions of one layer's weights removed, the others left as they are; no fine-tuning. */
+      ratios: z.array(num().gt(0).lt(1)).min(1).default([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]),
+    })
+    .strict(),
+  z
+    .object({
       type: z.literal('sparsegpt'),
       /** Calibration examples (drawn from the training set). */
       calibration: num().int().min(1).max(1e6).default(1000),
@@ -120,7 +130,7 @@ export const protocolSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
-export const PROTOCOL_TYPES = ['post-hoc', 'fine-tune', 'iterative', 'at-init', 'rigl', 'sparsegpt', 'gradual', 'lottery', 'scratch'] as const;
+export const PROTOCOL_TYPES = ['post-hoc', 'fine-tune', 'iterative', 'at-init', 'rigl', 'sparsegpt', 'gradual', 'lottery', 'scratch', 'sensitivity'] as const;
 
 /** `pruning.protocols`: the config key (config.ts imports it). */
 export const protocolsSchema = z
@@ -142,6 +152,12 @@ export function protocolIssues(c: {
   const out: { path: string; message: string }[] = [];
   c.pruning.protocols.forEach((p, i) => {
     if (p.type === 'post-hoc') return;
+    if (p.type === 'sensitivity') {
+      const known = criterionNames();
+      if (!known.includes(p.criterion))
+        out.push({ path: `pruning.protocols.${i}.criterion`, message: `unknown criterion "${p.criterion}"; allowed: ${known.join(', ')}` });
+      return;
+    }
     if (p.type === 'gradual' && p.start >= p.end) out.push({ path: `pruning.protocols.${i}.end`, message: `must be above start (${p.start})` });
     if (!PROTOCOL_METHODS.includes(c.inference.method))
       out.push({

@@ -744,6 +744,34 @@ async function scratch(ctx: ProtocolContext, p: Spec<'scratch'>): Promise<Protoc
   return rows;
 }
 
+/**
+ * Layer sensitivity (Han et al. 2015): one layer at a time pruned at each ratio of its weights
+ * (lowest scores of `criterion` first), the others dense, no fine-tuning. Rows: protocol
+ * `sensitivity`, structure `layer:<name>`, targetSparsity = the ratio; `sparsity` is the
+ * network's (one layer's share).
+ */
+async function sensitivity(ctx: ProtocolContext, p: Spec<'sensitivity'>): Promise<ProtocolRow[]> {
+  const rows: ProtocolRow[] = [];
+  const { posterior } = ctx;
+  const scores = await scoresOf(p.criterion, posterior, ctx, `sensitivity/${p.criterion}`);
+  const cost = pretrainCost(ctx).snapshot();
+  for (const [name, sc] of scores) {
+    const layer = name.replace(/\.weight$/, '');
+    for (const r of p.ratios) {
+      const masks: MaskSet = new Map([[name, masksAtSparsity(new Map([[name, sc]]), r, 'layer').get(name)!]]);
+      const point = { protocol: 'sensitivity', criterion: p.criterion, scope: 'layer' as const, targetSparsity: r, structure: `layer:${layer}` };
+      rows.push(...evaluateRows(ctx, posterior, masks, `sensitivity/${layer}/${r}`, point, cost));
+    }
+    ctx.log?.(
+      `sensitivity ${layer}: acc ${rows
+        .filter((x) => x.structure === `layer:${layer}` && x.predictive === 'mc')
+        .map((x) => (100 * x.accuracy).toFixed(1))
+        .join(' ')}`,
+    );
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------------------
 // Entry point
 
@@ -770,6 +798,7 @@ export async function withProtocols(curves: CurveResult, ctx: ProtocolContext): 
     else if (p.type === 'gradual') rows.push(...(await gradual(ctx, p)));
     else if (p.type === 'lottery') rows.push(...(await lottery(ctx, p)));
     else if (p.type === 'scratch') rows.push(...(await scratch(ctx, p)));
+    else if (p.type === 'sensitivity') rows.push(...(await sensitivity(ctx, p)));
   }
   out.protocols = { rows };
   return out;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -292,6 +292,31 @@ describe('pruning protocols', () => {
     p.dispose();
   });
 
+  it('sensitivity: each layer alone pruned at each ratio, accuracy as a brute-force mask gives it', async () => {
+    const cfg = cfgOf([{ type: 'sensitivity', ratios: [0.5, 0.9] }]);
+    const p = await trained(cfg);
+    const out = await withProtocols({ rows: [], dense: undefined as never }, ctxOf(cfg, p));
+    const rows = mcRows(out.protocols!.rows, 'sensitivity');
+    expect(rows).toHaveLength(2 * 2);
+    for (const l of p.network.weightLayers()) {
+      const w = Array.from(l.moments()!.mean);
+      for (const r of [0.5, 0.9]) {
+        const k = Math.round(r * w.length);
+        const order = [...w.keys()].sort((a, b) => Math.abs(w[a]!) - Math.abs(w[b]!) || a - b);
+        const m = new Float32Array(w.length).fill(1);
+        for (const i of order.slice(0, k)) m[i] = 0;
+        p.network.setMasks(new Map([[`${l.name}.weight`, m]]));
+        const acc = meanAccuracy(p.network, test);
+        p.network.setMasks(null);
+        const row = rows.find((x) => x.structure === `layer:${l.name}` && x.targetSparsity === r)!;
+        expect(row.accuracy).toBeCloseTo(acc, 10);
+        expect(row.layerSparsity[l.name]).toBeCloseTo(k / w.length, 10);
+      }
+    }
+    expect(() => cfgOf([{ type: 'sensitivity', criterion: 'magnitud' }])).toThrow(/pruning\.protocols\.0\.criterion: unknown criterion "magnitud"/);
+    p.dispose();
+  });
+
   it('sparsegpt keeps exact N:M and beats per-layer magnitude without retraining', async () => {
     const c2 = cfgOf([], {
       pruning: {
@@ -384,7 +409,7 @@ describe('protocols end to end', () => {
         criteria: ['magnitude'],
         sparsities: [0, 0.5],
         logAlphaThreshold: null,
-        protocols: [{ type: 'post-hoc' }, { type: 'fine-tune', epochs: 1 }, { type: 'sparsegpt', calibration: 50 }],
+        protocols: [{ type: 'post-hoc' }, { type: 'fine-tune', epochs: 1 }, { type: 'sparsegpt', calibration: 50 }, { type: 'sensitivity', ratios: [0.5] }],
       },
     });
     const r = await runExperiment(cfg, { resultsDir: root, progress: null });
@@ -392,13 +417,15 @@ describe('protocols end to end', () => {
     const head = csv[0]!.split(',');
     for (const c of ['protocol', 'costEpochs', 'costSteps', 'costSeconds', 'costTrainMacs', 'costMacsFraction']) expect(head).toContain(c);
     const col = (name: string) => csv.slice(1).map((l) => l.split(',')[head.indexOf(name)]);
-    expect(new Set(col('protocol'))).toEqual(new Set(['post-hoc', 'fine-tune', 'sparsegpt']));
+    expect(new Set(col('protocol'))).toEqual(new Set(['post-hoc', 'fine-tune', 'sparsegpt', 'sensitivity']));
     const metrics = JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8'));
     const rows = metrics.variants.main.curves as ProtocolRow[];
     expect(rows.filter((x) => x.protocol === 'fine-tune').every((x) => x.costEpochs === 3)).toBe(true);
     expect(rows.filter((x) => x.protocol === 'post-hoc').every((x) => x.costEpochs === 2)).toBe(true);
     const report = readFileSync(join(r.runDir, 'report.md'), 'utf8');
     expect(report).toContain('## Protocols');
+    expect(report).toContain('## Layer sensitivity');
+    expect(existsSync(join(r.runDir, 'protocols_accuracy_vs_cost.svg'))).toBe(true);
     expect(tf.memory().numTensors).toBeLessThan(1000);
   });
 });
