@@ -315,29 +315,13 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
     if (unavailable) throw new Error(`CI=true but no local Slurm can start: ${unavailable}`);
   };
   let cluster: SlurmCluster | undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'slurm-e2e-'));
+  // Made in beforeAll, so a skipped or filtered-out suite leaves nothing behind.
+  let dir = '';
   // A path with a space and an override with quotes, `$` and spaces: both must reach every task intact.
-  const slurmDir = join(dir, 'slurm sweep');
-  const localDir = join(dir, 'local');
-  const config = join(dir, 'tiny.yaml');
+  let slurmDir = '';
+  let localDir = '';
+  let config = '';
   const overrides = [`description=it's a "tiny" $HOME sweep`, 'train.batchSize=40'];
-  writeFileSync(
-    config,
-    [
-      'experiment: tiny-slurm',
-      'backend: cpu',
-      'data: { name: blobs }',
-      'model: { arch: mlp, hidden: [8] }',
-      'inference: { warmup: { startEpoch: 0, endEpoch: 1 } }',
-      'train: { epochs: 1, batchSize: 50, optimizer: { lr: 0.01 } }',
-      'eval: { samples: 2 }',
-      'pruning: { criteria: [snr, random], sparsities: [0, 0.5] }',
-      'sweep:',
-      '  grid: { inference.temperature: [1, 0.1] }',
-      '  seeds: [1, 2]',
-      '',
-    ].join('\n'),
-  );
 
   const cli = join(REPO_ROOT, 'bin', 'bayesprune.js');
   const states = (...ids: string[]) => ids.flatMap((id) => jobStates(cluster!, id));
@@ -358,11 +342,31 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
   };
 
   beforeAll(async () => {
-    if (!unavailable) cluster = await startSlurmCluster();
+    if (unavailable) return;
+    dir = mkdtempSync(join(tmpdir(), 'slurm-e2e-'));
+    [slurmDir, localDir, config] = [join(dir, 'slurm sweep'), join(dir, 'local'), join(dir, 'tiny.yaml')];
+    writeFileSync(
+      config,
+      [
+        'experiment: tiny-slurm',
+        'backend: cpu',
+        'data: { name: blobs }',
+        'model: { arch: mlp, hidden: [8] }',
+        'inference: { warmup: { startEpoch: 0, endEpoch: 1 } }',
+        'train: { epochs: 1, batchSize: 50, optimizer: { lr: 0.01 } }',
+        'eval: { samples: 2 }',
+        'pruning: { criteria: [snr, random], sparsities: [0, 0.5] }',
+        'sweep:',
+        '  grid: { inference.temperature: [1, 0.1] }',
+        '  seeds: [1, 2]',
+        '',
+      ].join('\n'),
+    );
+    cluster = await startSlurmCluster();
   }, 120_000);
   afterAll(() => {
     cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the array and the collect job finish, and the collected summary equals a local --jobs 2 sweep', async () => {
