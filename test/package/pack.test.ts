@@ -124,7 +124,7 @@ console.log(JSON.stringify({ runDir: r.runDir, dense }));
     const mine = await runExperiment(validateConfig(TINY as never), { resultsDir: mkdtempSync(join(tmpdir(), 'bp-pack-src-')), progress: null });
     expect(dense).toBe(mine.variants[0]!.curves.dense.accuracy);
     const rows = (dir: string) =>
-      (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).variants.main.curves.rows as Record<string, unknown>[]).map((r) => [
+      (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).variants.main.curves as Record<string, unknown>[]).map((r) => [
         r.criterion,
         r.targetSparsity,
         r.predictive,
