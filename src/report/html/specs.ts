@@ -130,6 +130,8 @@ export function lineChart(o: LineChartOptions): VlSpec {
           width,
           height,
           title: { text: 'high-sparsity end (brush the overview below to change the range)', fontSize: 11, fontWeight: 'normal' },
+          // Only the brushed points, so that the y scale fits them.
+          transform: [{ filter: { param: 'brush' } }],
           layer: layers({ ...xEnc, scale: { ...xScale, domain: { param: 'brush' } } }, true).map((l, i) =>
             // bind:'scales' zoom would fight the brushed domain: the detail view only toggles series.
             i === (hasBand ? 1 : 0) ? { ...l, params: [{ name: 'pick', select: { type: 'point', fields: ['series'] }, bind: 'legend' }] } : l,
@@ -142,7 +144,14 @@ export function lineChart(o: LineChartOptions): VlSpec {
             {
               mark: { type: 'line', strokeWidth: 1.5 },
               encoding: { x: xEnc, y: { field: 'y', type: 'quantitative', title: null, scale: yScale }, color, opacity: opacity(1, 0.12) },
-              params: [{ name: 'brush', select: { type: 'interval', encodings: ['x'] }, value: { x: [o.focusFrom, xMax] } }],
+              // Slightly wider than [focusFrom, xMax] so that points on the ends are inside.
+              params: [
+                {
+                  name: 'brush',
+                  select: { type: 'interval', encodings: ['x'] },
+                  value: { x: [o.focusFrom * (o.xLog ? 0.98 : 1) - (o.xLog ? 0 : 0.01 * xMax), xMax * 1.02] },
+                },
+              ],
             },
           ],
         },
