@@ -18,7 +18,7 @@ import './nn/wasm-kernels.js'; // registers Conv2DBackpropFilter for wasm (missi
 import './nn/gradients.js';
 
 // The choice names live in a dependency-free module (the CLI reads them before loading tfjs).
-import { BACKEND_CHOICES, parseBackendChoice, type BackendChoice } from './backend-choices.js';
+import { parseBackendChoice, type BackendChoice } from './backend-choices.js';
 export { BACKEND_CHOICES, parseBackendChoice, type BackendChoice } from './backend-choices.js';
 
 /** What was chosen and why, recorded in every run's manifest. */

@@ -60,7 +60,7 @@ export function uncertaintySections(results: VariantResult[], plot: (name: strin
   const shifts = [...new Set(withU.flatMap((r) => r.curves.uncertainty!.ood?.shifts.map((s) => s.name) ?? []))];
   const notes = [...new Set(withU.flatMap((r) => r.curves.uncertainty!.ood?.notes ?? []))];
   if (shifts.length || notes.length) {
-    const inN = withU.find((r) => r.curves.uncertainty!.ood)?.curves.uncertainty!.ood!.inExamples;
+    const inN = withU.find((r) => r.curves.uncertainty!.ood)?.curves.uncertainty?.ood?.inExamples;
     md.push(
       '## Out-of-distribution detection against sparsity',
       '',
