@@ -233,6 +233,17 @@ function targetsOf(ctx: ProtocolContext, p: { sparsities?: number[] }): number[]
   return [...new Set((p.sparsities ?? ctx.cfg.pruning.sparsities).filter((s) => s > 0))].sort((a, b) => a - b);
 }
 
+/** Scores of the remaining weights: entries the prior masks remove (whose score may be undefined, e.g. SNR 0/0) become −∞. */
+function onRemaining(scores: ScoreSet, prior: MaskSet): ScoreSet {
+  if (!prior.size) return scores;
+  return new Map(
+    [...scores].map(([name, sc]) => {
+      const m = prior.get(name);
+      return [name, m ? Float32Array.from(sc, (v, i) => (m[i] === 0 ? Number.NEGATIVE_INFINITY : v)) : sc];
+    }),
+  );
+}
+
 async function scoresOf(criterion: string, posterior: Posterior, ctx: ProtocolContext, key: string): Promise<ScoreSet> {
   return getCriterion(criterion).compute(posterior, { stream: ctx.stream.fork(`scores/${key}`), data: ctx.train });
 }
@@ -291,7 +302,7 @@ async function iterative(ctx: ProtocolContext, p: Spec<'iterative'>): Promise<Pr
     try {
       for (const [k, s] of steps.entries()) {
         const prior = net.getMasks();
-        const scores = await scoresOf(c, posterior, ctx, `iterative/${c}/${k}`);
+        const scores = onRemaining(await scoresOf(c, posterior, ctx, `iterative/${c}/${k}`), prior);
         const masks = prior.size
           ? intersectMasks(masksAtSparsity(scores, s, ctx.cfg.pruning.scope, prior), prior)
           : masksAtSparsity(scores, s, ctx.cfg.pruning.scope);
@@ -621,11 +632,12 @@ async function gradual(ctx: ProtocolContext, p: Spec<'gradual'>): Promise<Protoc
           while (next <= p.events && t >= t0 + next * dt) {
             const target = zhuGuptaSparsity(t0 + next * dt, schedule);
             const prior = net.getMasks();
-            const scores = getCriterion(c).compute(new NetworkPosterior(ctx.posterior.method, net), {
+            const raw = getCriterion(c).compute(new NetworkPosterior(ctx.posterior.method, net), {
               stream: ctx.stream.fork(`scores/gradual/${c}/${s}/${next}`),
               data: ctx.train,
             });
-            if (scores instanceof Promise) throw new Error(`pruning.protocols: gradual needs a criterion computed synchronously; "${c}" is not`);
+            if (raw instanceof Promise) throw new Error(`pruning.protocols: gradual needs a criterion computed synchronously; "${c}" is not`);
+            const scores = onRemaining(raw, prior);
             net.setMasks(
               prior.size
                 ? intersectMasks(masksAtSparsity(scores, target, ctx.cfg.pruning.scope, prior), prior)
@@ -685,7 +697,13 @@ async function lottery(ctx: ProtocolContext, p: Spec<'lottery'>): Promise<Protoc
         };
         if (p.rewindEpoch > 0) await train(net, p.rewindEpoch);
         const rewind = snapshotVariables(net);
-        const h = { net, score: (n: Network) => scoreNet(ctx, n, c, `lottery/${c}/${s}/${call}`), train, evaluate: () => 0, scope: ctx.cfg.pruning.scope };
+        const h = {
+          net,
+          score: async (n: Network) => onRemaining(await scoreNet(ctx, n, c, `lottery/${c}/${s}/${call}`), n.getMasks()),
+          train,
+          evaluate: () => 0,
+          scope: ctx.cfg.pruning.scope,
+        };
         await lotteryTicket(h, rewind, iterativeSparsities(s, p.rounds), amount);
         const masks = net.getMasks();
         const extra = (performance.now() - w0) / 1000 - cost.seconds;

@@ -168,6 +168,39 @@ describe('pruning protocols', () => {
     p.dispose();
   });
 
+  it('Bayesian network: SNR-driven iterative pruning and fine-tuning run VI with the mask (masked mean and variance 0, fewer KL terms)', async () => {
+    const protocols = [
+      { type: 'iterative', rounds: 2, epochs: 1, sparsities: [0.8] },
+      { type: 'fine-tune', epochs: 2, lr: 0.003, sparsities: [0.8] },
+    ];
+    const c2 = cfgOf([], {
+      inference: { method: 'vi', warmup: { startEpoch: 0, endEpoch: 2 } },
+      pruning: { criteria: ['snr'], sparsities: [0, 0.8], logAlphaThreshold: null, protocols },
+    });
+    const p = await trained(c2);
+    const dense = p.network.kl().dataSync()[0]!;
+    const out = await withProtocols({ rows: [], dense: undefined as never }, ctxOf(c2, p));
+    const it = mcRows(out.protocols!.rows, 'iterative');
+    const ft = mcRows(out.protocols!.rows, 'fine-tune');
+    expect(it.map((r) => r.criterion)).toEqual(['snr']);
+    expect(ft.map((r) => r.criterion)).toEqual(['snr']);
+    expect(it[0]!.sparsity).toBeCloseTo(0.8, 3);
+    expect(ft[0]!.costMacsFraction).toBeLessThan(1);
+    // Mean-field layers propagate a mean and a variance: MACs doubled.
+    expect(ft[0]!.costTrainMacs / (6 * 400 * (12 * forwardMacs(p.network, null) + 2 * 0.2 * forwardMacs(p.network, null)))).toBeCloseTo(1, 2);
+    // The mechanism: with the SNR mask set, the masked weights have mean and variance 0 and the KL loses their terms.
+    const scores = await getCriterion('snr').compute(p, { stream: stream.fork('snr') });
+    const masks = masksAtSparsity(scores, 0.8, 'global');
+    p.network.setMasks(masks);
+    for (const m of p.network.moments()) {
+      const k = masks.get(m.name)!;
+      for (let i = 0; i < k.length; i++) if (k[i] === 0) expect([m.mean[i], m.variance[i]]).toEqual([0, 0]);
+    }
+    expect(p.network.kl().dataSync()[0]!).toBeLessThan(dense);
+    p.network.setMasks(null);
+    p.dispose();
+  });
+
   it('SNIP scores at initialization equal |∂L/∂w · w| by central finite differences (float64 forward)', async () => {
     const cfg = cfgOf([{ type: 'post-hoc' }], { model: { arch: 'mlp', hidden: [5] } });
     const small = cut(0, 40); // ≤ SNIP's batch of 100: the whole set
