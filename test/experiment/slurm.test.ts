@@ -7,12 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSlurmOptions, REPO_ROOT, runSlurmSweep, SBATCH_MISSING, shellQuote, slurmScripts, type SlurmOptions } from '../../src/experiment/slurm.js';
 import { jobStates, slurmUnavailable, startSlurmCluster, waitForJobs, type SlurmCluster } from '../helpers/slurm-cluster.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'slurm-unit-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
+// Made in beforeAll (not at load), so a run that skips every test here leaves nothing in /tmp.
+let tmp = '';
 /** A stand-in for the CLI: writes each argument it receives, NUL-terminated, to $ARGV_OUT. */
-const stub = join(tmp, 'argv-stub.sh');
-writeFileSync(stub, '#!/bin/bash\nprintf "%s\\0" "$@" > "$ARGV_OUT"\n', { mode: 0o755 });
+let stub = '';
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'slurm-unit-'));
+  stub = join(tmp, 'argv-stub.sh');
+  writeFileSync(stub, '#!/bin/bash\nprintf "%s\\0" "$@" > "$ARGV_OUT"\n', { mode: 0o755 });
+  mkdirSync(join(tmp, 'sweep dir'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Runs a generated script with bash (as Slurm would) and returns the argv the CLI received. */
 function argvOf(script: string, env: Record<string, string> = {}): string[] {
@@ -57,7 +64,6 @@ describe('shellQuote', () => {
 });
 
 describe('slurmScripts', () => {
-  mkdirSync(join(tmp, 'sweep dir'));
   const spec = (options: SlurmOptions, points = 4, overrides: string[] = []) =>
     slurmScripts({
       points,
@@ -377,13 +383,14 @@ describe.skipIf(!!unavailable && !inCi)('sweep --slurm on a local single-node Sl
     expect(sbatchLines(script).get('--array')).toBe('0-3%2');
 
     // Meanwhile, the same sweep locally with two worker processes.
-    const local = spawnSync(process.execPath, [cli, 'sweep', config, ...overrides, '--jobs', '2', '--sweep-dir', localDir, '--quiet'], {
+    const local = spawnSync(process.execPath, [cli, 'sweep', config, ...overrides, '--jobs', '2', '--sweep-dir', localDir], {
       cwd: dir,
       env: process.env,
       encoding: 'utf8',
       timeout: 240_000,
     });
-    expect(local.status, local.stderr).toBe(0);
+    // Progress lines are kept (not --quiet) so a failure shows what the local sweep did.
+    expect(local.status, `local sweep exited ${local.status}:\n${local.stderr.replace(/^.*train epoch.*\n/gm, '').slice(-3000)}`).toBe(0);
 
     await waitForJobs(cluster!, [arrayId, collectId], 300_000);
     const st = states(arrayId, collectId);
