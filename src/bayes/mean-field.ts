@@ -12,14 +12,26 @@ import { standardNormal } from '../nn/fused/random-normal.js';
 import { fusedPaths } from '../nn/fused/settings.js';
 import { sparseVdKl, sparseVdKlFused } from '../nn/fused/sparse-vd-kl.js';
 import { klTerm, logAlpha, type PriorSpec } from './priors.js';
+import { divergenceTerm, KL_DIVERGENCE, type DivergenceSpec } from './js-divergence.js';
 
-/** KL(q ‖ prior) summed over the weights the mask keeps (removed weights contribute none). */
-export function maskedKl(prior: PriorSpec, theta: tf.Tensor, logSigma2: tf.Tensor, mask: MaskSlot, seed?: number): tf.Scalar {
+/**
+ * KL(q ‖ prior) summed over the weights the mask keeps (removed weights contribute none);
+ * with `divergence` js-geometric, the skew geometric JS divergence instead (js-divergence.ts).
+ */
+export function maskedKl(
+  prior: PriorSpec,
+  theta: tf.Tensor,
+  logSigma2: tf.Tensor,
+  mask: MaskSlot,
+  seed?: number,
+  divergence: DivergenceSpec = KL_DIVERGENCE,
+): tf.Scalar {
+  const term = divergence.type === 'kl' ? klTerm : (p: PriorSpec, m: tf.Tensor, l: tf.Tensor, s?: number) => divergenceTerm(divergence, p, m, l, s);
   // The sparse-VD KL runs as one fused kernel where the backend has it (src/nn/fused/sparse-vd-kl.ts).
-  if (prior.type === 'log-uniform' && sparseVdKlFused()) return sparseVdKl(theta, logSigma2, mask.tensor);
+  if (divergence.type === 'kl' && prior.type === 'log-uniform' && sparseVdKlFused()) return sparseVdKl(theta, logSigma2, mask.tensor);
   const keep = mask.keptIndexTensor();
-  if (!keep) return klTerm(prior, theta, logSigma2, seed);
-  return tf.tidy(() => klTerm(prior, tf.gather(tf.reshape(theta, [-1]), keep), tf.gather(tf.reshape(logSigma2, [-1]), keep), seed));
+  if (!keep) return term(prior, theta, logSigma2, seed);
+  return tf.tidy(() => term(prior, tf.gather(tf.reshape(theta, [-1]), keep), tf.gather(tf.reshape(logSigma2, [-1]), keep), seed));
 }
 
 /** Posterior mean θ and variance exp(log σ²) per weight; removed weights get exactly 0 for both. */
@@ -49,11 +61,13 @@ export abstract class MeanFieldLayer extends MaskedWeightLayer {
   abstract readonly logSigma2: tf.Variable;
   abstract readonly b: tf.Variable;
   abstract readonly macsPerWeight: number;
+  /** The regularizer `kl()` computes: the KL (default) or the geometric JS divergence (`inference.divergence`). */
+  divergence: DivergenceSpec = KL_DIVERGENCE;
 
-  /** KL of the kept weights (pruned weights are removed from the model and contribute none). */
+  /** KL (or the configured divergence) of the kept weights (pruned weights are removed from the model and contribute none). */
   kl(opts?: { stream?: RandomStream }): tf.Scalar {
     const seed = this.prior.type === 'scale-mixture' ? opts?.stream?.nextSeed() : undefined;
-    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed);
+    return maskedKl(this.prior, this.theta, this.logSigma2, this.mask, seed, this.divergence);
   }
 
   /** log α per weight (clipped to ±8), the sparse-VD dropout-rate parameter. */

@@ -20,6 +20,7 @@ import { errnoCode, fsErrorMessage } from './paths.js';
 import { oodConfigSchema, riskControlConfigSchema } from './uncertainty-config.js';
 import { protocolIssues, protocolsSchema } from './protocol-schema.js';
 import { didYouMean } from '../suggest.js';
+import { divergenceIssues, divergenceSchema } from '../bayes/js-divergence.js';
 
 /**
  * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
@@ -195,6 +196,8 @@ const schema = z
           .optional(),
         /** Use only the first n training examples (quick runs); 0 = all. */
         trainLimit: num().int().min(0).default(0),
+        /** Symmetric label noise on the training split: this fraction of labels flipped to a uniformly drawn other class, seeded by `seed` (src/data/label-noise.ts). */
+        labelNoise: fraction.default(0),
       })
       .strict()
       .default({}),
@@ -211,6 +214,8 @@ const schema = z
       .object({
         method: z.enum(INFERENCE_METHODS).default('vi'),
         prior: prior.default({ type: 'log-uniform' }),
+        /** The ELBO's regularizer: kl, or js-geometric with skew alpha (src/bayes/js-divergence.ts). */
+        divergence: divergenceSchema.default({ type: 'kl' }),
         /** Initial log σ² of mean-field layers (Molchanov et al.: −10). */
         initLogSigma2: num().min(-30).max(5).default(-10),
         /** Posterior temperature T: KL weight after warm-up (1 = ELBO, < 1 = cold posterior). */
@@ -592,6 +597,7 @@ function dropRemoved(v: unknown): unknown {
 /** The cross-field checks: each names the keys it reads, and is skipped when one of them had to be repaired. */
 const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: string, message: string) => void) => void }[] = [
   { uses: ['pruning.protocols', 'inference.method', 'model.arch'], check: (c, add) => protocolIssues(c).forEach((i) => add(i.path, i.message)) },
+  { uses: ['inference.divergence', 'inference.method', 'inference.prior'], check: (c, add) => divergenceIssues(c).forEach((i) => add(i.path, i.message)) },
   {
     uses: ['pruning.criteria'],
     check: (c, add) => {

@@ -34,6 +34,7 @@ import { writeReport } from './report.js';
 import { UncertaintyEvaluator, uncertaintyForMetrics, writeUncertaintyScores } from './ood-eval.js';
 import { fsErrorMessage, makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
 import { saveTrainedModel } from '../export/model-store.js';
+import { withLabelNoise } from '../data/label-noise.js';
 
 export interface RunOptions {
   /** Where results go (default `results`). */
@@ -101,6 +102,7 @@ export function loadData(cfg: ExperimentConfig): LoadedDataset {
       `${d.train.name}[:${cfg.data.trainLimit}]`,
     );
   }
+  if (cfg.data.labelNoise > 0) d.train = withLabelNoise(d.train, cfg.data.labelNoise, cfg.seed);
   checkData(cfg, d);
   return d;
 }

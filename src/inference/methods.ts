@@ -18,6 +18,7 @@ import { fitSvgd } from './svgd.js';
 import { fitLaplace } from './laplace.js';
 import { fitGated } from '../bayes/gated-methods.js';
 import { fitSlimming } from '../pruning/slimming.js';
+import { applyDivergence } from '../bayes/js-divergence.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
 const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace']);
@@ -55,7 +56,9 @@ export function networkFor(config: ExperimentConfig, train: Dataset, stream: Ran
   const m = config.model;
   const i = config.inference;
   const factory = POINT_NETWORK_METHODS.has(i.method) ? pointFactory(m.init) : meanFieldFactory(i.prior, i.initLogSigma2, m.init);
-  return buildNetwork({ arch: m.arch, hidden: m.hidden, activation: m.activation }, train.shape, train.numClasses, factory, stream.fork('init'));
+  const net = buildNetwork({ arch: m.arch, hidden: m.hidden, activation: m.activation }, train.shape, train.numClasses, factory, stream.fork('init'));
+  applyDivergence(net.layers, i.divergence);
+  return net;
 }
 
 /** Gradient training through the shared {@link Trainer} (VI maximizes the ELBO; MAP has no KL). */
