@@ -60,7 +60,7 @@ export const protocolSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('rigl'),
       distribution: z.enum(RIGL_DISTRIBUTIONS).default('uniform'),
-      /** ΔT: optimizer steps between topology updates (counted within each epoch). */
+      /** ΔT: optimizer steps between topology updates (counted across epochs: updates at t = ΔT, 2ΔT, … while t < endFraction·T). */
       deltaT: num().int().min(1).max(1e6).default(100),
       /** α: initial drop fraction (decays by cosine). */
       fraction: num().gt(0).max(1).default(0.3),

@@ -13,7 +13,7 @@
  * - `at-init`: score a freshly initialized network (SNIP on one batch, random or magnitude),
  *   mask it, train the sparse network `epochs` epochs (default `train.epochs`);
  * - `rigl`: dynamic sparse training from a random mask at a fixed count per layer
- *   (uniform or ERK distribution, src/pruning/rigl.ts);
+ *   (uniform or ERK distribution, src/pruning/rigl.ts), topology updates every ΔT steps counted across epochs;
  * - `sparsegpt`: one-shot layer-wise OBS reconstruction on calibration examples, uniform
  *   per-layer sparsity or N:M, no retraining (src/pruning/sparsegpt.ts).
  *
@@ -233,6 +233,12 @@ function targetsOf(ctx: ProtocolContext, p: { sparsities?: number[] }): number[]
   return [...new Set((p.sparsities ?? ctx.cfg.pruning.sparsities).filter((s) => s > 0))].sort((a, b) => a - b);
 }
 
+/** Greatest common divisor of two positive integers. */
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
 /** Scores of the remaining weights: entries the prior masks remove (whose score may be undefined, e.g. SNR 0/0) become −∞. */
 function onRemaining(scores: ScoreSet, prior: MaskSet): ScoreSet {
   if (!prior.size) return scores;
@@ -426,8 +432,7 @@ async function rigl(ctx: ProtocolContext, p: Spec<'rigl'>): Promise<ProtocolRow[
       const cost = new CostMeter(net);
       const batchStream = ctx.stream.fork(`rigl/batches/${s}`);
       let updates = 0;
-      const update = (epoch: number, step: number) => {
-        const t = epoch * stepsPerEpoch + step;
+      const update = (t: number) => {
         const f = riglDropFraction(t, p.fraction, total, p.endFraction);
         if (f <= 0) return;
         const B = Math.min(opts.batchSize, ctx.train.n);
@@ -464,9 +469,11 @@ async function rigl(ctx: ProtocolContext, p: Spec<'rigl'>): Promise<ProtocolRow[
         ctx.onRiglUpdate?.(next, t);
       };
       const seconds = await trainFor(net, ctx.train, opts, ctx.stream.fork(`rigl/train/${s}`), {
-        stepEvery: p.deltaT,
+        // Called every gcd(ΔT, steps per epoch) steps, so that every multiple of ΔT (counted across epochs) is seen.
+        stepEvery: gcd(p.deltaT, stepsPerEpoch),
         onStep: (i) => {
-          if (i.step % p.deltaT === 0) update(i.epoch, i.step);
+          const t = i.epoch * stepsPerEpoch + i.step;
+          if (t % p.deltaT === 0) update(t);
         },
       });
       const final = net.getMasks();
@@ -648,7 +655,7 @@ async function gradual(ctx: ProtocolContext, p: Spec<'gradual'>): Promise<Protoc
           }
         };
         const seconds = await trainFor(net, ctx.train, opts, ctx.stream.fork(`gradual/train/${c}/${s}`), {
-          stepEvery: Math.min(dt, stepsPerEpoch),
+          stepEvery: gcd(gcd(dt, stepsPerEpoch), t0 || dt),
           onStep: (i) => apply(i.epoch * stepsPerEpoch + i.step),
         });
         apply(total);

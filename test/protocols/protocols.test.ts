@@ -251,7 +251,7 @@ describe('pruning protocols', () => {
     const cfg = cfgOf(
       [
         { type: 'at-init', criteria: ['snip', 'random'], epochs: 4, sparsities: [0.8] },
-        { type: 'rigl', distribution: 'erk', deltaT: 2, fraction: 0.3, epochs: 4, sparsities: [0.8] },
+        { type: 'rigl', distribution: 'erk', deltaT: 3, fraction: 0.3, epochs: 4, sparsities: [0.8] },
       ],
       { inference: { method: 'vi' }, train: { epochs: 4, batchSize: 50, optimizer: { lr: 0.01, schedule: 'constant' } } },
     );
@@ -278,8 +278,8 @@ describe('pruning protocols', () => {
     expect(rg).toHaveLength(1);
     expect(rg[0]!.criterion).toBe('rigl-erk');
     expect(rg[0]!.sparsity).toBeCloseTo(0.8, 2);
-    // 8 steps per epoch, updates at steps 2, 4, 6, 8 of each epoch while t < 0.75 · 32 = 24.
-    expect(steps).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]);
+    // 8 steps per epoch, ΔT = 3 counted across epochs: updates at t = 3, 6, …, 21 (t < 0.75 · 32 = 24).
+    expect(steps).toEqual([3, 6, 9, 12, 15, 18, 21]);
     for (const c of counts) expect(c).toEqual(counts[0]);
     const erk = layerDensities(
       [
@@ -290,9 +290,9 @@ describe('pruning protocols', () => {
       'erk',
     );
     expect(counts[0]).toEqual([Math.round(erk.get('a')! * 640), Math.round(erk.get('b')! * 192)]);
-    // Sparse training (+ 11 dense gradient batches): MACs fraction ≈ density.
+    // Sparse training (+ 7 dense gradient batches of 50): MACs fraction ≈ density.
     const dense = forwardMacs(p.network, null);
-    expect(rg[0]!.costMacsFraction).toBeCloseTo((0.2 * 4 * 400 * dense + (11 * 50 * dense) / 1) / (4 * 400 * dense), 2);
+    expect(rg[0]!.costMacsFraction).toBeCloseTo((0.2 * 4 * 400 * dense + 7 * 50 * dense) / (4 * 400 * dense), 2);
     p.dispose();
   });
 
