@@ -118,6 +118,9 @@ describe('Vega-Lite specs', () => {
     expect(plain.vconcat).toBeUndefined();
     const focus = lineChart({ title: 't', xTitle: 'x', yTitle: 'y', points: pts, xLog: true, focusFrom: 10 });
     expect((focus.vconcat as unknown[]).length).toBe(2);
+    // The detail view's y range fits the points from 0.98 · 10 on (one value, 80: ± 5 %), not the whole curve.
+    const detail = (focus.vconcat as { layer: { encoding: { y: { scale: { domain: number[] } } } }[] }[])[0]!;
+    expect(detail.layer[0]!.encoding.y.scale.domain).toEqual([76, 84]);
     expect(lineChart({ title: 't', xTitle: 'x', yTitle: 'y', points: pts, focusFrom: 20 }).vconcat).toBeUndefined();
   });
 

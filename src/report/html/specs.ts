@@ -77,7 +77,13 @@ export function lineChart(o: LineChartOptions): VlSpec {
   const xScale = o.xLog ? { type: 'log' } : { zero: false };
   const yScale = o.yLog ? { type: 'log' } : { zero: false };
   const names = [...new Set(values.map((r) => r.series as string))];
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: names }, legend: { orient: 'bottom', columns: 2, labelLimit: 420 } };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: names },
+    legend: { orient: 'bottom', columns: 2, labelLimit: 420, symbolOpacity: 1 },
+  };
   const opacity = (on: number, off: number) => ({ condition: { param: 'pick', value: on }, value: off });
   const tooltip = [
     { field: 'series', title: 'series' },
@@ -91,8 +97,8 @@ export function lineChart(o: LineChartOptions): VlSpec {
       : []),
     ...fields.map((f, i) => ({ field: `tip_${i}`, title: f })),
   ];
-  const layers = (x: Record<string, unknown>, interactive: boolean): VlSpec[] => {
-    const enc = { x, y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: yScale }, color };
+  const layers = (x: Record<string, unknown>, interactive: boolean, yDomain?: [number, number]): VlSpec[] => {
+    const enc = { x, y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: yDomain ? { ...yScale, domain: yDomain } : yScale }, color };
     const out: VlSpec[] = [];
     if (hasBand)
       out.push({
@@ -121,6 +127,15 @@ export function lineChart(o: LineChartOptions): VlSpec {
   const xMax = xs.length ? Math.max(...xs) : 1;
   if (o.focusFrom !== undefined && xs.some((x) => x >= o.focusFrom!) && xMax > o.focusFrom) {
     // Focus + context: the detail view shows the brushed x range, initially the high-sparsity end.
+    // Its y range fits the values (and bands) of that end: a scale domain follows all the data, not the brushed part.
+    const from = o.focusFrom * (o.xLog ? 0.98 : 1) - (o.xLog ? 0 : 0.01 * xMax);
+    const ys = values
+      .filter((r) => (r.x as number) >= from)
+      .flatMap((r) => [r.y, r.lo, r.hi])
+      .filter((v): v is number => typeof v === 'number' && (!o.yLog || v > 0));
+    const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    const pad = y1 > y0 ? 0.05 * (y1 - y0) : Math.max(1e-6, 0.05 * Math.abs(y0));
+    const focusY: [number, number] = o.yLog ? [y0 / 1.1, y1 * 1.1] : [y0 - pad, y1 + pad];
     return {
       $schema: SCHEMA,
       title: o.title,
@@ -130,9 +145,9 @@ export function lineChart(o: LineChartOptions): VlSpec {
           width,
           height,
           title: { text: 'high-sparsity end (brush the overview below to change the range)', fontSize: 11, fontWeight: 'normal' },
-          // Only the brushed points, so that the y scale fits them.
+          // Only the brushed points (the y range is set above).
           transform: [{ filter: { param: 'brush' } }],
-          layer: layers({ ...xEnc, scale: { ...xScale, domain: { param: 'brush' } } }, true).map((l, i) =>
+          layer: layers({ ...xEnc, scale: { ...xScale, domain: { param: 'brush' } } }, true, focusY).map((l, i) =>
             // bind:'scales' zoom would fight the brushed domain: the detail view only toggles series.
             i === (hasBand ? 1 : 0) ? { ...l, params: [{ name: 'pick', select: { type: 'point', fields: ['series'] }, bind: 'legend' }] } : l,
           ),
@@ -149,7 +164,7 @@ export function lineChart(o: LineChartOptions): VlSpec {
                 {
                   name: 'brush',
                   select: { type: 'interval', encodings: ['x'] },
-                  value: { x: [o.focusFrom * (o.xLog ? 0.98 : 1) - (o.xLog ? 0 : 0.01 * xMax), xMax * 1.02] },
+                  value: { x: [from, xMax * 1.02] },
                 },
               ],
             },
