@@ -209,7 +209,8 @@ async function trainFor(net: Network, data: Dataset, opts: TrainOptions, stream:
   const t0 = performance.now();
   const t = new Trainer(net, data, opts, stream);
   try {
-    await t.run(hooks);
+    // After each epoch, a turn of the event loop: a Ctrl-C / SIGTERM reaches run.ts's handler (which keeps the partial run).
+    await t.run({ ...hooks, onEpoch: () => new Promise<void>((resolve) => setImmediate(resolve)) });
   } finally {
     t.dispose();
   }
