@@ -104,4 +104,35 @@ describe('run page from older or minimal files', () => {
     // Every chart also as an SVG file.
     for (const id of ids) expect(readFileSync(join(dir, 'figures', `${id}.svg`), 'utf8')).toMatch(/^<svg/);
   }, 30_000);
+
+  it('adds the protocol charts when curves.csv has protocol rows other than post-hoc, one series per protocol and criterion', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-html-'));
+    const dir = fakeRun(root, 'proto', [
+      ['snr', 0, 0.9],
+      ['snr', 0.9, 0.7],
+    ]);
+    const head = `${header},protocol,costEpochs,costTrainMacs`;
+    const row = (p: string, s: number, a: number, macs: number) =>
+      `main,snr,global,${s},weights,,${s},${s},${1 / (1 - s)},1,mc,2,${a},0.5,0.2,0.05,0.1,0.5,0.01,0,${p},3,${macs}`;
+    writeFileSync(
+      join(dir, 'curves.csv'),
+      [head, row('post-hoc', 0, 0.9, 1e6), row('post-hoc', 0.9, 0.7, 1e6), row('fine-tune', 0.9, 0.8, 2e6), row('at-init', 0.9, 0.75, 5e5)].join('\r\n') +
+        '\r\n',
+    );
+    const r = await writeRunHtml(dir);
+    const charts = specsOf(r.file);
+    const acc = charts.find((c) => c.id === 'protocols-accuracy')!;
+    expect([...new Set(acc.spec.data.values.map((v) => v.series))]).toEqual(['post-hoc · snr', 'fine-tune · snr', 'at-init · snr']);
+    expect(acc.spec.data.values.find((v) => v.series === 'fine-tune · snr')).toMatchObject({ x: 90, y: 80 });
+    // Cost chart: the pruned points against their training multiply-adds.
+    const cost = charts.find((c) => c.id === 'protocols-cost')!;
+    expect(cost.spec.data.values.map((v) => [v.series, v.x])).toEqual([
+      ['post-hoc · snr', 1e6],
+      ['fine-tune · snr', 2e6],
+      ['at-init · snr', 5e5],
+    ]);
+    // The main curves keep the post-hoc rows only.
+    const main = charts.find((c) => c.id === 'nll-vs-sparsity')!;
+    expect(main.spec.data.values).toHaveLength(2);
+  }, 30_000);
 });
