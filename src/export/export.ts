@@ -26,7 +26,7 @@ import { gateMasks } from '../pruning/structured.js';
 import { getCriterion, criterionNames } from '../scores/registry.js';
 import { rootStream } from '../random.js';
 import type { MaskSet, Network } from '../nn/network.js';
-import type { Dataset } from '../data/dataset.js';
+import { subset, type Dataset } from '../data/dataset.js';
 import { loadTrainedModel, storedModels, modelDirName } from './model-store.js';
 import { compressionFigures, type CompressionFigures } from './compression.js';
 import { layersModelFiles, plainLayers, posteriorFormat, sparseFormat, toLayersModel } from './layers-model.js';
@@ -53,6 +53,8 @@ export interface ExportOptions {
   format?: 'tfjs';
   /** Compact (remove dead units) before writing (default true). */
   compact?: boolean;
+  /** Check and compression accuracy on the first N examples of the evaluation split only (default: all, matching the run's rows). */
+  evalExamples?: number;
 }
 
 export interface ExportSummary {
@@ -130,7 +132,15 @@ export async function exportRun(runDir: string, o: ExportOptions): Promise<Expor
   const net = posterior.network;
   try {
     const data = loadData(cfg);
-    const evalSet = cfg.eval.split === 'test' ? data.test : data.validation;
+    const fullEval = cfg.eval.split === 'test' ? data.test : data.validation;
+    const evalSet =
+      o.evalExamples && o.evalExamples < fullEval.n
+        ? subset(
+            fullEval,
+            Int32Array.from({ length: o.evalExamples }, (_, i) => i),
+            `${fullEval.name}[:${o.evalExamples}]`,
+          )
+        : fullEval;
     const masks = await pointMasks(net, posterior, cfg, o.point, data.train);
     net.setMasks(masks);
     const sparsity = maskSparsity(masks);
