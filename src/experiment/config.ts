@@ -49,7 +49,7 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'l0', 'spike-slab', 'unit-gates', 'slimming'] as const;
+export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'laplace-last-layer', 'l0', 'spike-slab', 'unit-gates', 'slimming'] as const;
 
 /**
  * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,

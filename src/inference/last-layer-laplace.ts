@@ -20,8 +20,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
-import type { Network } from '../nn/network.js';
+import type { WeightMoments } from '../nn/layer.js';
+import type { MaskSet, Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
+import { pointNetworkFor } from './fit-utils.js';
+import type { FitContext, FitResult } from './methods.js';
+import type { Posterior } from './posterior.js';
+import { trainOptionsFrom } from './train-options.js';
+import { Trainer } from './trainer.js';
 
 /** Cholesky factor L (lower, row-major n×n) of a symmetric positive-definite A; throws if A is not. */
 export function cholesky(a: Float64Array, n: number): Float64Array {
@@ -281,4 +287,138 @@ export function lastLayerTheta(network: Network): { theta: Float64Array; d: numb
   for (let i = 0; i < d * k; i++) theta[i] = w[i]!;
   for (let c = 0; c < k; c++) theta[d * k + c] = b[c]!;
   return { theta, d, k };
+}
+
+/**
+ * The last-layer Laplace as a {@link Posterior} (method `laplace-last-layer`): every layer but the
+ * last at the MAP (variance 0), the last dense layer's weights and bias from N(θ*, Σ). Masks act on
+ * the network as usual; a masked last-layer weight is 0 in the mean and in every draw (its row and
+ * column of Σ dropped: the kept weights keep their joint marginal). Predictive: S draws of θ on the
+ * MAP features (Monte Carlo, the same as every posterior here); S = 0 is the MAP network.
+ */
+export class LastLayerLaplacePosterior implements Posterior {
+  readonly method = 'laplace-last-layer';
+  private readonly lastName: string;
+
+  constructor(
+    readonly network: Network,
+    readonly laplace: LastLayerLaplace,
+  ) {
+    this.lastName = network.layers.at(-1)!.name;
+  }
+
+  get priorPrecision(): number {
+    return this.laplace.priorPrecision;
+  }
+
+  private lastMask(): Float32Array | undefined {
+    return this.network.getMasks().get(`${this.lastName}.weight`);
+  }
+
+  moments(): WeightMoments[] {
+    const ms = this.network.moments();
+    const { d, k } = this.laplace;
+    const mask = this.lastMask();
+    return ms.map((m) => {
+      if (m.layer !== this.lastName) return m;
+      const variance = new Float32Array(d * k);
+      for (let i = 0; i < d * k; i++) variance[i] = mask && mask[i] === 0 ? 0 : this.laplace.covariance(i, i);
+      return { ...m, variance };
+    });
+  }
+
+  predictSamples(x: tf.Tensor, samples: number, stream: RandomStream): tf.Tensor3D {
+    if (samples === 0) return tf.tidy(() => tf.expandDims(tf.softmax(this.network.forward(x, { sample: false })), 0) as tf.Tensor3D);
+    const { d, k } = this.laplace;
+    const n = x.shape[0]!;
+    const phiT = tf.tidy(() => {
+      let h: tf.Tensor = x;
+      for (const l of this.network.layers.slice(0, -1)) h = l.forward(h, { sample: false });
+      return tf.reshape(h, [n, -1]);
+    });
+    const phi = phiT.dataSync() as Float32Array;
+    phiT.dispose();
+    const mask = this.lastMask();
+    const out = new Float32Array(samples * n * k);
+    const z = new Float64Array(k);
+    for (let s = 0; s < samples; s++) {
+      const th = this.laplace.sampleTheta(stream);
+      if (mask) for (let i = 0; i < d * k; i++) if (mask[i] === 0) th[i] = 0;
+      for (let i = 0; i < n; i++) {
+        let m = -Infinity;
+        for (let c = 0; c < k; c++) {
+          let v = th[d * k + c]!;
+          for (let a = 0; a < d; a++) v += phi[i * d + a]! * th[a * k + c]!;
+          z[c] = v;
+          m = Math.max(m, v);
+        }
+        let sum = 0;
+        for (let c = 0; c < k; c++) sum += Math.exp(z[c]! - m);
+        for (let c = 0; c < k; c++) out[(s * n + i) * k + c] = Math.exp(z[c]! - m) / sum;
+      }
+    }
+    return tf.tensor3d(out, [samples, n, k]);
+  }
+
+  setMasks(masks: MaskSet | null): void {
+    this.network.setMasks(masks);
+  }
+
+  getMasks(): MaskSet {
+    return this.network.getMasks();
+  }
+
+  dispose(): void {
+    this.network.dispose();
+  }
+}
+
+/**
+ * Fit method `laplace-last-layer`: the MAP with the shared trainer (as method `laplace`), then the
+ * full last-layer Laplace: GGN on `inference.laplace.curvatureExamples` training examples (0 = all,
+ * a subset rescaled by N/n), λ from `inference.laplace.priorPrecisions` by the validation NLL of the
+ * probit predictive (on `gridExamples`, 0 = all), temperature `inference.temperature`.
+ */
+export async function fitLastLayerLaplace(ctx: FitContext): Promise<FitResult> {
+  const c = ctx.config;
+  const lc = c.inference.laplace;
+  const net = pointNetworkFor(c, ctx.train, ctx.stream);
+  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(c), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
+  let history: Awaited<ReturnType<Trainer['run']>>;
+  try {
+    await ctx.restore?.(net, trainer);
+    history = await trainer.run(ctx.hooks);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    trainer.dispose();
+  }
+  const { theta, d, k } = lastLayerTheta(net);
+  const nCurv = lc.curvatureExamples > 0 ? Math.min(lc.curvatureExamples, ctx.train.n) : ctx.train.n;
+  const tr = featuresAndLogits(
+    net,
+    { ...ctx.train, x: ctx.train.x.subarray(0, nCurv * (ctx.train.x.length / ctx.train.n)), y: ctx.train.y.subarray(0, nCurv), n: nCurv },
+    lc.batchSize,
+  );
+  const h = lastLayerGgn(tr.phi, softmaxRows(tr.logits, nCurv, k), nCurv, d, k);
+  const scale = ctx.train.n / nCurv;
+  if (scale !== 1) for (let i = 0; i < h.length; i++) h[i]! *= scale;
+  const la = new LastLayerLaplace(theta, h, d, k, 'full', c.inference.temperature);
+  la.setPriorPrecision(lc.priorPrecisions[0]!);
+  const v = ctx.validation;
+  const nv = lc.gridExamples > 0 ? Math.min(lc.gridExamples, v.n) : v.n;
+  if (lc.priorPrecisions.length > 1 && nv > 0) {
+    const va = featuresAndLogits(net, { ...v, x: v.x.subarray(0, nv * (v.x.length / v.n)), y: v.y.subarray(0, nv), n: nv }, lc.batchSize);
+    let best = { lambda: lc.priorPrecisions[0]!, nll: Infinity };
+    for (const lambda of lc.priorPrecisions) {
+      la.setPriorPrecision(lambda);
+      const p = la.predictProbit(va.phi, nv);
+      let s = 0;
+      for (let i = 0; i < nv; i++) s -= Math.log(Math.max(p[i * k + v.y[i]!]!, 1e-12));
+      if (s / nv < best.nll) best = { lambda, nll: s / nv };
+    }
+    la.setPriorPrecision(best.lambda);
+  }
+  return { posterior: new LastLayerLaplacePosterior(net, la), history };
 }

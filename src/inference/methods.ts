@@ -16,12 +16,13 @@ import { Trainer, type EpochStats, type TrainHooks } from './trainer.js';
 import { fitSwag } from './swag.js';
 import { fitSvgd } from './svgd.js';
 import { fitLaplace } from './laplace.js';
+import { fitLastLayerLaplace } from './last-layer-laplace.js';
 import { fitGated } from '../bayes/gated-methods.js';
 import { fitSlimming } from '../pruning/slimming.js';
 import { applyDivergence } from '../bayes/js-divergence.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
-const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace']);
+const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace', 'laplace-last-layer']);
 
 export interface FitContext {
   config: ExperimentConfig;
@@ -112,6 +113,11 @@ registerMethod({
   name: 'laplace',
   description: 'diagonal Laplace after a MAP fit: GGN or empirical Fisher, prior precision by grid search on validation NLL',
   fit: fitLaplace,
+});
+registerMethod({
+  name: 'laplace-last-layer',
+  description: 'last-layer Laplace with a full covariance after a MAP fit: exact GGN, Cholesky, λ by grid search on the probit validation NLL (inference.laplace)',
+  fit: (ctx) => fitLastLayerLaplace(ctx),
 });
 // Gated methods of issue 3 (hard-concrete L0, spike-and-slab, unit gates): src/bayes/gated-methods.ts.
 registerMethod({

@@ -164,3 +164,70 @@ describe('last-layer Laplace predictive', () => {
     }
   });
 });
+
+describe('LastLayerLaplacePosterior and method laplace-last-layer', { timeout: 120_000 }, () => {
+  it('S = 0 is the MAP network; a tiny Σ gives the MAP predictive; masks zero last-layer weights in mean, variance and draws', async () => {
+    const { buildNetwork } = await import('../../src/nn/builders.js');
+    const { pointFactory } = await import('../../src/inference/layer-factories.js');
+    const { LastLayerLaplacePosterior, lastLayerTheta } = await import('../../src/inference/last-layer-laplace.js');
+    const tf = await import('@tensorflow/tfjs-core');
+    const net = buildNetwork({ arch: 'mlp', hidden: [6], activation: 'relu' }, [4], 3, pointFactory(), new RandomStream('ll-net'));
+    const { theta, d, k } = lastLayerTheta(net);
+    const P = (d + 1) * k;
+    const la = new LastLayerLaplace(theta, randomSpd(P, new RandomStream('ll-h')), d, k, 'full');
+    la.setPriorPrecision(1e12); // Σ ≈ 1e-12 I
+    const post = new LastLayerLaplacePosterior(net, la);
+    const x = tf.tensor2d(
+      Array.from({ length: 20 }, (_, i) => Math.sin(i)),
+      [5, 4],
+    );
+    const map = tf.softmax(net.forward(x, { sample: false })).dataSync();
+    const p0 = post.predictSamples(x, 0, new RandomStream('s')).dataSync();
+    const p3 = post.predictSamples(x, 3, new RandomStream('s'));
+    expect(p3.shape).toEqual([3, 5, 3]);
+    const p3d = p3.dataSync();
+    for (let i = 0; i < map.length; i++) {
+      expect(p0[i]).toBeCloseTo(map[i]!, 6);
+      for (let s = 0; s < 3; s++) expect(p3d[s * 15 + i]).toBeCloseTo(map[i]!, 4);
+    }
+    // Mask one last-layer weight: the moments drop it, the predictive equals the masked MAP network.
+    const lastName = `${net.layers.at(-1)!.name}.weight`;
+    const mask = new Float32Array(d * k).fill(1);
+    mask[2] = 0;
+    post.setMasks(new Map([[lastName, mask]]));
+    const mom = post.moments().find((m) => m.name === lastName)!;
+    expect(mom.variance[2]).toBe(0);
+    expect(mom.mean[2]).toBe(0);
+    expect(mom.variance[3]).toBeGreaterThan(0);
+    for (const m of post.moments()) if (m.name !== lastName) expect(m.variance.every((v) => v === 0)).toBe(true);
+    const masked = tf.softmax(net.forward(x, { sample: false })).dataSync();
+    const pm = post.predictSamples(x, 2, new RandomStream('t')).dataSync();
+    for (let i = 0; i < masked.length; i++) expect(pm[i]).toBeCloseTo(masked[i]!, 4);
+    post.dispose();
+  });
+
+  it('runs end to end as inference.method laplace-last-layer, with bmr taking σ₀ from its λ', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { validateConfig } = await import('../../src/experiment/config.js');
+    const { runExperiment } = await import('../../src/experiment/run.js');
+    const cfg = validateConfig({
+      experiment: 'llla-tiny',
+      seed: 2,
+      backend: 'cpu',
+      data: { name: 'blobs' },
+      model: { arch: 'mlp', hidden: [8] },
+      inference: { method: 'laplace-last-layer', laplace: { priorPrecisions: [0.1, 10] } },
+      train: { epochs: 2, batchSize: 50, optimizer: { lr: 0.01 } },
+      eval: { samples: 3 },
+      pruning: { criteria: ['bmr', 'magnitude'], sparsities: [0, 0.5] },
+    });
+    const r = await runExperiment(cfg, { resultsDir: mkdtempSync(join(tmpdir(), 'bp-llla-')), progress: null });
+    const m = JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8')).variants.main;
+    expect(m.method).toBe('laplace-last-layer');
+    const rows = m.curves as { criterion: string; predictive: string; accuracy: number }[];
+    expect(rows.some((x) => x.criterion === 'bmr(ΔF≥0)')).toBe(true);
+    expect(rows.filter((x) => x.predictive === 'mc').every((x) => x.accuracy >= 0 && x.accuracy <= 1)).toBe(true);
+  });
+});
