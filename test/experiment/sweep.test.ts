@@ -27,7 +27,35 @@ const base = {
 const sweep = { grid: { 'inference.temperature': [1, 0.1] }, seeds: [1, 2] };
 const cfg = validateConfig({ ...base, sweep });
 
-const csv = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
+const text = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
+/** Split one CSV line (RFC 4180 quoting). */
+const fields = (line: string): string[] => {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') ((cur += '"'), i++);
+      else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') (out.push(cur), (cur = ''));
+    else cur += ch;
+  }
+  out.push(cur);
+  return out;
+};
+/**
+ * A sweep CSV without its wall-clock columns (e.g. `costSeconds`, which differs between any two
+ * runs); every other column must match byte for byte.
+ */
+const csv = (dir: string, f: string) => {
+  const [head, ...rows] = readFileSync(join(dir, f), 'utf8').trim().split(/\r?\n/);
+  const h = fields(head!);
+  const keep = h.map((c, i) => (/seconds/i.test(c) ? -1 : i)).filter((i) => i >= 0);
+  return [h, ...rows.map(fields)].map((r) => keep.map((i) => r[i]).join('\u0001')).join('\n');
+};
 const record = (dir: string, label: string) => JSON.parse(readFileSync(join(dir, 'runs', label, 'point.json'), 'utf8')) as PointRecord;
 const runDirs = (dir: string) => readdirSync(join(dir, 'runs')).flatMap((l) => readdirSync(join(dir, 'runs', l)).map((d) => `${l}/${d}`));
 
@@ -46,7 +74,7 @@ afterEach(() => {
 describe('sweeps with worker processes', { timeout: 240_000 }, () => {
   it('runs every point once, records label → values → config hash, and aggregates over seeds', () => {
     const pts = sweepPoints(cfg);
-    const rec = JSON.parse(csv(reference, 'sweep.json'));
+    const rec = JSON.parse(text(reference, 'sweep.json'));
     expect(rec.points.map((p: { label: string }) => p.label)).toEqual(pts.map((p) => p.label));
     expect(rec.points[3].values).toEqual({ 'inference.temperature': 0.1, seed: 2 });
     expect(rec.points[3].configHash).toBe(pts[3]!.configHash);
@@ -75,7 +103,7 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
       expect(readFileSync(join(reference, 'runs', p.label, 'log.txt'), 'utf8')).toContain('[main] train done');
     }
     // runs.csv: one block per point in canonical order, every row carrying its label and seed.
-    const lines = csv(reference, 'runs.csv').trim().split('\n');
+    const lines = text(reference, 'runs.csv').trim().split('\n');
     const h = lines[0]!.split(',');
     const rows = lines.slice(1).map((l) => l.split(','));
     expect([...new Set(rows.map((r) => r[h.indexOf('label')]))]).toEqual(pts.map((p) => p.label));
@@ -105,7 +133,7 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     expect(killed.attempts.at(-1)!.signal).toBe('SIGKILL');
     expect(killed.attempts.at(-1)!.error).toMatch(/killed by SIGKILL/);
     // The summary covers the finished point and says which are missing; collect exits non-zero.
-    expect(csv(dir, 'summary.md')).toContain('INCOMPLETE: 2 of 3 points missing');
+    expect(text(dir, 'summary.md')).toContain('INCOMPLETE: 2 of 3 points missing');
     expect(await collectAction([dir], { quiet: true })).toBe(1);
 
     delete process.env.BAYESPRUNE_SWEEP_FAULT;
@@ -200,7 +228,7 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     });
     const half = await collectSweep([dirs[0]!], { progress: null });
     expect(half.missing).toEqual([pts[1]!.label, pts[3]!.label]);
-    expect(csv(dirs[0]!, 'summary.md')).toContain('INCOMPLETE: 2 of 4 points missing');
+    expect(text(dirs[0]!, 'summary.md')).toContain('INCOMPLETE: 2 of 4 points missing');
     const all = await collectSweep(dirs, { progress: null });
     expect(all.missing).toEqual([]);
     expect(csv(dirs[0]!, 'runs.csv')).toBe(csv(reference, 'runs.csv'));
