@@ -753,7 +753,8 @@ export async function writeHtmlOrWarn(write: () => Promise<{ file: string }>): P
 
 /** Write every chart's SVG into `<dir>/figures/`. */
 async function writeFigures(dir: string, sections: readonly Section[]): Promise<number> {
-  const charts = chartsOf(sections);
+  // The column explorer is interactive only (its SVG would show just the first column).
+  const charts = chartsOf(sections).filter((c) => c.id !== 'explorer');
   if (!charts.length) return 0;
   mkdirSync(join(dir, 'figures'), { recursive: true });
   for (const c of charts) await writeFileAtomic(join(dir, 'figures', `${c.id}.svg`), await renderSvg(c.spec));
