@@ -229,6 +229,27 @@ describe('export to a tfjs LayersModel', { timeout: 120_000 }, () => {
   });
 });
 
+describe('export of a gated network', { timeout: 120_000 }, () => {
+  it('--point gates: the gates decide, and the export reproduces the run gates row', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bp-export-l0-'));
+    const cfg = { ...CONFIG, experiment: 'l0', inference: { method: 'l0' }, pruning: { criteria: ['magnitude'], sparsities: [0] } };
+    const r = await runExperiment(validateConfig(cfg), { resultsDir: root, progress: null });
+    const s = await exportRun(r.runDir, { point: parseExportPoint('gates'), out: join(root, 'out') });
+    const row = (
+      JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8')).variants.main.curves as {
+        criterion: string;
+        predictive: string;
+        accuracy: number;
+        sparsity: number;
+      }[]
+    ).find((x) => x.criterion === 'gates' && x.predictive === 'mean')!;
+    expect(s.method).toBe('l0');
+    expect(s.evaluation.accuracy).toBe(row.accuracy);
+    expect(s.sparsity).toBeCloseTo(row.sparsity, 12);
+    expect(s.evaluation.maxAbsProbDiff).toBeLessThan(1e-5);
+  });
+});
+
 describe('predict internals', () => {
   it('the sampled pass of a dense layer has the LRT moments N(x·μ + b, x²·σ²)', () => {
     const mu = Float32Array.from([0.5, -1, 2, 0.25, 0, 1]); // [3 inputs, 2 units]
