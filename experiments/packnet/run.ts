@@ -7,7 +7,7 @@
  *
  *   npx tsx experiments/packnet/run.ts [epochs=3] [retrain=1] [train=4000] [prune=0.5] [task2=auto|fashion|permuted]
  *
- * Writes experiments/packnet/results.json.
+ * Writes experiments/packnet/results-<task 2>.json (task 2 = fashion-mnist or permuted-mnist).
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -83,4 +83,4 @@ const out = {
   seconds: (Date.now() - t0) / 1000,
 };
 console.log(JSON.stringify(out, null, 2));
-writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+writeFileSync(new URL(`./results-${task2.name}.json`, import.meta.url), JSON.stringify(out, null, 2) + '\n');
