@@ -144,6 +144,7 @@ export async function fitGated(method: GatedMethod, ctx: FitContext): Promise<Fi
   const net = gatedNetworkFor(c, ctx.train.shape, ctx.train.numClasses, ctx.stream);
   const trainer = new Trainer(net, ctx.train, trainOptionsFrom(c), ctx.stream.fork('train'));
   const removal = removalOf(c);
+  if (removal) net.auxState.set('unit-removal', removal); // its counters go into checkpoints (src/experiment/checkpoint.ts)
   try {
     if (ctx.restore) {
       try {

@@ -26,7 +26,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Network, MaskSet } from '../nn/network.js';
+import type { AuxState, Network, MaskSet, StateEntry } from '../nn/network.js';
 import { hasGates } from '../nn/structure.js';
 import { compactInPlace, type CompactionReport } from '../pruning/compaction.js';
 import { SpikeSlabDense, type SpikeSlabOptions } from './spike-slab.js';
@@ -67,8 +67,22 @@ export interface RemovalEvent {
 }
 
 /** Counts consecutive low-gate checks per unit and compacts the network when units settle at 0. */
-export class UnitRemoval {
+export class UnitRemoval implements AuxState {
   private readonly counts = new Map<string, Int32Array>();
+
+  /** The per-unit counters of consecutive low-gate checks, for checkpoints (`Network.auxState`). */
+  saveState(): StateEntry[] {
+    return [...this.counts].map(([name, c]) => ({ name, shape: [c.length], values: Float32Array.from(c) }));
+  }
+
+  /** Restore the counters of {@link saveState}. */
+  loadState(entries: StateEntry[]): void {
+    for (const e of entries)
+      if (!Array.from(e.values).every((v) => Number.isInteger(v) && v >= 0))
+        throw new Error(`unit removal: counters of ${e.name} are not non-negative integers`);
+    this.counts.clear();
+    for (const e of entries) this.counts.set(e.name, Int32Array.from(e.values));
+  }
 
   constructor(readonly opts: UnitRemovalOptions) {
     if (!(opts.threshold > 0 && opts.threshold < 1)) throw new Error(`unit removal: threshold must be in (0, 1), got ${opts.threshold}`);

@@ -281,7 +281,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     validation: data.validation,
     stream,
     restore: async (net, trainer) => {
-      const ck = loadCheckpoint<{ history: EpochStats[]; trainSeconds: number }>(dir, `ckpt-${name}`, net.variables());
+      const ck = loadCheckpoint<{ history: EpochStats[]; trainSeconds: number }>(dir, `ckpt-${name}`, net); // variables, BN statistics, aux state
       if (ck) {
         await trainer.restore({ epoch: ck.index.epoch, optimizer: ck.optimizer });
         restored = ck.index.meta.history;
@@ -307,7 +307,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
         const every = cfg.train.checkpointEvery;
         if (every > 0 && (trainer.epoch % every === 0 || trainer.epoch === epochs)) {
           const state = await trainer.state();
-          await saveCheckpoint(dir, `ckpt-${name}`, trainer.epoch, trainer.net.variables(), state.optimizer, {
+          await saveCheckpoint(dir, `ckpt-${name}`, trainer.epoch, trainer.net, state.optimizer, {
             history: restored,
             trainSeconds: trainSeconds + (performance.now() - t0) / 1000,
           });

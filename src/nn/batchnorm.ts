@@ -144,6 +144,11 @@ export class BatchNorm implements Layer {
     return [this.gamma, this.beta];
   }
 
+  /** The running statistics: state that training changes, saved in checkpoints (see `Layer.stateVariables`). */
+  stateVariables(): tf.Variable[] {
+    return this.buffers();
+  }
+
   moments(): undefined {
     return undefined;
   }

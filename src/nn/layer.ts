@@ -56,6 +56,11 @@ export interface Layer {
   penalty?(): tf.Scalar | null;
   /** Trainable variables. */
   variables(): tf.Variable[];
+  /**
+   * Non-trainable state that training changes (batch norm's running statistics), saved in
+   * checkpoints beside {@link variables} so a resumed run is bit-identical; absent = none.
+   */
+  stateVariables?(): tf.Variable[];
   /** Per-weight posterior moments of the prunable weight (undefined when there is none). */
   moments(): WeightMoments | undefined;
   /** Set (or clear, with null) the 0/1 keep-mask on the prunable weight; it multiplies mean and variance. */

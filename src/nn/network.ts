@@ -9,7 +9,28 @@ import type { RandomStream } from '../random.js';
 /** Masks by weight name (`<layer>.weight`), 1 = keep, 0 = pruned. */
 export type MaskSet = Map<string, Float32Array>;
 
+/** One named array of saved state (checkpoint entry). */
+export interface StateEntry {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/**
+ * Training state kept outside the layers (e.g. unit removal's per-unit counters), registered
+ * on the network under a name in {@link Network.auxState} so checkpoints save and restore it.
+ */
+export interface AuxState {
+  /** The state as entries (values copied out). */
+  saveState(): StateEntry[];
+  /** Restore from {@link saveState}'s entries; throws a one-line message if they do not fit. */
+  loadState(entries: StateEntry[]): void;
+}
+
 export class Network {
+  /** Training state outside the layers, by name, saved in checkpoints (see {@link AuxState}). */
+  readonly auxState = new Map<string, AuxState>();
+
   constructor(
     readonly layers: Layer[],
     /** Per-example input shape, e.g. [784]. */
@@ -52,6 +73,11 @@ export class Network {
 
   variables(): tf.Variable[] {
     return this.layers.flatMap((l) => l.variables());
+  }
+
+  /** Non-trainable state of the layers that training changes (batch-norm running statistics), for checkpoints. */
+  stateVariables(): tf.Variable[] {
+    return this.layers.flatMap((l) => l.stateVariables?.() ?? []);
   }
 
   /** Layers with a prunable weight, in order. */
