@@ -54,3 +54,11 @@ export { loadConfig, validateConfig, parseOverrides, ConfigError, configSchema, 
 export { runExperiment, loadData, type RunOptions, type RunResult } from './experiment/run.js';
 export { evaluatePosterior, predictSamples, type Evaluation } from './experiment/evaluate.js';
 export { pruningCurves, accountSparsity, type CurveRow, type CurveOptions } from './experiment/curves.js';
+
+// Export of pruned networks (tfjs LayersModel, sparse format, variances) and prediction
+export { exportRun, parseExportPoint, type ExportOptions, type ExportPoint, type ExportSummary } from './export/export.js';
+export { predictExport, loadExportedModel, loadExportedPosterior, type Prediction } from './export/predict.js';
+export { readImages, decodePng, decodePgm, type ImageBatch } from './export/images.js';
+export { saveTrainedModel, loadTrainedModel, STORABLE_METHODS } from './export/model-store.js';
+export { compressionFigures, quantizeLayers, type CompressionFigures, type LayerPrecision } from './export/compression.js';
+export { plainLayers, toLayersModel, sparseFormat, type PlainLayer, type SparseIndex } from './export/layers-model.js';
