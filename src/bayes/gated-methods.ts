@@ -146,15 +146,8 @@ export async function fitGated(method: GatedMethod, ctx: FitContext): Promise<Fi
   const removal = removalOf(c);
   if (removal) net.auxState.set('unit-removal', removal); // its counters go into checkpoints (src/experiment/checkpoint.ts)
   try {
-    if (ctx.restore) {
-      try {
-        await ctx.restore(net, trainer);
-      } catch (e) {
-        if (removal)
-          throw new Error(`${(e as Error).message}\n(a ${method} run that removes units during training cannot be resumed after a removal; start it again)`);
-        throw e;
-      }
-    }
+    // A checkpoint saved after a removal is refused by the removal's own state (UnitRemoval.loadState).
+    await ctx.restore?.(net, trainer);
     if (!removal) return { posterior: new NetworkPosterior(method, net), history: await trainer.run(ctx.hooks) };
     const history: GatedEpochStats[] = [];
     while (trainer.epoch < trainer.opts.epochs) {

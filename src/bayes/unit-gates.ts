@@ -70,18 +70,33 @@ export interface RemovalEvent {
 export class UnitRemoval implements AuxState {
   private readonly counts = new Map<string, Int32Array>();
 
-  /** The per-unit counters of consecutive low-gate checks, for checkpoints (`Network.auxState`). */
+  /** Units removed so far (a compacted network cannot be rebuilt from a checkpoint). */
+  private removedUnits = 0;
+
+  /** The per-unit counters of consecutive low-gate checks and the units removed so far, for checkpoints (`Network.auxState`). */
   saveState(): StateEntry[] {
-    return [...this.counts].map(([name, c]) => ({ name, shape: [c.length], values: Float32Array.from(c) }));
+    return [
+      { name: '#removed', shape: [1], values: Float32Array.of(this.removedUnits) },
+      ...[...this.counts].map(([name, c]) => ({ name, shape: [c.length], values: Float32Array.from(c) })),
+    ];
   }
 
-  /** Restore the counters of {@link saveState}. */
+  /**
+   * Restore the counters of {@link saveState}. Refuses state saved after a removal: the
+   * network was compacted in place then, and a fresh network cannot take its variables.
+   */
   loadState(entries: StateEntry[]): void {
-    for (const e of entries)
+    const removed = entries.find((e) => e.name === '#removed')?.values[0] ?? 0;
+    if (removed > 0)
+      throw new Error(
+        `${removed} unit${removed === 1 ? ' was' : 's were'} removed during training before it was saved, and a run cannot be resumed after a removal (the compacted network is not rebuilt)`,
+      );
+    const counters = entries.filter((e) => e.name !== '#removed');
+    for (const e of counters)
       if (!Array.from(e.values).every((v) => Number.isInteger(v) && v >= 0))
         throw new Error(`unit removal: counters of ${e.name} are not non-negative integers`);
     this.counts.clear();
-    for (const e of entries) this.counts.set(e.name, Int32Array.from(e.values));
+    for (const e of counters) this.counts.set(e.name, Int32Array.from(e.values));
   }
 
   constructor(readonly opts: UnitRemovalOptions) {
@@ -131,6 +146,7 @@ export class UnitRemoval implements AuxState {
         }
         masks.set(`${l.name}.weight`, m);
         removed[l.name] = drop.length;
+        this.removedUnits += drop.length;
         // Counters of the kept units survive the compaction.
         c = Int32Array.from(Array.from(c).filter((_, j) => !isDropped[j]));
       }

@@ -95,9 +95,10 @@ export class CheckpointError extends Error {
   constructor(
     readonly file: string,
     problem: string,
+    verdict = 'it cannot be trusted',
   ) {
     super(
-      `checkpoint ${file} ${problem}; it cannot be trusted: delete it to retrain this model from epoch 0 (the rest of the partial run is kept), or delete the whole partial directory and start a new run`,
+      `checkpoint ${file} ${problem}; ${verdict}: delete it to retrain this model from epoch 0 (the rest of the partial run is kept), or delete the whole partial directory and start a new run`,
     );
     this.name = 'CheckpointError';
   }
@@ -239,7 +240,8 @@ function checkFit(file: string, saved: Entry[], vars: tf.Variable[], what: strin
  * variable values, the layer state and the auxiliary state in place. A checkpoint that
  * exists but is damaged, torn, of an older format, or does not fit the model (variables,
  * state variables and auxiliary state must match one to one) is an error (nothing is
- * assigned then, except by an auxiliary state's own `loadState` that throws).
+ * assigned then, except the auxiliary state, which is loaded first so that its owner can
+ * refuse the checkpoint with its own reason, e.g. unit removal after a removal).
  */
 export function loadCheckpoint<M>(
   dir: string,
@@ -254,20 +256,21 @@ export function loadCheckpoint<M>(
   }
   const { index, payload } = decodeCheckpoint<M>(readFileSync(file), file);
   const p = partsOf(model);
-  const vars = checkFit(file, index.variables, p.variables, 'variable');
-  const state = checkFit(file, index.state, p.state, 'state variable');
   const savedAux = Object.keys(index.aux).sort();
   const modelAux = [...p.aux.keys()].sort();
   if (savedAux.join('\0') !== modelAux.join('\0'))
     throw new CheckpointError(file, `holds training state of [${savedAux.join(', ')}], the model has [${modelAux.join(', ')}] (was the config changed?)`);
   const values = (e: Entry) => payload.slice(e.offset, e.offset + e.length);
+  // Auxiliary state first: its owner may refuse the checkpoint with a better reason than a shape mismatch.
   for (const [k, a] of p.aux) {
     try {
       a.loadState(index.aux[k]!.map((e) => ({ name: e.name, shape: e.shape, values: values(e) })));
     } catch (err) {
-      throw new CheckpointError(file, `has training state of ${k} that does not fit the model (${(err as Error).message})`);
+      throw new CheckpointError(file, `holds training state of ${k} that cannot be restored: ${(err as Error).message}`, 'it cannot be resumed');
     }
   }
+  const vars = checkFit(file, index.variables, p.variables, 'variable');
+  const state = checkFit(file, index.state, p.state, 'state variable');
   for (const [entries, byName] of [
     [index.variables, vars],
     [index.state, state],

@@ -20,19 +20,15 @@ import { runExperiment } from '../../src/experiment/run.js';
 import { BatchNorm } from '../../src/nn/batchnorm.js';
 import { Network } from '../../src/nn/network.js';
 
-/** Set to make the next checkpoint save throw after writing its file (an interruption right after epoch 1's checkpoint). */
-const interrupt = vi.hoisted(() => ({ armed: false, saves: 0 }));
+/** `armed` = n > 0: the n-th checkpoint save from now throws after writing its file (an interruption right after that epoch's checkpoint). */
+const interrupt = vi.hoisted(() => ({ armed: 0 }));
 vi.mock('../../src/experiment/checkpoint.js', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../../src/experiment/checkpoint.js')>();
   return {
     ...orig,
     saveCheckpoint: async (...args: Parameters<typeof orig.saveCheckpoint>) => {
       await orig.saveCheckpoint(...args);
-      interrupt.saves++;
-      if (interrupt.armed) {
-        interrupt.armed = false;
-        throw new Error('simulated interruption after the checkpoint');
-      }
+      if (interrupt.armed > 0 && --interrupt.armed === 0) throw new Error('simulated interruption after the checkpoint');
     },
   };
 });
@@ -55,23 +51,43 @@ function stable(runDir: string): unknown {
   return noClock(m.variants);
 }
 
-/** One uninterrupted run and one interrupted after its first checkpoint and resumed; returns both runs' metrics and the resume log. */
-async function uninterruptedAndResumed(raw: ExperimentConfig): Promise<{ full: unknown; resumed: unknown; log: string }> {
-  const results = mkdtempSync(join(tmpdir(), 'bp-resume-state-'));
-  const full = await runExperiment(raw, { resultsDir: results, progress: null, newRun: true, signals: false });
-  interrupt.armed = true;
+/** Run `raw` into `results` until just after the checkpoint of epoch `epoch`; returns the partial run's directory. */
+async function interrupted(raw: ExperimentConfig, results: string, epoch: number): Promise<string> {
+  interrupt.armed = epoch;
   await expect(runExperiment(raw, { resultsDir: results, progress: null, newRun: true, signals: false })).rejects.toThrow(/simulated interruption/);
   const expDir = join(results, raw.experiment);
   const partials = readdirSync(expDir).filter((e) => e.endsWith('.partial'));
   expect(partials).toHaveLength(1);
   const partial = join(expDir, partials[0]!);
-  // The partial run holds the checkpoint of epoch 1 (and no results yet).
+  // The partial run holds the checkpoint of that epoch (and no results yet).
   const ck = decodeCheckpoint(readFileSync(checkpointPath(partial, 'ckpt-main')), 'ckpt');
-  expect(ck.index.epoch).toBe(1);
+  expect(ck.index.epoch).toBe(epoch);
+  return partial;
+}
+
+/** One uninterrupted run and one interrupted after its first checkpoint and resumed; returns both runs' metrics and the resume log. */
+async function uninterruptedAndResumed(raw: ExperimentConfig): Promise<{ full: unknown; resumed: unknown; log: string }> {
+  const results = mkdtempSync(join(tmpdir(), 'bp-resume-state-'));
+  const full = await runExperiment(raw, { resultsDir: results, progress: null, newRun: true, signals: false });
+  const partial = await interrupted(raw, results, 1);
   let log = '';
   const resumed = await runExperiment(raw, { resultsDir: results, progress: { write: (s: string) => void (log += s) }, resume: partial, signals: false });
   return { full: stable(full.runDir), resumed: stable(resumed.runDir), log };
 }
+
+// Threshold 0.99: every gate is "low" from the first check, so after epoch 1 the counters are 1 and,
+// with patience 2, the removal happens after epoch 2 — one epoch later if the counters restarted at 0.
+const gatesConfig = validateConfig({
+  experiment: 'resume-gates',
+  seed: 6,
+  backend: 'wasm',
+  data: { name: 'blobs' },
+  model: { arch: 'mlp', hidden: [16] },
+  inference: { method: 'unit-gates', gates: { removal: { threshold: 0.99, patience: 2 } } },
+  train: { epochs: 3, batchSize: 50, optimizer: { lr: 0.01 } },
+  eval: { samples: 2, split: 'validation' },
+  pruning: { criteria: ['magnitude'], sparsities: [0, 0.5] },
+});
 
 describe('resumed runs restore all training state', { timeout: 300_000 }, () => {
   it('bn-cnn: batch-norm running statistics are checkpointed; the resumed run equals the uninterrupted one exactly', async () => {
@@ -91,21 +107,21 @@ describe('resumed runs restore all training state', { timeout: 300_000 }, () => 
     expect(resumed).toEqual(full);
   });
 
+  it('unit-gates: a checkpoint saved after a removal is refused with a one-line reason (the compacted network is not rebuilt)', async () => {
+    const results = mkdtempSync(join(tmpdir(), 'bp-resume-state-'));
+    const partial = await interrupted(gatesConfig, results, 2);
+    const err = await runExperiment(gatesConfig, { resultsDir: results, progress: null, resume: partial, signals: false }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(
+      /^checkpoint \S+ckpt-main\.ckpt holds training state of unit-removal that cannot be restored: \d+ units were removed during training before it was saved, and a run cannot be resumed after a removal \(the compacted network is not rebuilt\); it cannot be resumed: delete it to retrain this model from epoch 0/,
+    );
+    expect(err?.message).not.toContain('\n');
+  });
+
   it('unit-gates: removal counters are checkpointed, so units are removed in the same epoch as without the interruption', async () => {
-    // Threshold 0.99: every gate is "low" from the first check, so after epoch 1 the counters are 1 and,
-    // with patience 2, the removal happens after epoch 2 — one epoch later if the counters restarted at 0.
-    const raw = validateConfig({
-      experiment: 'resume-gates',
-      seed: 6,
-      backend: 'wasm',
-      data: { name: 'blobs' },
-      model: { arch: 'mlp', hidden: [16] },
-      inference: { method: 'unit-gates', gates: { removal: { threshold: 0.99, patience: 2 } } },
-      train: { epochs: 3, batchSize: 50, optimizer: { lr: 0.01 } },
-      eval: { samples: 2, split: 'validation' },
-      pruning: { criteria: ['magnitude'], sparsities: [0, 0.5] },
-    });
-    const { full, resumed, log } = await uninterruptedAndResumed(raw);
+    const { full, resumed, log } = await uninterruptedAndResumed(gatesConfig);
     expect(log).toMatch(/\[main\] resumed from epoch 1/);
     // Independent of the code under test: the uninterrupted run removed units after epoch 2 (and not after epoch 1).
     const history = (full as { main: { history: { removed?: Record<string, number> }[] } }).main.history;
@@ -150,8 +166,9 @@ describe('checkpoint format version 3', () => {
     // A model without the auxiliary state (or with another) is refused.
     const c = bnNet();
     expect(() => loadCheckpoint(dir, 'ckpt-main', c.net)).toThrow(/holds training state of \[counter\], the model has \[\] \(was the config changed\?\)/);
-    // A bare variable list has no state variables: the checkpoint's running statistics do not fit it.
-    expect(() => loadCheckpoint(dir, 'ckpt-main', c.net.variables())).toThrow(/state variable "bn\.runningMean" that the model lacks/);
+    // A bare variable list has no state variables: a batch-norm checkpoint's running statistics do not fit it.
+    await saveCheckpoint(dir, 'ckpt-bn', 1, c.net, [], {});
+    expect(() => loadCheckpoint(dir, 'ckpt-bn', c.net.variables())).toThrow(/state variable "bn\.runningMean" that the model lacks/);
 
     // A version-2 file (same layout, old magic) is refused, saying what it lacks.
     const file = checkpointPath(dir, 'ckpt-main');
