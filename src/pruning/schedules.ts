@@ -118,16 +118,16 @@ export function pruneTo(net: Network, scores: ScoreSet, sparsity: number, scope:
   return masks;
 }
 
-/** Per-variable copies of a network's parameters (for rewinding). */
+/** Per-variable copies of a network's parameters and layer state (batch-norm running statistics), for rewinding. */
 export type VariableSnapshot = Map<string, Float32Array>;
 
 export function snapshotVariables(net: Network): VariableSnapshot {
-  return new Map(net.variables().map((v) => [v.name, v.dataSync().slice() as Float32Array]));
+  return new Map([...net.variables(), ...net.stateVariables()].map((v) => [v.name, v.dataSync().slice() as Float32Array]));
 }
 
-/** Write a snapshot back (variables of the same network instance). */
+/** Write a snapshot back (variables and layer state of the same network instance). */
 export function restoreVariables(net: Network, snap: VariableSnapshot): void {
-  for (const v of net.variables()) {
+  for (const v of [...net.variables(), ...net.stateVariables()]) {
     const s = snap.get(v.name);
     if (!s) throw new Error(`snapshot has no variable ${v.name}`);
     const t = tf.tensor(s, v.shape, v.dtype);
