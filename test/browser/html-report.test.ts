@@ -18,9 +18,8 @@ import { runExperiment } from '../../src/experiment/run.js';
 import { runSweep } from '../../src/experiment/sweep.js';
 import { writeCompareHtml } from '../../src/experiment/html-report.js';
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string =>
-  Boolean(p),
-);
+// CHROMIUM_PATH, when set, is the only candidate (so a missing browser can be simulated).
+const CANDIDATES = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 const chromium = CANDIDATES.find((p) => existsSync(p));
 const ci = process.env.CI === 'true' || process.env.CI === '1';
 
