@@ -2,7 +2,8 @@
  * The trained posterior of each model of a run, kept in the run directory so that `export`
  * can rebuild it later: `<run>/model/<model>/posterior.json` (format, method, input shape,
  * classes, every variable's shape and offset) and `posterior.bin` (the variables' float32
- * values, little-endian, in the network's `variables()` order).
+ * values, little-endian, in the network's `variables()` order, then the layer state, e.g.
+ * batch-norm running statistics, in `stateVariables()` order).
  *
  * Stored for posteriors that live in their network's variables (`vi`, `map` and the gated
  * methods: the network is rebuilt from the run's config and the values loaded into it).
@@ -33,6 +34,8 @@ export interface StoredPosteriorIndex {
   inputShape: number[];
   numClasses: number;
   variables: { name: string; shape: number[]; offset: number; length: number }[];
+  /** Layer state (batch-norm running statistics, `Network.stateVariables()`), stored after the variables; absent in files written before it was kept. */
+  state?: { name: string; shape: number[]; offset: number; length: number }[];
 }
 
 /** Directory name of a model (variant and companion names may hold `/`). */
@@ -54,7 +57,8 @@ export async function saveTrainedModel(
   const dir = join(runDir, 'model', modelDirName(model));
   mkdirSync(dir, { recursive: true });
   const vars = posterior.network.variables();
-  const total = vars.reduce((a, v) => a + v.size, 0);
+  const state = posterior.network.stateVariables();
+  const total = [...vars, ...state].reduce((a, v) => a + v.size, 0);
   const buf = new Float32Array(total);
   const index: StoredPosteriorIndex = {
     format: POSTERIOR_FORMAT,
@@ -64,11 +68,17 @@ export async function saveTrainedModel(
     inputShape: data.shape,
     numClasses: data.numClasses,
     variables: [],
+    state: [],
   };
   let off = 0;
   for (const v of vars) {
     buf.set(v.dataSync() as Float32Array, off);
     index.variables.push({ name: v.name, shape: v.shape, offset: off, length: v.size });
+    off += v.size;
+  }
+  for (const v of state) {
+    buf.set(v.dataSync() as Float32Array, off);
+    index.state!.push({ name: v.name, shape: v.shape, offset: off, length: v.size });
     off += v.size;
   }
   await writeFileAtomic(join(dir, 'posterior.bin'), new Uint8Array(buf.buffer));
@@ -128,6 +138,24 @@ export async function loadTrainedModel(runDir: string, model: string, config: Ex
       net.dispose();
       throw mismatch();
     }
+    v.assign(tf.tensor(values.subarray(s.offset, s.offset + s.length), s.shape));
+  }
+  // Batch-norm running statistics: without them the network would normalize with its initial statistics.
+  const state = net.stateVariables();
+  const saved = index.state ?? [];
+  if (
+    state.length !== saved.length ||
+    state.some((v, i) => v.shape.join(',') !== saved[i]!.shape.join(',') || saved[i]!.offset + saved[i]!.length > values.length)
+  ) {
+    net.dispose();
+    throw new Error(
+      index.state
+        ? `${indexPath}: the stored layer state [${saved.map((v) => v.shape.join('×')).join(', ')}] does not fit the network the config builds [${state.map((v) => v.shape.join('×')).join(', ')}]`
+        : `${indexPath}: stored without the batch-norm running statistics of its network (written by an older version); run the experiment again to store a usable model`,
+    );
+  }
+  for (const [i, v] of state.entries()) {
+    const s = saved[i]!;
     v.assign(tf.tensor(values.subarray(s.offset, s.offset + s.length), s.shape));
   }
   return new NetworkPosterior(index.method, net);
