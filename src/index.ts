@@ -54,6 +54,8 @@ export { loadConfig, validateConfig, parseOverrides, ConfigError, configSchema, 
 export { runExperiment, loadData, type RunOptions, type RunResult } from './experiment/run.js';
 export { evaluatePosterior, predictSamples, type Evaluation } from './experiment/evaluate.js';
 export { pruningCurves, accountSparsity, type CurveRow, type CurveOptions } from './experiment/curves.js';
+// Offline HTML reports (report.html, summary.html, compare pages) from result directories
+export { writeRunHtml, writeSweepHtml, writeCompareHtml, readRun, readSweep, type RunData, type SweepData } from './experiment/html-report.js';
 
 // Export of pruned networks (tfjs LayersModel, sparse format, variances) and prediction
 export { exportRun, parseExportPoint, type ExportOptions, type ExportPoint, type ExportSummary } from './export/export.js';
