@@ -41,6 +41,9 @@
  * Other priors: the log-uniform prior is improper (KL(p ‖ G) is infinite for α > 0), and
  * for the scale mixture Z_α has no closed form; a Monte Carlo estimate of log Z_α is biased,
  * so `js-geometric` is refused for them with a config error (use `prior: {type: gaussian}`).
+ * (For any p, log G = α log q + (1−α) log p − log Z_α gives
+ * JS^Gα = (1−α)²·KL(q ‖ p) + α²·KL(p ‖ q) + log Z_α, Z_α = E_q[(p/q)^(1−α)] ≤ 1: the
+ * route for a sampled estimate, not implemented.)
  * It is also refused for methods other than `vi`, whose layers have no factorized
  * Gaussian posterior with this regularizer.
  * @module
