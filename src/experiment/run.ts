@@ -24,7 +24,7 @@ import { rootStream } from '../random.js';
 import { toCsv } from '../report/table.js';
 import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
 import { validateConfig, variantConfig, type ExperimentConfig } from './config.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointPath, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { acquireRunLock, lockHolder, pidAlive, type RunLock } from './run-lock.js';
 import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
 import { allCurveRows, withProtocols } from './protocols.js';
@@ -275,12 +275,20 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
   let trainSeconds = 0;
   const t0 = performance.now();
   const method = getMethod(cfg.inference.method);
+  // Methods with state outside the checkpoint (SWAG moments, SVGD particles) never restore: they train again from epoch 0; say so once.
+  let retrainNote = existsSync(checkpointPath(dir, `ckpt-${name}`));
+  const noteRetrain = () => {
+    if (retrainNote)
+      sink?.write(`[${name}] method ${cfg.inference.method} does not resume from checkpoints (its training state is not saved); training again from epoch 0\n`);
+    retrainNote = false;
+  };
   const fit = await method.fit({
     config: cfg,
     train: data.train,
     validation: data.validation,
     stream,
     restore: async (net, trainer) => {
+      retrainNote = false;
       const ck = loadCheckpoint<{ history: EpochStats[]; trainSeconds: number }>(dir, `ckpt-${name}`, net); // variables, BN statistics, aux state
       if (ck) {
         await trainer.restore({ epoch: ck.index.epoch, optimizer: ck.optimizer });
@@ -292,12 +300,15 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
     hooks: {
       validation: data.validation,
       stepEvery: 10,
-      onStep: (s) =>
+      onStep: (s) => {
+        noteRetrain();
         bar.update(
           s.epoch + s.step / s.steps,
           `epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)} nll ${s.nll.toFixed(4)} kl ${s.kl.toExponential(2)} acc ${(100 * s.accuracy).toFixed(1)}%`,
-        ),
+        );
+      },
       onEpoch: async (st, trainer) => {
+        noteRetrain();
         bar.update(
           st.epoch + 1,
           `epoch ${st.epoch + 1}/${epochs} loss ${st.loss.toFixed(4)} nll ${st.nll.toFixed(4)} kl ${st.kl.toExponential(2)} train ${(100 * st.trainAccuracy).toFixed(1)}% val ${(100 * (st.validationAccuracy ?? NaN)).toFixed(1)}% (${st.seconds.toFixed(1)}s)`,

@@ -131,6 +131,26 @@ describe('resumed runs restore all training state', { timeout: 300_000 }, () => 
   });
 });
 
+describe('methods whose training state is not checkpointed train again', { timeout: 300_000 }, () => {
+  it('swag (collected moments not saved): the resumed run says it trains again from epoch 0 and equals the uninterrupted run', async () => {
+    const raw = validateConfig({
+      experiment: 'resume-swag',
+      seed: 8,
+      backend: 'wasm',
+      data: { name: 'blobs' },
+      model: { arch: 'mlp', hidden: [16] },
+      inference: { method: 'swag' },
+      train: { epochs: 3, batchSize: 50, optimizer: { lr: 0.01 } },
+      eval: { samples: 2, split: 'validation' },
+      pruning: { criteria: ['magnitude'], sparsities: [0, 0.5] },
+    });
+    const { full, resumed, log } = await uninterruptedAndResumed(raw);
+    expect(log).toMatch(/\[main\] method swag does not resume from checkpoints \(its training state is not saved\); training again from epoch 0/);
+    expect(log).not.toMatch(/resumed from epoch/);
+    expect(resumed).toEqual(full);
+  });
+});
+
 describe('checkpoint format version 3', () => {
   const bnNet = () => {
     const bn = new BatchNorm({ name: 'bn', channels: 3 });
