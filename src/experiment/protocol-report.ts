@@ -44,7 +44,7 @@ export function protocolSection(results: { name: string; curves: CurveResult }[]
           ECE: row.ece.toFixed(4),
           epochs: row.costEpochs ?? null,
           steps: row.costSteps ?? null,
-          seconds: row.costSeconds !== undefined ? Number(row.costSeconds.toFixed(1)) : null,
+          seconds: row.costSeconds !== undefined ? row.costSeconds.toFixed(1) : null,
           'train MACs': row.costTrainMacs !== undefined ? row.costTrainMacs.toExponential(3) : null,
           'MACs vs dense': row.costMacsFraction !== undefined ? `${(100 * row.costMacsFraction).toFixed(1)}%` : null,
         })),
