@@ -416,6 +416,11 @@ async function evaluateModel(
   return curves;
 }
 
+/** The data a model trains on is determined by its data config and, when labels are noised, its seed. */
+export function dataKey(cfg: ExperimentConfig): string {
+  return JSON.stringify(cfg.data) + (cfg.data.labelNoise > 0 ? `#seed=${cfg.seed}` : '');
+}
+
 /** Run an experiment end to end. Throws before creating anything if the config or data is bad. */
 export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions = {}): Promise<RunResult> {
   const cfg = validateConfig(rawConfig, o.configFile ?? 'config');
@@ -424,13 +429,13 @@ export async function runExperiment(rawConfig: ExperimentConfig, o: RunOptions =
   const sink = o.progress === undefined ? process.stderr : o.progress;
   const backend: BackendInfo = await initBackend(o.backend ?? cfg.backend, o.backend ? 'flag' : 'config');
   // Every model's data is loaded (and so checked) before anything is created; variants that
-  // share a data config share one copy.
+  // share a data config share one copy (label noise is drawn from the seed, so then the seed is part of the key).
   const dataByKey = new Map<string, LoadedDataset>();
   for (const v of variants) {
-    const key = JSON.stringify(v.config.data);
+    const key = dataKey(v.config);
     if (!dataByKey.has(key)) dataByKey.set(key, loadData(v.config));
   }
-  const data = dataByKey.get(JSON.stringify(cfg.data))!;
+  const data = dataByKey.get(dataKey(cfg))!;
 
   let partial: string;
   let runId: string;
@@ -549,7 +554,7 @@ async function finishRun(
   lock: RunLock,
 ): Promise<RunResult> {
   const results: VariantResult[] = [];
-  for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(JSON.stringify(v.config.data))!, partial, sink)));
+  for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(dataKey(v.config))!, partial, sink)));
 
   const rows: CurveRow[] = results.flatMap((r) => allCurveRows(r.curves));
   await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
