@@ -116,7 +116,8 @@ registerMethod({
 });
 registerMethod({
   name: 'laplace-last-layer',
-  description: 'last-layer Laplace with a full covariance after a MAP fit: exact GGN, Cholesky, λ by grid search on the probit validation NLL (inference.laplace)',
+  description:
+    'last-layer Laplace with a full covariance after a MAP fit: exact GGN, Cholesky, λ by grid search on the probit validation NLL (inference.laplace)',
   fit: (ctx) => fitLastLayerLaplace(ctx),
 });
 // Gated methods of issue 3 (hard-concrete L0, spike-and-slab, unit gates): src/bayes/gated-methods.ts.

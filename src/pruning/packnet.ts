@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
 import { featureSize } from '../data/dataset.js';
-import { RandomStream } from '../random.js';
+import type { RandomStream } from '../random.js';
 
 /** Owner value of a weight no task may use (baselines with a restricted capacity). */
 export const BLOCKED = 255;
@@ -80,7 +80,11 @@ export class PackNet {
 
   /** Marks weights no task may use (1 in `masks` = blocked). */
   block(masks: Uint8Array[]): void {
-    masks.forEach((m, l) => m.forEach((v, i) => v && (this.owner[l]![i] = BLOCKED)));
+    masks.forEach((m, l) =>
+      m.forEach((v, i) => {
+        if (v) this.owner[l]![i] = BLOCKED;
+      }),
+    );
   }
 
   /** The 0/1 mask of the weights owned by tasks 1..t in layer l. */
@@ -159,7 +163,11 @@ export class PackNet {
     const head: Head = { w: tf.variable(tf.tensor2d(hw, [last, train.numClasses])), b: tf.variable(tf.zeros([train.numClasses])) };
     const vars = [...trainable, ...(firstTask ? (biases as tf.Variable[]) : []), head.w, head.b];
     const masks = free.map((f, l) => tf.tensor2d(f, this.shapes[l]!));
-    const setMasks = (m: Float32Array[]) => m.forEach((f, l) => (masks[l]!.dispose(), (masks[l] = tf.tensor2d(f, this.shapes[l]!))));
+    const setMasks = (m: Float32Array[]) =>
+      m.forEach((f, l) => {
+        masks[l]!.dispose();
+        masks[l] = tf.tensor2d(f, this.shapes[l]!);
+      });
 
     const commit = () => {
       const keep = masks.map((m) => m.dataSync());
@@ -179,7 +187,10 @@ export class PackNet {
           const idx = perm.subarray(s, Math.min(s + o.batchSize, train.n));
           const xb = new Float32Array(idx.length * f);
           const yb = new Int32Array(idx.length);
-          idx.forEach((j, i) => (xb.set(train.x.subarray(j * f, (j + 1) * f), i * f), (yb[i] = train.y[j]!)));
+          idx.forEach((j, i) => {
+            xb.set(train.x.subarray(j * f, (j + 1) * f), i * f);
+            yb[i] = train.y[j]!;
+          });
           tf.tidy(() => {
             const x = tf.tensor2d(xb, [idx.length, f]);
             const y = tf.oneHot(tf.tensor1d(yb, 'int32'), train.numClasses);
