@@ -95,6 +95,37 @@ export interface CurveOptions {
   onPoint?: (done: number, total: number, row: CurveRow) => void;
 }
 
+/** The sparsity columns of a curve row, from the sparsity accounting of its masks. */
+export function sparsityColumns(report: SparsityReport): Pick<CurveRow, 'sparsity' | 'sparsityWithBiases' | 'compression' | 'speedup' | 'layerSparsity'> {
+  return {
+    sparsity: report.weights.sparsity,
+    sparsityWithBiases: report.withBiases.sparsity,
+    compression: report.weights.compression,
+    speedup: report.speedup,
+    layerSparsity: Object.fromEntries(report.layers.map((l) => [l.name, l.weights.sparsity])),
+  };
+}
+
+/** The evaluation columns of a curve row (every kind of operating point reports the same ones). */
+export function evaluationColumns(
+  e: Evaluation,
+  predictive: 'mc' | 'mean',
+  extra?: Record<string, number | null>,
+): Pick<CurveRow, 'predictive' | 'samples' | 'accuracy' | 'nll' | 'brier' | 'ece' | 'mce' | 'entropy' | 'mutualInformation' | 'extra'> {
+  return {
+    predictive,
+    samples: e.samples,
+    accuracy: e.accuracy,
+    nll: e.nll,
+    brier: e.brier,
+    ece: e.ece,
+    mce: e.mce,
+    entropy: e.entropy,
+    mutualInformation: e.mutualInformation,
+    extra: { eceAdaptive: e.eceAdaptive, eceClasswise: e.eceClasswise, expectedEntropy: e.expectedEntropy, ...extra },
+  };
+}
+
 /** Evaluate `posterior` under `masks` with both predictives; rows for one operating point. */
 function evaluatePoint(
   posterior: Posterior,
@@ -116,26 +147,10 @@ function evaluatePoint(
       point: { ...point, sparsity: report.weights.sparsity },
     });
     const base = { ...point, structure: point.structure ?? 'weights', unitRatio: point.unitRatio ?? null };
-    const common = {
-      ...base,
-      sparsity: report.weights.sparsity,
-      sparsityWithBiases: report.withBiases.sparsity,
-      compression: report.weights.compression,
-      speedup: report.speedup,
-      layerSparsity: Object.fromEntries(report.layers.map((l) => [l.name, l.weights.sparsity])),
-    };
     const row = (e: Evaluation, predictive: 'mc' | 'mean'): CurveRow => ({
-      ...common,
-      predictive,
-      samples: e.samples,
-      accuracy: e.accuracy,
-      nll: e.nll,
-      brier: e.brier,
-      ece: e.ece,
-      mce: e.mce,
-      entropy: e.entropy,
-      mutualInformation: e.mutualInformation,
-      extra: { eceAdaptive: e.eceAdaptive, eceClasswise: e.eceClasswise, expectedEntropy: e.expectedEntropy, ...extra?.[predictive] },
+      ...base,
+      ...sparsityColumns(report),
+      ...evaluationColumns(e, predictive, extra?.[predictive]),
     });
     return { rows: [row(mc, 'mc'), row(mean, 'mean')], mc, report };
   } finally {

@@ -43,7 +43,7 @@ import { inputHessian, sparseGptLayer } from '../pruning/sparsegpt.js';
 import type { RandomStream } from '../random.js';
 import { getCriterion, type ScoreSet } from '../scores/registry.js';
 import type { ExperimentConfig } from './config.js';
-import { accountSparsity, type CurveResult, type CurveRow } from './curves.js';
+import { accountSparsity, evaluationColumns, sparsityColumns, type CurveResult, type CurveRow } from './curves.js';
 import { evaluatePosterior } from './evaluate.js';
 import { protocolIssues, type ProtocolSpec } from './protocol-schema.js';
 
@@ -181,20 +181,8 @@ function evaluateRows(
       structure: point.structure ?? 'weights',
       unitRatio: null,
       targetSparsity: point.targetSparsity,
-      sparsity: report.weights.sparsity,
-      sparsityWithBiases: report.withBiases.sparsity,
-      compression: report.weights.compression,
-      speedup: report.speedup,
-      layerSparsity: Object.fromEntries(report.layers.map((l) => [l.name, l.weights.sparsity])),
-      predictive,
-      samples: e.samples,
-      accuracy: e.accuracy,
-      nll: e.nll,
-      brier: e.brier,
-      ece: e.ece,
-      mce: e.mce,
-      entropy: e.entropy,
-      mutualInformation: e.mutualInformation,
+      ...sparsityColumns(report),
+      ...evaluationColumns(e, predictive),
       protocol: point.protocol,
       ...cost,
     }));

@@ -189,22 +189,30 @@ export function laplaceAround(
   return { posterior, grid };
 }
 
-/** Fit the MAP with the shared trainer, then the diagonal Laplace (`inference.laplace`). */
-export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: GridPoint[] }> {
-  const c = ctx.config;
-  const lc = c.inference.laplace;
-  const net = pointNetworkFor(c, ctx.train, ctx.stream);
-  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(c), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
-  let history: Awaited<ReturnType<Trainer['run']>>;
+/**
+ * Train the MAP network a Laplace approximation is built around: the shared trainer with the
+ * likelihood and the prior's weight decay at temperature 1, no KL warm-up (resumable from
+ * checkpoints through `ctx.restore`). The network is disposed if training throws.
+ */
+export async function fitMapNetwork(ctx: FitContext): Promise<{ net: Network; history: Awaited<ReturnType<Trainer['run']>> }> {
+  const net = pointNetworkFor(ctx.config, ctx.train, ctx.stream);
+  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(ctx.config), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
   try {
     await ctx.restore?.(net, trainer);
-    history = await trainer.run(ctx.hooks);
+    return { net, history: await trainer.run(ctx.hooks) };
   } catch (e) {
     net.dispose();
     throw e;
   } finally {
     trainer.dispose();
   }
+}
+
+/** Fit the MAP with the shared trainer, then the diagonal Laplace (`inference.laplace`). */
+export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: GridPoint[] }> {
+  const c = ctx.config;
+  const lc = c.inference.laplace;
+  const { net, history } = await fitMapNetwork(ctx);
   const { posterior, grid } = laplaceAround(
     net,
     ctx.train,

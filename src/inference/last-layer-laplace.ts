@@ -23,11 +23,9 @@ import type { Dataset } from '../data/dataset.js';
 import type { WeightMoments } from '../nn/layer.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
-import { pointNetworkFor } from './fit-utils.js';
 import type { FitContext, FitResult } from './methods.js';
 import type { Posterior } from './posterior.js';
-import { trainOptionsFrom } from './train-options.js';
-import { Trainer } from './trainer.js';
+import { fitMapNetwork } from './laplace.js';
 
 /** Cholesky factor L (lower, row-major n×n) of a symmetric positive-definite A; throws if A is not. */
 export function cholesky(a: Float64Array, n: number): Float64Array {
@@ -382,18 +380,7 @@ export class LastLayerLaplacePosterior implements Posterior {
 export async function fitLastLayerLaplace(ctx: FitContext): Promise<FitResult> {
   const c = ctx.config;
   const lc = c.inference.laplace;
-  const net = pointNetworkFor(c, ctx.train, ctx.stream);
-  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(c), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
-  let history: Awaited<ReturnType<Trainer['run']>>;
-  try {
-    await ctx.restore?.(net, trainer);
-    history = await trainer.run(ctx.hooks);
-  } catch (e) {
-    net.dispose();
-    throw e;
-  } finally {
-    trainer.dispose();
-  }
+  const { net, history } = await fitMapNetwork(ctx);
   const { theta, d, k } = lastLayerTheta(net);
   const nCurv = lc.curvatureExamples > 0 ? Math.min(lc.curvatureExamples, ctx.train.n) : ctx.train.n;
   const tr = featuresAndLogits(
