@@ -673,9 +673,15 @@ async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, 
   const mine = o.shard ? points.filter((p) => p.index % o.shard!.count === o.shard!.index) : points;
   const skipped: string[] = [];
   const queue: { point: SweepPoint; attempts: Attempt[]; before: number }[] = [];
+  const repaired: { point: SweepPoint; runDir: string }[] = [];
   for (const p of mine) {
-    if (completedRun(sweepDir, p.label)) skipped.push(p.label);
-    else {
+    const done = completedRun(sweepDir, p.label);
+    if (done) {
+      skipped.push(p.label);
+      // A driver killed between its worker finishing the run and the driver recording it leaves a
+      // finished run whose point.json still says "running": record it now, from the run's manifest.
+      if (readPointRecord(sweepDir, p.label)?.status !== 'complete') repaired.push({ point: p, runDir: done });
+    } else {
       // Attempts recorded by earlier invocations are kept in point.json but do not count against --retry.
       const attempts = readPointRecord(sweepDir, p.label)?.attempts ?? [];
       queue.push({ point: p, attempts: [...attempts], before: attempts.length });
@@ -715,6 +721,23 @@ async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, 
       runDir,
       attempts,
     } satisfies PointRecord);
+
+  for (const { point: p, runDir } of repaired) {
+    const attempts = readPointRecord(sweepDir, p.label)?.attempts ?? [];
+    const m = JSON.parse(readFileSync(join(runDir, 'manifest.json'), 'utf8')) as { startTime?: string; endTime?: string | null; resumedFrom?: string | null };
+    const attempt: Attempt = {
+      started: m.startTime ?? '',
+      ended: m.endTime ?? '',
+      host: hostname(),
+      pid: null,
+      exitCode: null,
+      signal: null,
+      resumedFrom: m.resumedFrom ?? null,
+      error: null,
+    };
+    await writeRecord(p, 'complete', [...attempts, attempt], runDir);
+    display.event(`[${p.index + 1}/${points.length}] ${p.label}: finished before the last driver stopped; recorded now from its manifest`);
+  }
 
   let nextId = 1;
   const freeIds: number[] = [];

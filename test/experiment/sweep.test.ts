@@ -182,6 +182,25 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     expect(csv(dir, 'summary.csv')).toBe(csv(reference, 'summary.csv'));
   });
 
+  it('a run that finished after its driver last wrote point.json is recorded on --resume (the kill -9 window between the two)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'bp-sweep-window-')), 'sw');
+    cpSync(reference, dir, { recursive: true });
+    const [p] = sweepPoints(cfg);
+    // What the driver leaves when it dies after the worker renamed the run into place but before it recorded it.
+    const rec = record(dir, p!.label);
+    writeFileSync(join(dir, 'runs', p!.label, 'point.json'), JSON.stringify({ ...rec, status: 'running', runDir: null, attempts: [] }));
+    const r = await runSweep(cfg, { resume: dir, jobs: 1, progress: null });
+    expect(r.ran).toEqual([]);
+    expect(r.skipped).toHaveLength(4);
+    const after = record(dir, p!.label);
+    expect(after.status).toBe('complete');
+    expect(after.runDir).toBe(completedRun(dir, p!.label));
+    expect(after.attempts).toHaveLength(1);
+    expect(after.attempts[0]!.error).toBeNull();
+    const manifest = JSON.parse(readFileSync(join(completedRun(dir, p!.label)!, 'manifest.json'), 'utf8')) as { startTime: string };
+    expect(after.attempts[0]!.started).toBe(manifest.startTime);
+  });
+
   it('kill -9 of a worker mid-training, then --resume: the partial run continues from its checkpoint, same numbers', async () => {
     const three = validateConfig({ ...base, train: { ...base.train, epochs: 3 }, sweep: { seeds: [5] } });
     const [p] = sweepPoints(three);
