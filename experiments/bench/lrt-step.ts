@@ -28,7 +28,7 @@ import { initBackend, parseBackendChoice } from '../../src/backend.js';
 import { LOG_ALPHA_CLIP, SPARSE_VD_K } from '../../src/bayes/priors.js';
 import { makeDataset } from '../../src/data/dataset.js';
 import { loadConfig } from '../../src/experiment/config.js';
-import { pruningCurves } from '../../src/experiment/curves.js';
+import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
 import { packageVersions } from '../../src/experiment/manifest.js';
 import { loadData } from '../../src/experiment/run.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
@@ -266,15 +266,7 @@ if (!flag('no-quickstart') && EPOCHS > 0) {
       const t0 = performance.now();
       const curves = await pruningCurves(posterior, {
         variant: 'main',
-        criteria: cfg.pruning.criteria,
-        scope: cfg.pruning.scope,
-        sparsities: cfg.pruning.sparsities,
-        logAlphaThreshold: cfg.pruning.logAlphaThreshold,
-        nm: cfg.pruning.nm,
-        units: cfg.pruning.units,
-        deadInputs: cfg.pruning.deadInputs,
-        samples: cfg.eval.samples,
-        batchSize: cfg.eval.batchSize,
+        ...curveOptionsFrom(cfg),
         stream: stream.fork('eval'),
         data: d.test,
         scoreData: d.train,

@@ -5,6 +5,7 @@
  */
 import { deadInputDiagnostic, deadInputWeights, pruneDeadFirst, type DeadInputPolicy, type DeadInputRanking } from '../pruning/dead-inputs.js';
 import type { Dataset } from '../data/dataset.js';
+import type { ExperimentConfig } from './config.js';
 import type { Posterior } from '../inference/posterior.js';
 import { sparsityReport, type SparsityReport } from '../metrics/sparsity.js';
 import type { MaskSet } from '../nn/network.js';
@@ -93,6 +94,23 @@ export interface CurveOptions {
   pointMetrics?: PointMetricsHook;
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
+}
+
+/** The curve options a config sets (`pruning.*`, `eval.samples`, `eval.batchSize`); the caller adds model, data and stream. */
+export function curveOptionsFrom(
+  cfg: ExperimentConfig,
+): Pick<CurveOptions, 'criteria' | 'scope' | 'sparsities' | 'logAlphaThreshold' | 'nm' | 'units' | 'deadInputs' | 'samples' | 'batchSize'> {
+  return {
+    criteria: cfg.pruning.criteria,
+    scope: cfg.pruning.scope,
+    sparsities: cfg.pruning.sparsities,
+    logAlphaThreshold: cfg.pruning.logAlphaThreshold,
+    nm: cfg.pruning.nm,
+    units: cfg.pruning.units,
+    deadInputs: cfg.pruning.deadInputs,
+    samples: cfg.eval.samples,
+    batchSize: cfg.eval.batchSize,
+  };
 }
 
 /** The sparsity columns of a curve row, from the sparsity accounting of its masks. */

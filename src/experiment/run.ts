@@ -26,7 +26,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../report/atomic.js';
 import { validateConfig, variantConfig, type ExperimentConfig } from './config.js';
 import { checkpointPath, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { acquireRunLock, lockHolder, pidAlive, type RunLock } from './run-lock.js';
-import { flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
+import { curveOptionsFrom, flattenRow, pruningCurves, type CurveResult, type CurveRow } from './curves.js';
 import { allCurveRows, withProtocols } from './protocols.js';
 import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -385,15 +385,7 @@ async function evaluateModel(
   const unc = new UncertaintyEvaluator(cfg, evalSet, data.validation, stream.fork('uncertainty')); // issue 13: src/experiment/ood-eval.ts
   const curves = await pruningCurves(posterior, {
     variant: name,
-    criteria: cfg.pruning.criteria,
-    scope: cfg.pruning.scope,
-    sparsities: cfg.pruning.sparsities,
-    logAlphaThreshold: cfg.pruning.logAlphaThreshold,
-    nm: cfg.pruning.nm,
-    units: cfg.pruning.units,
-    deadInputs: cfg.pruning.deadInputs,
-    samples: cfg.eval.samples,
-    batchSize: cfg.eval.batchSize,
+    ...curveOptionsFrom(cfg),
     stream,
     data: evalSet,
     scoreData: data.train,
