@@ -673,14 +673,15 @@ async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, 
   const mine = o.shard ? points.filter((p) => p.index % o.shard!.count === o.shard!.index) : points;
   const skipped: string[] = [];
   const queue: { point: SweepPoint; attempts: Attempt[]; before: number }[] = [];
-  const repaired: { point: SweepPoint; runDir: string }[] = [];
+  const repaired: { point: SweepPoint; runDir: string; attempts: Attempt[] }[] = [];
   for (const p of mine) {
     const done = completedRun(sweepDir, p.label);
     if (done) {
       skipped.push(p.label);
       // A driver killed between its worker finishing the run and the driver recording it leaves a
       // finished run whose point.json still says "running": record it now, from the run's manifest.
-      if (readPointRecord(sweepDir, p.label)?.status !== 'complete') repaired.push({ point: p, runDir: done });
+      const pr = readPointRecord(sweepDir, p.label);
+      if (pr?.status !== 'complete') repaired.push({ point: p, runDir: done, attempts: pr?.attempts ?? [] });
     } else {
       // Attempts recorded by earlier invocations are kept in point.json but do not count against --retry.
       const attempts = readPointRecord(sweepDir, p.label)?.attempts ?? [];
@@ -722,8 +723,7 @@ async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, 
       attempts,
     } satisfies PointRecord);
 
-  for (const { point: p, runDir } of repaired) {
-    const attempts = readPointRecord(sweepDir, p.label)?.attempts ?? [];
+  for (const { point: p, runDir, attempts } of repaired) {
     const m = JSON.parse(readFileSync(join(runDir, 'manifest.json'), 'utf8')) as { startTime?: string; endTime?: string | null; resumedFrom?: string | null };
     const attempt: Attempt = {
       started: m.startTime ?? '',
