@@ -64,28 +64,33 @@ function convInfoOf(xShape: number[], a: BackpropFilterAttrs): ConvInfo {
   );
 }
 
+/** The conv geometry under the short names the patch loops below use. */
+function geometry(c: ConvInfo) {
+  return {
+    N: c.batchSize,
+    H: c.inHeight,
+    W: c.inWidth,
+    C: c.inChannels,
+    OH: c.outHeight,
+    OW: c.outWidth,
+    KH: c.filterHeight,
+    KW: c.filterWidth,
+    sh: c.strideHeight,
+    sw: c.strideWidth,
+    dh: c.dilationHeight,
+    dw: c.dilationWidth,
+    top: c.padInfo.top,
+    left: c.padInfo.left,
+  };
+}
+
 /**
  * Fill `colT` [KH·KW·Cin, N·OH·OW] with the transposed patch matrix of `x` (zero
  * where a patch reaches into padding): colT[(kh·KW + kw)·Cin + ci, (n·OH + oh)·OW + ow].
  * Built transposed because the wasm matMul with `transposeA` is ~8× slower than without.
  */
 export function im2colT(x: ArrayLike<number>, c: ConvInfo, colT: Float32Array): void {
-  const {
-    batchSize: N,
-    inHeight: H,
-    inWidth: W,
-    inChannels: C,
-    outHeight: OH,
-    outWidth: OW,
-    filterHeight: KH,
-    filterWidth: KW,
-    strideHeight: sh,
-    strideWidth: sw,
-    dilationHeight: dh,
-    dilationWidth: dw,
-  } = c;
-  const top = c.padInfo.top;
-  const left = c.padInfo.left;
+  const { N, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw, top, left } = geometry(c);
   const P = N * OH * OW;
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
@@ -244,22 +249,7 @@ function conv2dBackpropInputWasm(original: tf.KernelConfig | undefined) {
 
 /** Scatter-add the patch-gradient matrix col [N·OH·OW, KH·KW·Cin] into dx [N, H, W, Cin] (zeroed first). */
 export function col2im(col: ArrayLike<number>, c: ConvInfo, dx: Float32Array): void {
-  const {
-    batchSize: N,
-    inHeight: H,
-    inWidth: W,
-    inChannels: C,
-    outHeight: OH,
-    outWidth: OW,
-    filterHeight: KH,
-    filterWidth: KW,
-    strideHeight: sh,
-    strideWidth: sw,
-    dilationHeight: dh,
-    dilationWidth: dw,
-  } = c;
-  const top = c.padInfo.top;
-  const left = c.padInfo.left;
+  const { N, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw, top, left } = geometry(c);
   const K = KH * KW * C;
   dx.fill(0);
   let row = 0;
