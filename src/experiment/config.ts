@@ -21,6 +21,7 @@ import { oodConfigSchema, riskControlConfigSchema } from './uncertainty-config.j
 import { protocolIssues, protocolsSchema } from './protocol-schema.js';
 import { didYouMean } from '../suggest.js';
 import { divergenceIssues, divergenceSchema } from '../bayes/js-divergence.js';
+import { dcffIssues, dcffOptionsSchema } from '../pruning/dcff-config.js';
 
 /**
  * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
@@ -49,7 +50,7 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'laplace-last-layer', 'l0', 'spike-slab', 'unit-gates', 'slimming'] as const;
+export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'laplace-last-layer', 'l0', 'spike-slab', 'unit-gates', 'slimming', 'dcff'] as const;
 
 /**
  * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,
@@ -249,6 +250,8 @@ const schema = z
           })
           .strict()
           .default({}),
+        /** DCFF (method dcff; src/pruning/dcff-config.ts): ratio / keep per conv layer, temperature schedule, FPGM comparison. */
+        dcff: dcffOptionsSchema.default({}),
       })
       .strict()
       .default({}),
@@ -598,6 +601,7 @@ function dropRemoved(v: unknown): unknown {
 const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: string, message: string) => void) => void }[] = [
   { uses: ['pruning.protocols', 'inference.method', 'model.arch'], check: (c, add) => protocolIssues(c).forEach((i) => add(i.path, i.message)) },
   { uses: ['inference.divergence', 'inference.method', 'inference.prior'], check: (c, add) => divergenceIssues(c).forEach((i) => add(i.path, i.message)) },
+  { uses: ['inference.method', 'model.arch', 'inference.dcff'], check: (c, add) => dcffIssues(c).forEach((i) => add(i.path, i.message)) },
   {
     uses: ['pruning.criteria'],
     check: (c, add) => {
@@ -653,8 +657,8 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
           'model.arch',
           `inference.method "slimming" prunes channels by their batch-norm scales; use bn-cnn, the architecture with batch norm (got "${c.model.arch}")`,
         );
-      if (c.model.arch === 'bn-cnn' && !['map', 'vi', 'swag', 'slimming'].includes(c.inference.method))
-        add('model.arch', `bn-cnn (batch norm) runs with inference.method map, vi, swag or slimming (got "${c.inference.method}")`);
+      if (c.model.arch === 'bn-cnn' && !['map', 'vi', 'swag', 'slimming', 'dcff'].includes(c.inference.method))
+        add('model.arch', `bn-cnn (batch norm) runs with inference.method map, vi, swag, slimming or dcff (got "${c.inference.method}")`);
       if (c.model.arch !== 'bn-cnn' && c.pruning.criteria.includes('bn-scale'))
         add('pruning.criteria', `bn-scale ranks channels by their batch-norm scales; model.arch "${c.model.arch}" has no batch norm (use bn-cnn)`);
     },

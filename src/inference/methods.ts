@@ -20,6 +20,7 @@ import { fitLastLayerLaplace } from './last-layer-laplace.js';
 import { fitGated } from '../bayes/gated-methods.js';
 import { fitSlimming } from '../pruning/slimming.js';
 import { applyDivergence } from '../bayes/js-divergence.js';
+import { fitDcff } from '../pruning/dcff.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
 const POINT_NETWORK_METHODS = new Set(['map', 'swag', 'svgd', 'laplace', 'laplace-last-layer']);
@@ -142,6 +143,13 @@ registerMethod({
   description:
     'network slimming: L1 penalty λ·Σ|γ| on batch-norm scales, channels pruned by |γ| globally, compacted and fine-tuned (Liu et al. 2017); inference.slimming',
   fit: fitSlimming,
+});
+
+registerMethod({
+  name: 'dcff',
+  description:
+    'DCFF: conv filters fused under temperature-annealed inter-similarity distributions, kept by a KL criterion, trained from scratch and compacted; FPGM at the same MACs beside it (Lin et al. 2023); inference.dcff',
+  fit: fitDcff,
 });
 
 /** Names of the registered inference methods. */
