@@ -243,6 +243,8 @@ const schema = z
             ratios: z.array(num().gt(0).lt(1)).default([]),
             /** `global`: one |γ| ranking over all layers (the paper); `layer`: the ratio in every layer. */
             scope: z.enum(PRUNING_SCOPES).default('global'),
+            /** Global scope: fraction of each layer's channels always kept (≥ 1 channel); the ranking skips a layer at its floor. */
+            minKeep: num().min(0).max(1).default(0),
             /** Fine-tuning epochs of each compacted network (0 = none). */
             fineTuneEpochs: num().int().min(0).max(10000).default(0),
             /** Adam learning rate (constant) of the fine-tuning. */

@@ -5,10 +5,12 @@
  * 1. train with an L1 penalty on the batch-norm scales, loss + λ·Σ|γ| (λ = 1e-4 in the
  *    paper; `BatchNorm.l1`, summed into the loss by the trainer through `Network.penalty()`);
  * 2. rank every channel of every layer followed by a batch norm by |γ| in ONE global list
- *    and prune the smallest fraction r (at least one channel of each layer is kept);
- *    `scope: layer` instead removes the fraction r of every layer (on short Adam training
- *    the |γ| of different layers are not comparable and the global list can empty a layer:
- *    see configs/bn-cnn-slimming.yaml);
+ *    and prune the smallest fraction r, with a floor per layer: `minKeep` (a fraction of
+ *    the layer's channels, and at least one channel) are always kept, the list moving on to
+ *    the next channel of another layer once a layer is at its floor (on short Adam training
+ *    the |γ| of different layers are not comparable and an unguarded global list took 15 of
+ *    conv1's 16 channels: see configs/bn-cnn-slimming.yaml); `scope: layer` instead removes
+ *    the fraction r of every layer;
  * 3. compact: the pruned filters, their BN parameters (γ, β, running statistics) and the
  *    next layer's inputs they fed are removed (`compaction.ts`; the constant a pruned
  *    channel still emits through β is folded into the next bias, so the compacted
@@ -29,7 +31,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
-import type { FitContext, FitResult } from '../inference/methods.js';
+import type { FitContext, FitResult, MethodSection } from '../inference/methods.js';
 import { NetworkPosterior } from '../inference/network-posterior.js';
 import { pointNetworkFor } from '../inference/fit-utils.js';
 import { trainOptionsFrom } from '../inference/train-options.js';
@@ -40,7 +42,7 @@ import type { RandomStream } from '../random.js';
 import type { Criterion, ScoreSet } from '../scores/registry.js';
 import { broadcastUnitScores } from '../scores/fpgm.js';
 import { compactNetwork, type CompactionReport } from './compaction.js';
-import { unitMasksAtRatio, type UnitMaskResult, type UnitScores } from './structured.js';
+import { masksFromUnitDrops, unitMasksAtRatio, type UnitMaskResult, type UnitScores } from './structured.js';
 import type { PruningScope } from './masks.js';
 
 /** The batch norm that normalizes each weight layer's outputs (first one after it, before the next weight layer), by weight name. */
@@ -72,12 +74,49 @@ export function bnScaleUnitScores(net: Network): UnitScores[] {
   return out;
 }
 
+/** Channels of a layer of `channels` that a global ranking always keeps: max(1, ⌈minKeep·channels⌉). */
+export function minChannelsKept(channels: number, minKeep: number): number {
+  return Math.min(channels, Math.max(1, Math.ceil(minKeep * channels - 1e-9)));
+}
+
 /**
  * Masks removing the fraction `ratio` of the batch-normalized channels with the smallest |γ|:
  * in one global ranking (`global`, the paper) or the same fraction in every layer (`layer`).
+ *
+ * Global: the channels are taken from the global |γ| list, smallest first, until
+ * round(ratio·channels) are removed; a channel whose layer is down to its floor
+ * ({@link minChannelsKept}: at least `minKeep` of the layer's channels, and at least one) is
+ * skipped and the next one in the list is taken, so a global ranking never empties (or
+ * nearly empties) a layer and still removes exactly the requested number of channels
+ * (`minKeep` = 0: only the one-channel floor). A ratio that the floors make impossible is
+ * refused with a message. Ties: lower layer, then lower channel index first.
  */
-export function slimmingMasks(net: Network, ratio: number, scope: PruningScope = 'global'): UnitMaskResult {
-  return unitMasksAtRatio(net, bnScaleUnitScores(net), ratio, scope);
+export function slimmingMasks(net: Network, ratio: number, scope: PruningScope = 'global', minKeep = 0): UnitMaskResult {
+  const scores = bnScaleUnitScores(net);
+  if (scope !== 'global') return unitMasksAtRatio(net, scores, ratio, scope);
+  if (!(ratio >= 0 && ratio < 1)) throw new Error(`inference.slimming.ratios: a ratio must be in [0, 1), got ${ratio}`);
+  if (!(minKeep >= 0 && minKeep <= 1)) throw new Error(`inference.slimming.minKeep must be in [0, 1], got ${minKeep}`);
+  const total = scores.reduce((a, u) => a + u.scores.length, 0);
+  const want = Math.round(ratio * total);
+  const floor = scores.map((u) => minChannelsKept(u.scores.length, minKeep));
+  const removable = scores.reduce((a, u, k) => a + u.scores.length - floor[k]!, 0);
+  if (want > removable)
+    throw new Error(
+      `inference.slimming: ratio ${ratio} removes ${want} of ${total} channels, but minKeep ${minKeep} keeps ${total - removable} (at most ${removable} can go); lower the ratio or minKeep`,
+    );
+  const items = scores.flatMap((u, k) => Array.from(u.scores, (s, j) => ({ k, j, s })));
+  items.sort((a, b) => a.s - b.s || a.k - b.k || a.j - b.j);
+  const left = scores.map((u) => u.scores.length);
+  const drop = new Map(scores.map((u) => [u.weight, new Uint8Array(u.scores.length)]));
+  let removed = 0;
+  for (const it of items) {
+    if (removed >= want) break;
+    if (left[it.k]! <= floor[it.k]!) continue;
+    drop.get(scores[it.k]!.weight)![it.j] = 1;
+    left[it.k]!--;
+    removed++;
+  }
+  return masksFromUnitDrops(net, drop);
 }
 
 /**
@@ -142,6 +181,8 @@ export function measureSpeedup(full: Network, compact: Network, x: tf.Tensor, ro
 export interface SlimmingResult {
   ratio: number;
   scope: PruningScope;
+  /** Floor of the global ranking: fraction of each layer's channels kept (0 = at least one). */
+  minKeep: number;
   /** The compacted (and fine-tuned, when epochs > 0) network. */
   network: Network;
   compaction: CompactionReport;
@@ -160,6 +201,8 @@ export interface SlimOptions {
   ratio: number;
   /** `global` (one |γ| ranking over all layers, the paper) or `layer` (the ratio in every layer). */
   scope?: PruningScope;
+  /** Global scope: fraction of each layer's channels always kept (at least one channel); default 0. */
+  minKeep?: number;
   /** Fine-tuning epochs of the compacted network (0 = none). */
   epochs: number;
   lr: number;
@@ -170,7 +213,7 @@ export interface SlimOptions {
 
 /** Prune `net` by network slimming at `ratio`, compact, time, and fine-tune the compacted copy (`net` itself is unchanged). */
 export async function slimNetwork(net: Network, train: Dataset, validation: Dataset, o: SlimOptions, stream: RandomStream): Promise<SlimmingResult> {
-  const { masks, unitsRemoved } = slimmingMasks(net, o.ratio, o.scope ?? 'global');
+  const { masks, unitsRemoved } = slimmingMasks(net, o.ratio, o.scope ?? 'global', o.minKeep ?? 0);
   const saved = net.getMasks();
   net.setMasks(masks);
   let compact: Network | undefined;
@@ -203,6 +246,7 @@ export async function slimNetwork(net: Network, train: Dataset, validation: Data
     return {
       ratio: o.ratio,
       scope: o.scope ?? 'global',
+      minKeep: o.minKeep ?? 0,
       network: compact,
       compaction: r.report,
       channelsRemoved: unitsRemoved,
@@ -226,7 +270,7 @@ export function describeSlimming(base: string, s: SlimmingResult): string {
   const ch = c.batchNormChannels;
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   return [
-    `${base}, slimmed ${pct(s.ratio)} of channels${ch ? ` (${ch.before} → ${ch.after})` : ''} (${s.scope === 'global' ? 'one global |γ| ranking' : 'per layer'}), compacted`,
+    `${base}, slimmed ${pct(s.ratio)} of channels${ch ? ` (${ch.before} → ${ch.after})` : ''} (${s.scope === 'global' ? `one global |γ| ranking, ≥ ${s.minKeep > 0 ? `${pct(s.minKeep)} of ` : '1 channel of '}each layer kept` : 'per layer'}), compacted`,
     `channels removed ${Object.entries(s.channelsRemoved)
       .map(([w, n]) => `${w.replace(/\.weight$/, '')} ${n}`)
       .join(', ')}`,
@@ -238,10 +282,59 @@ export function describeSlimming(base: string, s: SlimmingResult): string {
   ].join('; ');
 }
 
+/**
+ * The method's report section (metrics.json `variants.main.slimming`, a table in report.md):
+ * per ratio the channels per layer, parameters, multiply-adds, measured speed-up, masked vs
+ * compacted logits and validation accuracy before / after fine-tuning. Test accuracy of each
+ * compacted network is its own model's row (`slim-<ratio>`).
+ */
+export function slimmingSection(results: SlimmingResult[], s: SlimmingConfig): MethodSection {
+  const metrics = results.map((r) => ({
+    ratio: r.ratio,
+    scope: r.scope,
+    minKeep: r.minKeep,
+    channels: r.compaction.batchNormChannels ?? null,
+    channelsRemoved: r.channelsRemoved,
+    params: r.compaction.params,
+    macs: r.compaction.macs,
+    macsSpeedup: r.compaction.speedup,
+    measured: r.measured,
+    maxLogitDiff: r.maxLogitDiff,
+    validationAccuracy: { beforeFineTune: r.accuracyBeforeFineTune, afterFineTune: r.accuracyAfterFineTune },
+    fineTuneEpochs: r.fineTune.length,
+  }));
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  return {
+    key: 'slimming',
+    title: 'network slimming',
+    text:
+      `Trained with λ·Σ|γ| (λ = ${s.lambda}); channels ranked by |γ| ${s.scope === 'global' ? `in one global list, at least ${s.minKeep > 0 ? `${pct(s.minKeep)} of` : 'one channel of'} each layer kept (inference.slimming.minKeep)` : 'in each layer'}; ` +
+      `each network compacted (filters, BN parameters and the next layer's inputs removed) and fine-tuned ${s.fineTuneEpochs} epochs (Adam, lr ${s.fineTuneLr}, no penalty). ` +
+      'Test accuracy: the `slim-<ratio>` models. Speed-up measured on the forward pass (compacted vs full, alternating, median).',
+    table: results.map((r) => ({
+      ratio: r.ratio,
+      channels: r.compaction.batchNormChannels ? `${r.compaction.batchNormChannels.before} → ${r.compaction.batchNormChannels.after}` : null,
+      'removed per layer': Object.entries(r.channelsRemoved)
+        .map(([w, n]) => `${w.replace(/\.weight$/, '')} ${n}`)
+        .join(', '),
+      params: `${r.compaction.params.before} → ${r.compaction.params.after}`,
+      MACs: `${r.compaction.macs.before} → ${r.compaction.macs.after}`,
+      'MACs ×': Number(r.compaction.speedup.toFixed(2)),
+      'measured ×': Number(r.measured.speedup.toFixed(2)),
+      'max |Δlogit|': r.maxLogitDiff.toExponential(1),
+      'val acc pruned': pct(r.accuracyBeforeFineTune),
+      'val acc fine-tuned': pct(r.accuracyAfterFineTune),
+    })),
+    metrics: { ratios: metrics },
+  };
+}
+
 /** Options of the `slimming` method (`inference.slimming`). */
 export interface SlimmingConfig {
   lambda: number;
   scope: PruningScope;
+  /** Global scope: fraction of each layer's channels always kept (at least one channel). */
+  minKeep: number;
   ratios: number[];
   fineTuneEpochs: number;
   fineTuneLr: number;
@@ -272,14 +365,14 @@ export async function fitSlimming(ctx: FitContext): Promise<FitResult & { slimmi
         net,
         ctx.train,
         ctx.validation,
-        { ratio, scope: s.scope, epochs: s.fineTuneEpochs, lr: s.fineTuneLr, batchSize: c.train.batchSize },
+        { ratio, scope: s.scope, minKeep: s.minKeep, epochs: s.fineTuneEpochs, lr: s.fineTuneLr, batchSize: c.train.batchSize },
         ctx.stream.fork(`finetune-${ratio}`),
       );
       results.push(r);
       const described = new Network(r.network.layers, r.network.inputShape, r.network.numClasses, describeSlimming(net.description, r));
       companions.push({ name: `slim-${ratio}`, posterior: new NetworkPosterior('slimming', described) });
     }
-    return { posterior: new NetworkPosterior('slimming', net), history, companions, slimming: results };
+    return { posterior: new NetworkPosterior('slimming', net), history, companions, slimming: results, section: slimmingSection(results, s) };
   } catch (e) {
     for (const p of companions) p.posterior.dispose();
     net.dispose();
