@@ -22,6 +22,7 @@ import { protocolIssues, protocolsSchema } from './protocol-schema.js';
 import { didYouMean } from '../suggest.js';
 import { divergenceIssues, divergenceSchema } from '../bayes/js-divergence.js';
 import { dcffIssues, dcffOptionsSchema } from '../pruning/dcff-config.js';
+import { packnetIssues, packnetOptionsSchema } from '../pruning/packnet-config.js';
 
 /**
  * A name used as a file or directory name (experiment, variant): letters, digits, ".", "_"
@@ -50,7 +51,20 @@ const prior = z.discriminatedUnion('type', [
 ]);
 
 /** Inference methods available in this build (`inference.method`). */
-export const INFERENCE_METHODS = ['vi', 'map', 'swag', 'svgd', 'laplace', 'laplace-last-layer', 'l0', 'spike-slab', 'unit-gates', 'slimming', 'dcff'] as const;
+export const INFERENCE_METHODS = [
+  'vi',
+  'map',
+  'swag',
+  'svgd',
+  'laplace',
+  'laplace-last-layer',
+  'l0',
+  'spike-slab',
+  'unit-gates',
+  'slimming',
+  'dcff',
+  'packnet',
+] as const;
 
 /**
  * Options of the posterior families of issue 4 (`inference.swag`, `inference.svgd`,
@@ -254,6 +268,8 @@ const schema = z
           .default({}),
         /** DCFF (method dcff; src/pruning/dcff-config.ts): ratio / keep per conv layer, temperature schedule, FPGM comparison. */
         dcff: dcffOptionsSchema.default({}),
+        /** PackNet (method packnet; src/pruning/packnet-config.ts): task 2, prune fraction per task, retrain epochs, same-capacity baseline. */
+        packnet: packnetOptionsSchema.default({}),
       })
       .strict()
       .default({}),
@@ -603,6 +619,7 @@ function dropRemoved(v: unknown): unknown {
 const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: string, message: string) => void) => void }[] = [
   { uses: ['pruning.protocols', 'inference.method', 'model.arch'], check: (c, add) => protocolIssues(c).forEach((i) => add(i.path, i.message)) },
   { uses: ['inference.divergence', 'inference.method', 'inference.prior'], check: (c, add) => divergenceIssues(c).forEach((i) => add(i.path, i.message)) },
+  { uses: ['inference.method', 'model.arch', 'model.activation'], check: (c, add) => packnetIssues(c).forEach((i) => add(i.path, i.message)) },
   { uses: ['inference.method', 'model.arch', 'inference.dcff'], check: (c, add) => dcffIssues(c).forEach((i) => add(i.path, i.message)) },
   {
     uses: ['pruning.criteria'],

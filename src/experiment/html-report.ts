@@ -214,6 +214,16 @@ export function runSections(run: RunData): Section[] {
     ],
   });
 
+  // Method sections (PackNet): metrics.json `section`.
+  for (const [name, v] of variants)
+    if (v.section)
+      sections.push({
+        title: `${name}: ${v.section.title}`,
+        blocks: [
+          { kind: 'html', html: `<p>${esc(v.section.text)}</p>` },
+          { kind: 'table', rows: v.section.table },
+        ],
+      });
   sections.push({ title: 'Accuracy and calibration against sparsity', blocks: metricCharts([{ rows }]) });
 
   const units = rows.filter((r) => r.structure === 'units' && r.predictive === 'mc');

@@ -87,6 +87,7 @@ export async function writeReport(dir: string, cfg: ExperimentConfig, manifest: 
     };
   });
   md.push(markdownTable(modelRows), '');
+  for (const r of results) if (r.section) md.push(`## ${r.name}: ${r.section.title}`, '', r.section.text, '', markdownTable(r.section.table), ''); // method sections (PackNet)
 
   md.push('## Accuracy and calibration against sparsity', '');
   md.push(

@@ -18,7 +18,7 @@ import { loadDataset, type LoadedDataset } from '../data/registry.js';
 import { featureSize, subset, type Dataset } from '../data/dataset.js';
 import type { Posterior } from '../inference/posterior.js';
 import type { RandomStream } from '../random.js';
-import { getMethod } from '../inference/methods.js';
+import { getMethod, type MethodSection } from '../inference/methods.js';
 import type { EpochStats } from '../inference/trainer.js';
 import { rootStream } from '../random.js';
 import { toCsv } from '../report/table.js';
@@ -75,6 +75,8 @@ export interface VariantResult {
   /** Set when this model came out of another model's training run (SWAG companions). */
   sharedTrainingWith?: string;
   curves: CurveResult;
+  /** The method's own report section (PackNet), on the main model of its variant. */
+  section?: MethodSection;
 }
 
 export interface RunResult {
@@ -350,6 +352,7 @@ async function runVariant(name: string, cfg: ExperimentConfig, data: LoadedDatas
         history,
         trainSeconds,
         ...(k > 0 ? { sharedTrainingWith: name } : {}),
+        ...(k === 0 && fit.section ? { section: fit.section } : {}),
         // Protocols of issue 10 (src/experiment/protocols.ts): post-hoc rows tagged with their cost, other protocols' rows added.
         curves: await withProtocols(await evaluateModel(m.name, m.posterior, cfg, data, evalSet, stream.fork(k === 0 ? 'eval' : `eval/${m.name}`), sink), {
           name: m.name,
@@ -579,6 +582,7 @@ async function finishRun(
               }
             : null,
           deadInputs: r.curves.deadInputs ?? null,
+          ...(r.section ? { [r.section.key]: r.section.metrics, section: { title: r.section.title, text: r.section.text, table: r.section.table } } : {}),
           // HTML report (src/experiment/html-report.ts): reliability bins and per-layer log α / SNR histograms, pixel map.
           reliability: { dense: r.curves.dense.reliability, threshold: r.curves.threshold?.evaluation.reliability ?? null },
           weightStats: r.curves.threshold?.weightStats ?? null,

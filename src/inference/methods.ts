@@ -20,6 +20,7 @@ import { fitLastLayerLaplace } from './last-layer-laplace.js';
 import { fitGated } from '../bayes/gated-methods.js';
 import { fitSlimming } from '../pruning/slimming.js';
 import { applyDivergence } from '../bayes/js-divergence.js';
+import { fitPackNet } from '../pruning/packnet-method.js';
 import { fitDcff } from '../pruning/dcff.js';
 
 /** Methods whose posterior sits on a point-estimate (Dense) network. */
@@ -45,6 +46,17 @@ export interface FitResult {
    * `<variant>/<name>` (`<name>` for the main model).
    */
   companions?: { name: string; posterior: Posterior }[];
+  /** A method's own results (PackNet's tasks), shown as a section of report.md / report.html and as metrics.json `<key>`. */
+  section?: MethodSection;
+}
+
+/** A report section of one method: a paragraph, a table, and the numbers behind them. */
+export interface MethodSection {
+  key: string;
+  title: string;
+  text: string;
+  table: Record<string, string | number | null>[];
+  metrics: Record<string, unknown>;
 }
 
 export interface InferenceMethod {
@@ -150,6 +162,12 @@ registerMethod({
   description:
     'DCFF: conv filters fused under temperature-annealed inter-similarity distributions, kept by a KL criterion, trained from scratch and compacted; FPGM at the same MACs beside it (Lin et al. 2023); inference.dcff',
   fit: fitDcff,
+});
+
+registerMethod({
+  name: 'packnet',
+  description: 'PackNet: tasks packed into one network by pruning and freezing, task-specific masks (Mallya & Lazebnik 2018); inference.packnet',
+  fit: fitPackNet,
 });
 
 /** Names of the registered inference methods. */

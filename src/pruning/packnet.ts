@@ -132,10 +132,13 @@ export class PackNet {
   }
 
   /**
-   * Adds a task: train the free weights and a new head on `train`, prune `pruneFraction`
-   * of them (unless `prune` is false, e.g. for the last task), retrain, freeze.
+   * Adds a task: train the free weights and a new head on `train`, prune a fraction of them
+   * (`prune`: true = `opts.pruneFraction`, false = none, e.g. for the last task, or a number
+   * in [0, 1), this task's own fraction), retrain, freeze.
    */
-  addTask(name: string, train: Dataset, test: Dataset, stream: RandomStream, prune = true): TaskResult {
+  addTask(name: string, train: Dataset, test: Dataset, stream: RandomStream, prune: boolean | number = true): TaskResult {
+    const fraction = prune === true ? this.opts.pruneFraction : prune === false ? 0 : prune;
+    if (!(fraction >= 0 && fraction < 1)) throw new Error(`packnet: the prune fraction of task "${name}" must be in [0, 1), got ${fraction}`);
     if (featureSize(train) !== this.inFeatures) throw new Error(`packnet: task "${name}" has ${featureSize(train)} features, the network ${this.inFeatures}`);
     if (this.tasks >= BLOCKED - 1) throw new Error('packnet: too many tasks');
     const t = ++this.tasks;
@@ -224,15 +227,15 @@ export class PackNet {
     this.heads.push(head);
     fit(o.epochs, 'train');
     const accuracyTrained = evalNow();
-    if (prune && o.pruneFraction > 0) {
-      // Per layer: of the weights trained for t, the pruneFraction smallest |w| go back to free (value 0).
+    if (fraction > 0) {
+      // Per layer: of the weights trained for t, the `fraction` smallest |w| go back to free (value 0).
       const keep = trainable.map((v, l) => {
         const d = v.dataSync();
         const ow = this.owner[l]!;
         const mine: number[] = [];
         for (let i = 0; i < ow.length; i++) if (ow[i] === t) mine.push(i);
         mine.sort((a, b) => Math.abs(d[a]!) - Math.abs(d[b]!) || a - b);
-        const cut = Math.round(o.pruneFraction * mine.length);
+        const cut = Math.round(fraction * mine.length);
         const k = new Float32Array(ow.length);
         mine.forEach((i, r) => {
           if (r < cut) {
