@@ -8,6 +8,7 @@ import { linePlot, type LineSeries } from '../report/svg.js';
 import { markdownTable, type Row } from '../report/table.js';
 import type { CurveResult, CurveRow } from './curves.js';
 import { allCurveRows, type ProtocolRow } from './protocols.js';
+import { unitProtocolTable } from './unit-protocol-report.js';
 
 type AnyRow = CurveRow & Partial<ProtocolRow>;
 
@@ -26,6 +27,7 @@ export function protocolSection(results: { name: string; curves: CurveResult }[]
       'Cost: epochs and optimizer steps spent in total (the pretraining included where the protocol starts from the trained model), wall time, and training multiply-adds implied by the masks (3 × examples × kept weights × MACs per weight, ×2 for mean-field layers), also as a fraction of dense training on the same examples.',
     '',
   );
+  md.push(...unitProtocolTable(results)); // structured (pruning.units) points: post-hoc beside fine-tuned (src/experiment/unit-protocol-report.ts)
   const multi = results.length > 1;
   const key = (m: string, x: AnyRow) =>
     [multi ? m : null, protocolOf(x), x.criterion, x.structure === 'weights' ? null : x.structure].filter((v) => v !== null).join(' · ');

@@ -6,7 +6,8 @@
  * - `post-hoc`: the curves of `curves.ts` (train once, mask, evaluate); always computed;
  * - `fine-tune`: each operating point's masked model trained `epochs` more epochs with its
  *   mask fixed (ShrinkBench), Adam at a constant `lr`; a Bayesian network keeps doing VI
- *   (the ELBO over the kept weights);
+ *   (the ELBO over the kept weights); the structured points of `pruning.units` too (rows
+ *   with structure `units` and their `unitRatio`);
  * - `iterative`: prune the remaining weights in `rounds` geometric steps to the largest
  *   target (Han et al. 2015), fine-tuning `epochs` after each, re-scoring each time; the
  *   targets of `pruning.sparsities` are steps of the same trajectory and are evaluated there;
@@ -37,6 +38,7 @@ import type { Layer } from '../nn/layer.js';
 import type { MaskSet, Network } from '../nn/network.js';
 import { masksAtSparsity } from '../pruning/masks.js';
 import { nmMasks } from '../pruning/nm.js';
+import { unitMasksAtRatio, unitScores } from '../pruning/structured.js';
 import { layerDensities, randomMasks, riglDropFraction, riglUpdateLayer } from '../pruning/rigl.js';
 import { intersectMasks, iterativeSparsities, lotteryTicket, restoreVariables, snapshotVariables, zhuGuptaSparsity } from '../pruning/schedules.js';
 import { inputHessian, sparseGptLayer } from '../pruning/sparsegpt.js';
@@ -159,7 +161,7 @@ function evaluateRows(
   posterior: Posterior,
   masks: MaskSet | null,
   key: string,
-  point: { protocol: string; criterion: string; scope: CurveRow['scope']; targetSparsity: number | null; structure?: string },
+  point: { protocol: string; criterion: string; scope: CurveRow['scope']; targetSparsity: number | null; structure?: string; unitRatio?: number },
   cost: ProtocolCost,
 ): ProtocolRow[] {
   const saved = posterior.getMasks();
@@ -179,7 +181,7 @@ function evaluateRows(
       criterion: point.criterion,
       scope: point.scope,
       structure: point.structure ?? 'weights',
-      unitRatio: null,
+      unitRatio: point.unitRatio ?? null,
       targetSparsity: point.targetSparsity,
       ...sparsityColumns(report),
       ...evaluationColumns(e, predictive),
@@ -275,6 +277,23 @@ async function fineTune(ctx: ProtocolContext, p: Spec<'fine-tune'>): Promise<Pro
           ),
         );
         ctx.log?.(`fine-tune ${c} @ ${(100 * s).toFixed(1)}%: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
+      } finally {
+        net.setMasks(null);
+        restoreVariables(net, snap);
+      }
+    }
+    // The structured points of pruning.units (whole filters / units removed, e.g. FPGM vs filter norms) are fine-tuned too.
+    const u = ctx.cfg.pruning.units;
+    for (const ratio of u?.ratios ?? []) {
+      const { masks } = unitMasksAtRatio(net, unitScores(net, scores, u!.aggregate, u!.layers), ratio, u!.scope);
+      net.setMasks(masks);
+      try {
+        const seconds = await trainFor(net, ctx.train, opts, ctx.stream.fork(`fine-tune/${c}/units-${ratio}`));
+        const cost = base.clone();
+        cost.addTraining(p.epochs, ctx.train.n, opts.batchSize, masks, seconds);
+        const point = { protocol: 'fine-tune', criterion: c, scope: u!.scope, targetSparsity: null, structure: 'units', unitRatio: ratio };
+        rows.push(...evaluateRows(ctx, posterior, masks, `fine-tune/${c}/units-${ratio}`, point, cost.snapshot()));
+        ctx.log?.(`fine-tune ${c} @ ${(100 * ratio).toFixed(1)}% of units: acc ${(100 * rows.at(-2)!.accuracy).toFixed(2)}%`);
       } finally {
         net.setMasks(null);
         restoreVariables(net, snap);
