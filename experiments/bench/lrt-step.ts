@@ -177,7 +177,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const torch = findTorch();
 // `ours` runs with the fused paths of src/nn/fused (the default), `composed` with all of them off.
 const defaults: FusedPaths = { ...fusedPaths };
-const allOff: FusedPaths = { sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false, copyFreeIdentity: false };
+const allOff = Object.fromEntries(Object.keys(defaults).map((k) => [k, false])) as unknown as FusedPaths;
 const ours = makeOurs();
 const composed = flag('no-composed') ? null : makeOurs();
 const raw = makeRaw();

@@ -24,6 +24,7 @@ import { newVariable } from '../nn/names.js';
 import { RandomStream } from '../random.js';
 import { weightStructure, type UnitStructure } from '../nn/structure.js';
 import type { PriorSpec } from './priors.js';
+import { expOp } from '../nn/fused/exp.js';
 import { MeanFieldLayer } from './mean-field.js';
 
 export interface LrtConv2dOptions extends ConvOptions {
@@ -62,7 +63,7 @@ export class LrtConv2d extends MeanFieldLayer implements Layer {
     return tf.tidy(() => {
       const s = this.geometry.stride;
       const theta = this.mask.apply(this.theta);
-      const sigma2 = this.mask.apply(tf.exp(this.logSigma2));
+      const sigma2 = this.mask.apply(expOp(this.logSigma2));
       return { mean: tf.add(conv(x, theta, s), this.b) as tf.Tensor4D, variance: conv(tf.square(x), sigma2, s) };
     });
   }
@@ -72,7 +73,7 @@ export class LrtConv2d extends MeanFieldLayer implements Layer {
       const s = this.geometry.stride;
       const mean = tf.add(conv(x, this.mask.apply(this.theta), s), this.b);
       if (!opts.sample) return mean;
-      return this.lrtSample(mean, conv(tf.square(x), this.mask.apply(tf.exp(this.logSigma2)), s), opts.stream);
+      return this.lrtSample(mean, conv(tf.square(x), this.mask.apply(expOp(this.logSigma2)), s), opts.stream);
     });
   }
 

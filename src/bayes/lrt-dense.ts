@@ -22,6 +22,7 @@ import type { RandomStream } from '../random.js';
 import { newVariable } from '../nn/names.js';
 import type { PriorSpec } from './priors.js';
 import { MeanFieldLayer } from './mean-field.js';
+import { expOp } from '../nn/fused/exp.js';
 
 export interface LrtDenseOptions {
   name: string;
@@ -74,7 +75,7 @@ export class LrtDense extends MeanFieldLayer implements Layer {
    */
   preActivationMoments(x: tf.Tensor): { mean: tf.Tensor; variance: tf.Tensor } {
     const mean = this.preActivationMean(x);
-    const sigma2 = this.mask.apply(tf.exp(this.logSigma2)) as tf.Tensor2D;
+    const sigma2 = this.mask.apply(expOp(this.logSigma2)) as tf.Tensor2D; // SIMD exp on wasm (src/nn/fused/exp.ts)
     return { mean, variance: tf.matMul(tf.square(x as tf.Tensor2D), sigma2) };
   }
 }

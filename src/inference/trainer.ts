@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
 import { FusedAdamOptimizer } from '../nn/fused/adam.js';
+import { meanFieldStepPlan } from '../nn/fused/mean-field-step.js';
 import type { Network } from '../nn/network.js';
 import type { RandomStream } from '../random.js';
 import { klBeta, learningRate, type KlWarmup, type LrSchedule } from './schedules.js';
@@ -132,6 +133,7 @@ export class Trainer {
     const steps = Math.ceil(data.n / opts.batchSize);
     const vars = net.variables();
     const bayes = net.isBayesian;
+    const fused = bayes ? meanFieldStepPlan(net, this.optimizer) : null;
     const every = hooks.stepEvery ?? 10;
     // Running sums stay on the device; they are read once per `every` steps and at the end.
     let sums = tf.zeros([4]); // loss, nll, kl, correct
@@ -143,25 +145,36 @@ export class Trainer {
       const x = tf.tensor(b.x, [b.size, ...data.shape]);
       const yIdx = tf.tensor1d(b.y, 'int32');
       let parts: tf.Tensor | undefined;
-      this.optimizer.minimize(
-        () => {
-          const logits = net.forward(x, { sample: true, stream: noise, training: true });
-          const nll = tf.mean(tf.neg(tf.sum(tf.mul(tf.oneHot(yIdx, net.numClasses), tf.logSoftmax(logits)), 1)));
-          const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yIdx), 'float32'));
-          let loss: tf.Scalar = nll as tf.Scalar;
-          let kl: tf.Tensor = tf.scalar(0);
-          if (bayes) {
-            kl = net.kl({ stream: noise });
-            if (klScale > 0) loss = tf.add(nll, tf.mul(kl, klScale)) as tf.Scalar;
-          }
-          const penalty = net.penalty(); // layer regularizers, e.g. network slimming's λ·Σ|γ| (src/nn/batchnorm.ts)
-          if (penalty) loss = tf.add(loss, penalty) as tf.Scalar;
-          parts = tf.keep(tf.stack([loss, nll, kl, correct]));
-          return loss;
-        },
-        false,
-        vars,
-      );
+      // The loss and its parts; `kl` gives the KL that goes through the tape.
+      const objective = (kl: () => tf.Scalar): tf.Scalar => {
+        const logits = net.forward(x, { sample: true, stream: noise, training: true });
+        const nll = tf.mean(tf.neg(tf.sum(tf.mul(tf.oneHot(yIdx, net.numClasses), tf.logSoftmax(logits)), 1)));
+        const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yIdx), 'float32'));
+        let loss: tf.Scalar = nll as tf.Scalar;
+        let klValue: tf.Tensor = tf.scalar(0);
+        if (bayes) {
+          klValue = kl();
+          if (klScale > 0) loss = tf.add(nll, tf.mul(klValue, klScale)) as tf.Scalar;
+        }
+        const penalty = net.penalty(); // layer regularizers, e.g. network slimming's λ·Σ|γ| (src/nn/batchnorm.ts)
+        if (penalty) loss = tf.add(loss, penalty) as tf.Scalar;
+        parts = tf.keep(tf.stack([loss, nll, klValue, correct]));
+        return loss;
+      };
+      if (fused) {
+        // Mean-field layers' KL, its gradient and Adam in one kernel per layer (src/nn/fused/mean-field-step.ts).
+        const opt = this.optimizer as FusedAdamOptimizer;
+        const tapeParts = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => objective(() => fused.restKl({ stream: noise })), vars);
+          value.dispose();
+          return grads;
+        });
+        const klFused = opt.applyGradientsWithKl(tapeParts, fused.groups, klScale);
+        tf.dispose(tapeParts);
+        const withKl = tf.tidy(() => tf.add(parts!, tf.stack([klScale > 0 ? tf.mul(klFused, klScale) : tf.scalar(0), tf.scalar(0), klFused, tf.scalar(0)])));
+        tf.dispose([parts!, klFused]);
+        parts = withKl;
+      } else this.optimizer.minimize(() => objective(() => net.kl({ stream: noise })), false, vars);
       const next = tf.add(sums, parts!);
       tf.dispose([sums, x, yIdx, parts!]);
       sums = next;

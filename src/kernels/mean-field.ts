@@ -29,6 +29,10 @@ export interface MeanFieldWasm {
     epsilon: number,
     negLr: number,
   ): void;
+  /** KL + gradient + Adam of one mean-field weight (see mean-field.wat `klAdam`); returns the KL. */
+  klAdam(io: number, n4: number, prior: number, twoSigma2: number, scale: number, constants: number): number;
+  /** n standard normal draws into dst from the four lane seeds (xoshiro128** per lane, Box–Muller). */
+  normal(dst: number, n: number, k0: number, k1: number, k2: number, k3: number): void;
   /** Elementwise ln / exp of n entries (n a multiple of 4), for tests of the approximations. */
   log4(src: number, dst: number, n: number): void;
   exp4(src: number, dst: number, n: number): void;

@@ -49,6 +49,96 @@
     (f32x4.mul (local.get $p)
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23))))
 
+  ;; sin and cos of h for |h| ≤ π/2 (Taylor to h^11 / h^12: error < 6e-8).
+  (func $sin4 (param $h v128) (result v128)
+    (local $h2 v128) (local $p v128)
+    (local.set $h2 (f32x4.mul (local.get $h) (local.get $h)))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 2.7557319e-6)) (f32x4.mul (local.get $h2) (f32x4.splat (f32.const -2.5052108e-8)))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -1.9841270e-4)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 8.3333333e-3)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -0.16666667)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (f32x4.mul (local.get $h) (local.get $p)))
+  (func $cos4 (param $h v128) (result v128)
+    (local $h2 v128) (local $p v128)
+    (local.set $h2 (f32x4.mul (local.get $h) (local.get $h)))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -2.7557319e-7)) (f32x4.mul (local.get $h2) (f32x4.splat (f32.const 2.0876757e-9)))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 2.4801587e-5)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -1.3888889e-3)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 0.041666668)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -0.5)) (f32x4.mul (local.get $h2) (local.get $p))))
+    (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $h2) (local.get $p))))
+
+  ;; splitmix32 finalizer of each lane.
+  (func $mix4 (param $z v128) (result v128)
+    (local.set $z (i32x4.mul (v128.xor (local.get $z) (i32x4.shr_u (local.get $z) (i32.const 16))) (i32x4.splat (i32.const 0x85ebca6b))))
+    (local.set $z (i32x4.mul (v128.xor (local.get $z) (i32x4.shr_u (local.get $z) (i32.const 13))) (i32x4.splat (i32.const 0xc2b2ae35))))
+    (v128.xor (local.get $z) (i32x4.shr_u (local.get $z) (i32.const 16))))
+
+  ;; n standard normal draws into dst: four independent xoshiro128** generators (one per lane,
+  ;; their states from splitmix32 of the lane seeds k0..k3), Box–Muller on pairs of uniforms
+  ;; u1 ∈ (0, 1), u2 ∈ [0, 1): √(−2 ln u1)·(cos 2πu2, sin 2πu2), 8 values per round.
+  (func (export "normal") (param $dst i32) (param $n i32) (param $k0 i32) (param $k1 i32) (param $k2 i32) (param $k3 i32)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $t v128) (local $r v128) (local $u1 v128) (local $u2 v128)
+    (local $rad v128) (local $h v128) (local $sh v128) (local $ch v128) (local $za v128) (local $zb v128) (local $i i32) (local $o i32) (local $left i32)
+    (local.set $t (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (local.get $k0)) (local.get $k1)) (local.get $k2)) (local.get $k3)))
+    (local.set $t (i32x4.add (local.get $t) (i32x4.splat (i32.const 0x9e3779b9))))
+    (local.set $s0 (call $mix4 (local.get $t)))
+    (local.set $t (i32x4.add (local.get $t) (i32x4.splat (i32.const 0x9e3779b9))))
+    (local.set $s1 (call $mix4 (local.get $t)))
+    (local.set $t (i32x4.add (local.get $t) (i32x4.splat (i32.const 0x9e3779b9))))
+    (local.set $s2 (call $mix4 (local.get $t)))
+    (local.set $t (i32x4.add (local.get $t) (i32x4.splat (i32.const 0x9e3779b9))))
+    (local.set $s3 (call $mix4 (local.get $t)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      ;; two xoshiro128** outputs per lane: r = rotl(s1·5, 7)·9, then the state update
+      (local.set $r (i32x4.mul (local.get $s1) (i32x4.splat (i32.const 5))))
+      (local.set $r (i32x4.mul (v128.or (i32x4.shl (local.get $r) (i32.const 7)) (i32x4.shr_u (local.get $r) (i32.const 25))) (i32x4.splat (i32.const 9))))
+      (local.set $u1 (f32x4.mul (f32x4.add (f32x4.convert_i32x4_s (i32x4.shr_u (local.get $r) (i32.const 8))) (f32x4.splat (f32.const 0.5)))
+                                (f32x4.splat (f32.const 5.9604645e-8))))
+      (local.set $t (i32x4.shl (local.get $s1) (i32.const 9)))
+      (local.set $s2 (v128.xor (local.get $s2) (local.get $s0)))
+      (local.set $s3 (v128.xor (local.get $s3) (local.get $s1)))
+      (local.set $s1 (v128.xor (local.get $s1) (local.get $s2)))
+      (local.set $s0 (v128.xor (local.get $s0) (local.get $s3)))
+      (local.set $s2 (v128.xor (local.get $s2) (local.get $t)))
+      (local.set $s3 (v128.or (i32x4.shl (local.get $s3) (i32.const 11)) (i32x4.shr_u (local.get $s3) (i32.const 21))))
+      (local.set $r (i32x4.mul (local.get $s1) (i32x4.splat (i32.const 5))))
+      (local.set $r (i32x4.mul (v128.or (i32x4.shl (local.get $r) (i32.const 7)) (i32x4.shr_u (local.get $r) (i32.const 25))) (i32x4.splat (i32.const 9))))
+      (local.set $u2 (f32x4.mul (f32x4.convert_i32x4_s (i32x4.shr_u (local.get $r) (i32.const 8))) (f32x4.splat (f32.const 5.9604645e-8))))
+      (local.set $t (i32x4.shl (local.get $s1) (i32.const 9)))
+      (local.set $s2 (v128.xor (local.get $s2) (local.get $s0)))
+      (local.set $s3 (v128.xor (local.get $s3) (local.get $s1)))
+      (local.set $s1 (v128.xor (local.get $s1) (local.get $s2)))
+      (local.set $s0 (v128.xor (local.get $s0) (local.get $s3)))
+      (local.set $s2 (v128.xor (local.get $s2) (local.get $t)))
+      (local.set $s3 (v128.or (i32x4.shl (local.get $s3) (i32.const 11)) (i32x4.shr_u (local.get $s3) (i32.const 21))))
+      ;; angle 2πu2 − π = 2h, h = π(u2 − ½) ∈ [−π/2, π/2): cos 2h = 1 − 2 sin²h, sin 2h = 2 sin h cos h
+      (local.set $rad (f32x4.sqrt (f32x4.mul (call $log4 (local.get $u1)) (f32x4.splat (f32.const -2)))))
+      (local.set $h (f32x4.mul (f32x4.sub (local.get $u2) (f32x4.splat (f32.const 0.5))) (f32x4.splat (f32.const 3.14159265))))
+      (local.set $sh (call $sin4 (local.get $h)))
+      (local.set $ch (call $cos4 (local.get $h)))
+      (local.set $za (f32x4.mul (local.get $rad) (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (f32x4.add (local.get $sh) (local.get $sh)) (local.get $sh)))))
+      (local.set $zb (f32x4.mul (local.get $rad) (f32x4.mul (f32x4.add (local.get $sh) (local.get $sh)) (local.get $ch))))
+      (local.set $o (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+      (local.set $left (i32.sub (local.get $n) (local.get $i)))
+      (if (i32.ge_u (local.get $left) (i32.const 8))
+        (then
+          (v128.store (local.get $o) (local.get $za))
+          (v128.store offset=16 (local.get $o) (local.get $zb)))
+        (else
+          ;; the last < 8 values, lane by lane
+          (if (i32.gt_u (local.get $left) (i32.const 0)) (then (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $za)))))
+          (if (i32.gt_u (local.get $left) (i32.const 1)) (then (f32.store offset=4 (local.get $o) (f32x4.extract_lane 1 (local.get $za)))))
+          (if (i32.gt_u (local.get $left) (i32.const 2)) (then (f32.store offset=8 (local.get $o) (f32x4.extract_lane 2 (local.get $za)))))
+          (if (i32.gt_u (local.get $left) (i32.const 3)) (then (f32.store offset=12 (local.get $o) (f32x4.extract_lane 3 (local.get $za)))))
+          (if (i32.gt_u (local.get $left) (i32.const 4)) (then (f32.store offset=16 (local.get $o) (f32x4.extract_lane 0 (local.get $zb)))))
+          (if (i32.gt_u (local.get $left) (i32.const 5)) (then (f32.store offset=20 (local.get $o) (f32x4.extract_lane 1 (local.get $zb)))))
+          (if (i32.gt_u (local.get $left) (i32.const 6)) (then (f32.store offset=24 (local.get $o) (f32x4.extract_lane 2 (local.get $zb)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $next))))
+
   (func (export "log4") (param $src i32) (param $dst i32) (param $n i32)
     (local $i i32)
     (block $done (loop $next
@@ -67,45 +157,141 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $next))))
 
+;; The sparse-VD KL of four entries: its terms, ∂/∂θ and ∂/∂log σ² (before any mask).
+  (func $kl4 (param $w v128) (param $lsv v128) (result v128 v128 v128)
+    (local $t v128) (local $r v128) (local $in v128) (local $la v128) (local $e v128) (local $s v128)
+    (local $term v128) (local $g v128) (local $es v128)
+    (local.set $t (f32x4.add (f32x4.mul (local.get $w) (local.get $w)) (f32x4.splat (f32.const 1e-8))))
+    (local.set $r (f32x4.sub (local.get $lsv) (call $log4 (local.get $t))))
+    (local.set $in (v128.and (f32x4.le (local.get $r) (f32x4.splat (f32.const 8))) (f32x4.ge (local.get $r) (f32x4.splat (f32.const -8)))))
+    (local.set $la (f32x4.min (f32x4.max (local.get $r) (f32x4.splat (f32.const -8))) (f32x4.splat (f32.const 8))))
+    (local.set $e (call $exp4 (f32x4.neg (local.get $la))))
+    ;; s = σ(k2 + k3·la) = 1 / (1 + es), es = e^(−k2 − k3·la); s(1 − s) = es·s² (no cancellation near s = 1)
+    (local.set $es (call $exp4 (f32x4.sub (f32x4.splat (f32.const -1.8732)) (f32x4.mul (local.get $la) (f32x4.splat (f32.const 1.48695))))))
+    (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $es))))
+    ;; k1 − k1·s + ½·ln(1 + e)
+    (local.set $term (f32x4.add
+      (f32x4.sub (f32x4.splat (f32.const 0.63576)) (f32x4.mul (local.get $s) (f32x4.splat (f32.const 0.63576))))
+      (f32x4.mul (call $log4 (f32x4.add (local.get $e) (f32x4.splat (f32.const 1)))) (f32x4.splat (f32.const 0.5)))))
+    ;; g = −k1·k3·s(1 − s) − ½·e/(1 + e), 0 where clipped
+    (local.set $g (f32x4.sub
+      (f32x4.mul (f32x4.mul (local.get $es) (f32x4.mul (local.get $s) (local.get $s))) (f32x4.splat (f32.const -0.945343))) ;; −k1·k3
+      (f32x4.div (f32x4.mul (local.get $e) (f32x4.splat (f32.const 0.5))) (f32x4.add (local.get $e) (f32x4.splat (f32.const 1))))))
+    (local.set $g (v128.and (local.get $g) (local.get $in)))
+    ;; ∂/∂θ = g·(−2θ)/t
+    (local.get $term)
+    (f32x4.div (f32x4.mul (local.get $g) (f32x4.mul (local.get $w) (f32x4.splat (f32.const -2)))) (local.get $t))
+    (local.get $g))
+
+  ;; Σ of the four lanes of a float32 vector added to a float64 pair.
+  (func $acc (param $sum v128) (param $term v128) (result v128)
+    (f64x2.add
+      (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $term)))
+      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $term) (local.get $term)))))
+
   ;; KL of entries [0, n4) (n4 a multiple of 4); mask = 0: no mask, else a 0/1 float32 array.
   (func (export "kl") (param $th i32) (param $ls i32) (param $mask i32) (param $gt i32) (param $gl i32) (param $n4 i32) (result f64)
-    (local $i i32) (local $o i32) (local $sum v128)
-    (local $w v128) (local $t v128) (local $r v128) (local $in v128) (local $la v128) (local $e v128) (local $s v128)
-    (local $term v128) (local $g v128) (local $keep v128) (local $es v128)
+    (local $i i32) (local $o i32) (local $sum v128) (local $term v128) (local $gth v128) (local $g v128) (local $keep v128)
     (local.set $sum (f64x2.splat (f64.const 0)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
       (local.set $o (i32.shl (local.get $i) (i32.const 2)))
-      (local.set $w (v128.load (i32.add (local.get $th) (local.get $o))))
-      (local.set $t (f32x4.add (f32x4.mul (local.get $w) (local.get $w)) (f32x4.splat (f32.const 1e-8))))
-      (local.set $r (f32x4.sub (v128.load (i32.add (local.get $ls) (local.get $o))) (call $log4 (local.get $t))))
-      (local.set $in (v128.and (f32x4.le (local.get $r) (f32x4.splat (f32.const 8))) (f32x4.ge (local.get $r) (f32x4.splat (f32.const -8)))))
-      (local.set $la (f32x4.min (f32x4.max (local.get $r) (f32x4.splat (f32.const -8))) (f32x4.splat (f32.const 8))))
-      (local.set $e (call $exp4 (f32x4.neg (local.get $la))))
-      ;; s = σ(k2 + k3·la) = 1 / (1 + es), es = e^(−k2 − k3·la); s(1 − s) = es·s² (no cancellation near s = 1)
-      (local.set $es (call $exp4 (f32x4.sub (f32x4.splat (f32.const -1.8732)) (f32x4.mul (local.get $la) (f32x4.splat (f32.const 1.48695))))))
-      (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $es))))
-      ;; k1 − k1·s + ½·ln(1 + e)
-      (local.set $term (f32x4.add
-        (f32x4.sub (f32x4.splat (f32.const 0.63576)) (f32x4.mul (local.get $s) (f32x4.splat (f32.const 0.63576))))
-        (f32x4.mul (call $log4 (f32x4.add (local.get $e) (f32x4.splat (f32.const 1)))) (f32x4.splat (f32.const 0.5)))))
-      ;; g = −k1·k3·s(1 − s) − ½·e/(1 + e), 0 where clipped
-      (local.set $g (f32x4.sub
-        (f32x4.mul (f32x4.mul (local.get $es) (f32x4.mul (local.get $s) (local.get $s))) (f32x4.splat (f32.const -0.945343))) ;; −k1·k3
-        (f32x4.div (f32x4.mul (local.get $e) (f32x4.splat (f32.const 0.5))) (f32x4.add (local.get $e) (f32x4.splat (f32.const 1))))))
-      (local.set $g (v128.and (local.get $g) (local.get $in)))
+      (call $kl4 (v128.load (i32.add (local.get $th) (local.get $o))) (v128.load (i32.add (local.get $ls) (local.get $o))))
+      (local.set $g)
+      (local.set $gth)
+      (local.set $term)
       (if (local.get $mask)
         (then
           (local.set $keep (f32x4.ne (v128.load (i32.add (local.get $mask) (local.get $o))) (f32x4.splat (f32.const 0))))
           (local.set $g (v128.and (local.get $g) (local.get $keep)))
+          (local.set $gth (v128.and (local.get $gth) (local.get $keep)))
           (local.set $term (v128.and (local.get $term) (local.get $keep)))))
       (v128.store (i32.add (local.get $gl) (local.get $o)) (local.get $g))
-      ;; ∂/∂θ = g·(−2θ)/t
-      (v128.store (i32.add (local.get $gt) (local.get $o))
-        (f32x4.div (f32x4.mul (local.get $g) (f32x4.mul (local.get $w) (f32x4.splat (f32.const -2)))) (local.get $t)))
-      (local.set $sum (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $term))))
-      (local.set $sum (f64x2.add (local.get $sum)
-        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $term) (local.get $term)))))
+      (v128.store (i32.add (local.get $gt) (local.get $o)) (local.get $gth))
+      (local.set $sum (call $acc (local.get $sum) (local.get $term)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))
+
+  ;; One Adam step of four entries (as the "adam" export: each operation rounded to float32).
+  (func $adam4 (param $x v128) (param $m v128) (param $v v128) (param $gi v128) (param $p i32) (result v128 v128 v128)
+    (local $m1 v128) (local $v1 v128)
+    (local.set $m1 (f32x4.add (f32x4.mul (local.get $m) (v128.load offset=0 (local.get $p))) (f32x4.mul (local.get $gi) (v128.load offset=16 (local.get $p)))))
+    (local.set $v1 (f32x4.add (f32x4.mul (local.get $v) (v128.load offset=32 (local.get $p)))
+                              (f32x4.mul (f32x4.mul (local.get $gi) (local.get $gi)) (v128.load offset=48 (local.get $p)))))
+    (f32x4.add
+      (f32x4.mul
+        (f32x4.div (f32x4.div (local.get $m1) (v128.load offset=64 (local.get $p)))
+                   (f32x4.add (f32x4.sqrt (f32x4.div (local.get $v1) (v128.load offset=80 (local.get $p)))) (v128.load offset=96 (local.get $p))))
+        (v128.load offset=112 (local.get $p)))
+      (local.get $x))
+    (local.get $m1)
+    (local.get $v1))
+
+  ;; The training update of one mean-field weight in one pass over n4 entries (a multiple of 4):
+  ;; the KL of (θ, log σ²) (sparse-VD when prior = 0; Gaussian N(0, s²) when prior = 1, with
+  ;; gs = 2s²; entries the mask removes contribute nothing), its gradient times `scale` added to
+  ;; the data gradients gθ, g log σ² (when scale ≠ 0), and Adam's update of θ and log σ² with
+  ;; their moments. `p` points at 8 float32x4 splats of Adam's constants (b1 c1 b2 c2 a1 a2 eps nlr).
+  ;; io points at 15 i32 pointers (byte offsets 0..56): θ, log σ², mask (0: none), gθ, g log σ², mθ, vθ,
+  ;; m log σ², v log σ², then the outputs θ', log σ²', mθ', vθ', m log σ²', v log σ²'. Returns the KL (float64 sum of the terms).
+  (func (export "klAdam") (param $io i32) (param $n4 i32) (param $prior i32) (param $gs f32) (param $scale f32) (param $p i32) (result f64)
+    (local $i i32) (local $o i32) (local $sum v128) (local $term v128) (local $gth v128) (local $g v128) (local $keep v128)
+    (local $w v128) (local $lsv v128) (local $sc v128) (local $ev v128) (local $gsv v128) (local $mask i32) (local $use i32)
+    (local $x1 v128) (local $m1 v128) (local $v1 v128) (local $dth v128) (local $dg v128)
+    (local.set $sum (f64x2.splat (f64.const 0)))
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (local.set $gsv (f32x4.splat (local.get $gs)))
+    (local.set $mask (i32.load offset=8 (local.get $io)))
+    (local.set $use (f32.ne (local.get $scale) (f32.const 0)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $w (v128.load (i32.add (i32.load offset=0 (local.get $io)) (local.get $o))))
+      (local.set $lsv (v128.load (i32.add (i32.load offset=4 (local.get $io)) (local.get $o))))
+      (if (local.get $prior)
+        (then
+          ;; Gaussian: −½·log σ² + (σ² + θ²)/(2s²);  ∂/∂log σ² = −½ + σ²/(2s²),  ∂/∂θ = 2θ/(2s²)
+          (local.set $ev (call $exp4 (local.get $lsv)))
+          (local.set $term (f32x4.add (f32x4.mul (local.get $lsv) (f32x4.splat (f32.const -0.5)))
+                                      (f32x4.div (f32x4.add (local.get $ev) (f32x4.mul (local.get $w) (local.get $w))) (local.get $gsv))))
+          (local.set $gth (f32x4.div (f32x4.add (local.get $w) (local.get $w)) (local.get $gsv)))
+          (local.set $g (f32x4.add (f32x4.splat (f32.const -0.5)) (f32x4.div (local.get $ev) (local.get $gsv)))))
+        (else
+          (call $kl4 (local.get $w) (local.get $lsv))
+          (local.set $g)
+          (local.set $gth)
+          (local.set $term)))
+      (if (local.get $mask)
+        (then
+          (local.set $keep (f32x4.ne (v128.load (i32.add (local.get $mask) (local.get $o))) (f32x4.splat (f32.const 0))))
+          (local.set $g (v128.and (local.get $g) (local.get $keep)))
+          (local.set $gth (v128.and (local.get $gth) (local.get $keep)))
+          (local.set $term (v128.and (local.get $term) (local.get $keep)))))
+      (local.set $sum (call $acc (local.get $sum) (local.get $term)))
+      ;; total gradients: data gradient + KL gradient·scale (float32 mul, then add, as the tape computes them)
+      (local.set $dth (v128.load (i32.add (i32.load offset=12 (local.get $io)) (local.get $o))))
+      (local.set $dg (v128.load (i32.add (i32.load offset=16 (local.get $io)) (local.get $o))))
+      (if (local.get $use)
+        (then
+          (local.set $dth (f32x4.add (local.get $dth) (f32x4.mul (local.get $gth) (local.get $sc))))
+          (local.set $dg (f32x4.add (local.get $dg) (f32x4.mul (local.get $g) (local.get $sc))))))
+      (call $adam4 (local.get $w) (v128.load (i32.add (i32.load offset=20 (local.get $io)) (local.get $o)))
+                   (v128.load (i32.add (i32.load offset=24 (local.get $io)) (local.get $o))) (local.get $dth) (local.get $p))
+      (local.set $v1)
+      (local.set $m1)
+      (local.set $x1)
+      (v128.store (i32.add (i32.load offset=36 (local.get $io)) (local.get $o)) (local.get $x1))
+      (v128.store (i32.add (i32.load offset=44 (local.get $io)) (local.get $o)) (local.get $m1))
+      (v128.store (i32.add (i32.load offset=48 (local.get $io)) (local.get $o)) (local.get $v1))
+      (call $adam4 (local.get $lsv) (v128.load (i32.add (i32.load offset=28 (local.get $io)) (local.get $o)))
+                   (v128.load (i32.add (i32.load offset=32 (local.get $io)) (local.get $o))) (local.get $dg) (local.get $p))
+      (local.set $v1)
+      (local.set $m1)
+      (local.set $x1)
+      (v128.store (i32.add (i32.load offset=40 (local.get $io)) (local.get $o)) (local.get $x1))
+      (v128.store (i32.add (i32.load offset=52 (local.get $io)) (local.get $o)) (local.get $m1))
+      (v128.store (i32.add (i32.load offset=56 (local.get $io)) (local.get $o)) (local.get $v1))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $next)))
     (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))

@@ -4,17 +4,20 @@ import { makeDataset } from '../../src/data/dataset.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
 import { Trainer } from '../../src/inference/trainer.js';
 import { buildNetwork } from '../../src/nn/builders.js';
-import { setFusedPaths } from '../../src/nn/fused/settings.js';
+import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
 import { RandomStream, rootStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
 
+const ALL_ON: FusedPaths = { ...fusedPaths };
+for (const k of Object.keys(ALL_ON) as (keyof FusedPaths)[]) ALL_ON[k] = true;
+const ALL_OFF = Object.fromEntries(Object.keys(ALL_ON).map((k) => [k, false])) as unknown as FusedPaths;
 let initial = 'cpu';
 beforeAll(async () => {
   initial = await useTestBackend();
   expect(await tf.setBackend('wasm')).toBe(true);
 });
 afterAll(async () => {
-  setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
+  setFusedPaths(ALL_ON);
   await tf.setBackend(initial);
 });
 
@@ -52,23 +55,23 @@ function train(): { vars: Float32Array[]; losses: number[] } {
 
 describe('training with the fused paths on wasm', { timeout: 120_000 }, () => {
   it('a seeded run is bit-identical run to run', () => {
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
+    setFusedPaths(ALL_ON);
     const a = train();
     const b = train();
     expect(a.losses).toEqual(b.losses);
     for (let i = 0; i < a.vars.length; i++) expect(Array.from(a.vars[i]!)).toEqual(Array.from(b.vars[i]!));
   });
 
-  it('agrees with the composed path to float32 rounding (only the KL kernel differs from it bit-wise)', () => {
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
+  it('agrees with the composed path to float32 rounding (the KL, KL + Adam and exp kernels differ from it bit-wise; the backend noise is another stream, so both use tfjs’s)', () => {
+    setFusedPaths({ ...ALL_ON, backendNoise: false });
     const fused = train();
-    setFusedPaths({ sharedPredictive: false, fastNormal: false, klKernel: false, adamKernel: false, copyFreeIdentity: false });
+    setFusedPaths(ALL_OFF);
     const composed = train();
-    setFusedPaths({ klKernel: false, fastNormal: true, adamKernel: true, copyFreeIdentity: true });
-    const noKl = train();
-    setFusedPaths({ sharedPredictive: true, fastNormal: true, klKernel: true, adamKernel: true, copyFreeIdentity: true });
-    // Noise, Adam and the copy-free Identity are bit-identical, so without the KL kernel the runs are equal bit for bit.
-    for (let i = 0; i < noKl.vars.length; i++) expect(Array.from(noKl.vars[i]!)).toEqual(Array.from(composed.vars[i]!));
+    setFusedPaths({ ...ALL_ON, backendNoise: false, klKernel: false, klAdamStep: false, expKernel: false });
+    const bitExact = train();
+    setFusedPaths(ALL_ON);
+    // The JS noise loop, Adam and the copy-free Identity are bit-identical, so without the KL / exp kernels the runs are equal bit for bit.
+    for (let i = 0; i < bitExact.vars.length; i++) expect(Array.from(bitExact.vars[i]!)).toEqual(Array.from(composed.vars[i]!));
     // With it, float32 rounding differences only: the losses and the weights agree closely after 18 Adam steps.
     for (let e = 0; e < 3; e++) expect(Math.abs(fused.losses[e]! / composed.losses[e]! - 1)).toBeLessThan(1e-4);
     let maxDiff = 0;

@@ -19,10 +19,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { meanFieldWasm } from '../../kernels/mean-field.js';
 import { fusedPaths } from './settings.js';
 import { wasmBackendOf } from './wasm-heap.js';
+import type { MeanFieldGroup } from './mean-field-step.js';
 
 export const ADAM_KERNEL = 'BayesPruneAdam';
+/** The fused KL + Adam kernel of mean-field weights (registered in mean-field-step.ts). */
+export const MEAN_FIELD_ADAM_KERNEL = 'BayesPruneMeanFieldAdam';
 
-interface AdamAttrs {
+export interface AdamAttrs {
   beta1: number;
   beta2: number;
   epsilon: number;
@@ -91,9 +94,36 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       super.applyGradients(variableGradients);
       return;
     }
+    this.applyFused(variableGradients, [], 0);
+  }
+
+  /**
+   * Adam's update of every variable of `variableGradients` (in its order, as `applyGradients`),
+   * where the θ and log σ² of each of `groups` are updated by the fused mean-field kernel with
+   * the group's KL times `klScale` added to their gradients (a missing gradient counts as 0).
+   * Returns the groups' KL summed (at the parameters before the update), a float32 scalar.
+   * Only on the wasm backend with the kernels (see mean-field-step.ts).
+   */
+  applyGradientsWithKl(variableGradients: tf.NamedTensorMap, groups: MeanFieldGroup[], klScale: number): tf.Scalar {
+    return this.applyFused(variableGradients, groups, klScale);
+  }
+
+  private applyFused(
+    variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0] | tf.NamedTensorMap,
+    groups: MeanFieldGroup[],
+    klScale: number,
+  ): tf.Scalar {
     const self = this as unknown as AdamInternals;
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
-    tf.tidy(() => {
+    const gradientOf = (name: string) =>
+      Array.isArray(variableGradients) ? variableGradients.find((v) => v.name === name)?.tensor : (variableGradients as tf.NamedTensorMap)[name];
+    const byTheta = new Map(groups.map((g) => [g.theta.name, g]));
+    const logSigma2Names = new Set(groups.map((g) => g.logSigma2.name));
+    for (const g of groups) {
+      if (!names.includes(g.theta.name) || !names.includes(g.logSigma2.name))
+        throw new Error(`applyGradientsWithKl: ${g.theta.name} / ${g.logSigma2.name} not among the variables`);
+    }
+    const klSum = tf.tidy(() => {
       // 1 − β^t in float32 (tfjs: sub(1, accBeta) on float32 tensors).
       const oneMinusAccBeta1 = Math.fround(1 - self.accBeta1.dataSync()[0]!);
       const oneMinusAccBeta2 = Math.fround(1 - self.accBeta2.dataSync()[0]!);
@@ -105,14 +135,48 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         oneMinusAccBeta1,
         oneMinusAccBeta2,
       };
-      names.forEach((name, i) => {
+      const moments = (i: number) => {
+        const name = names[i]!;
         const value = tf.engine().registeredVariables[name]!;
         self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         self.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        const gradient = Array.isArray(variableGradients) ? variableGradients[i]!.tensor : variableGradients[name];
+        return { value, m: self.accumulatedFirstMoment[i]!.variable, v: self.accumulatedSecondMoment[i]!.variable };
+      };
+      const kls: tf.Tensor[] = [];
+      names.forEach((name, i) => {
+        const group = byTheta.get(name);
+        if (group) {
+          const j = names.indexOf(group.logSigma2.name);
+          const th = moments(i);
+          const ls = moments(j);
+          const gTheta = gradientOf(name) ?? tf.zerosLike(th.value);
+          const gLs = gradientOf(group.logSigma2.name) ?? tf.zerosLike(ls.value);
+          const inputs: tf.NamedTensorMap = {
+            theta: th.value,
+            logSigma2: ls.value,
+            gTheta,
+            gLogSigma2: gLs,
+            mTheta: th.m,
+            vTheta: th.v,
+            mLogSigma2: ls.m,
+            vLogSigma2: ls.v,
+          };
+          if (group.mask) inputs.mask = group.mask;
+          const kAttrs = { ...attrs, prior: group.prior, sigma: group.sigma, scale: klScale };
+          const [nth, nls, nmt, nvt, nml, nvl, kl] = tf.engine().runKernel(MEAN_FIELD_ADAM_KERNEL, inputs, kAttrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          th.m.assign(nmt!);
+          th.v.assign(nvt!);
+          th.value.assign(nth!);
+          ls.m.assign(nml!);
+          ls.v.assign(nvl!);
+          ls.value.assign(nls!);
+          kls.push(kl!);
+          return;
+        }
+        if (logSigma2Names.has(name)) return; // updated with its θ
+        const { value, m, v } = moments(i);
+        const gradient = gradientOf(name);
         if (gradient == null) return;
-        const m = self.accumulatedFirstMoment[i]!.variable;
-        const v = self.accumulatedSecondMoment[i]!.variable;
         const [nx, nm, nv] = tf.engine().runKernel(ADAM_KERNEL, { x: value, m, v, g: gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
         m.assign(nm!);
         v.assign(nv!);
@@ -120,8 +184,10 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       });
       self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
       self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+      return (kls.length ? tf.addN(kls) : tf.scalar(0)) as tf.Scalar;
     });
     self.incrementIterations();
+    return klSum;
   }
 }
 

@@ -10,8 +10,14 @@ export interface FusedPaths {
   sharedPredictive: boolean;
   /** LRT noise by the tight Alea + polar loop instead of tf.randomNormal (bit-identical). */
   fastNormal: boolean;
+  /** LRT noise drawn by the backend's own generator (wasm: kernel BayesPruneNormal; a different stream from tf.randomNormal). */
+  backendNoise: boolean;
+  /** exp(log σ²) of the LRT forward pass as one SIMD kernel (float32 rounding). */
+  expKernel: boolean;
   /** The sparse-VD KL and its gradient as one kernel (float32 rounding). */
   klKernel: boolean;
+  /** Mean-field layers' KL, its gradient and Adam's update in one kernel per layer (trainer step; float32 rounding). */
+  klAdamStep: boolean;
   /** Adam's update of each variable as one kernel (bit-identical on wasm and cpu). */
   adamKernel: boolean;
   /** `Identity` on wasm shares the input's memory instead of copying it (bit-identical). */
@@ -29,7 +35,7 @@ function fusedFromEnv(v: string | undefined): FusedPaths {
     throw new Error(`environment variable BAYESPRUNE_FUSED: "${v}" is not allowed; use on or off`);
   }
   const on = v !== 'off';
-  return { sharedPredictive: on, fastNormal: on, klKernel: on, adamKernel: on, copyFreeIdentity: on };
+  return { sharedPredictive: on, fastNormal: on, backendNoise: on, expKernel: on, klKernel: on, klAdamStep: on, adamKernel: on, copyFreeIdentity: on };
 }
 
 /** Set some switches; returns the previous values (to restore). */
