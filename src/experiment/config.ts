@@ -11,7 +11,7 @@ import { BACKEND_CHOICES } from '../backend.js';
 import { DATASETS } from '../data/registry.js';
 import { ARCHITECTURES } from '../nn/builders.js';
 import { ACTIVATIONS } from '../nn/activations.js';
-import { INITIALIZERS } from '../nn/init.js';
+import { BIAS_DRAWING_INITIALIZERS, INITIALIZERS } from '../nn/init.js';
 import { LR_SCHEDULES } from '../inference/schedules.js';
 import { PRUNING_SCOPES } from '../pruning/masks.js';
 import { criterionNames } from '../scores/registry.js';
@@ -229,6 +229,7 @@ const schema = z
       .object({
         method: z.enum(INFERENCE_METHODS).default('vi'),
         prior: prior.default({ type: 'log-uniform' }),
+        /** Weight initializer (src/nn/init.ts); `torch-default` is PyTorch's nn.Linear / nn.Conv2d default, U(±1/√fan_in) for weights and biases. */
         /** The ELBO's regularizer: kl, or js-geometric with skew alpha (src/bayes/js-divergence.ts). */
         divergence: divergenceSchema.default({ type: 'kl' }),
         /** Initial log σ² of mean-field layers (Molchanov et al.: −10). */
@@ -638,6 +639,18 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
   },
   {
     uses: ['inference.warmup'],
+  {
+    uses: ['model.init', 'inference.method'],
+    check: (c, add) => {
+      // Only the point-estimate layers (Dense, Conv2d) draw biases; the other methods' layers keep zero biases.
+      const pointMethods = ['map', 'swag', 'svgd', 'laplace', 'laplace-last-layer'];
+      if (BIAS_DRAWING_INITIALIZERS.includes(c.model.init) && !pointMethods.includes(c.inference.method))
+        add(
+          'model.init',
+          `"${c.model.init}" draws biases too, which only the point-estimate layers of inference.method ${pointMethods.join(', ')} do (got "${c.inference.method}"); use ${INITIALIZERS.filter((k) => !BIAS_DRAWING_INITIALIZERS.includes(k)).join(', ')}`,
+        );
+    },
+  },
     check: (c, add) => {
       const w = c.inference.warmup;
       if (w && w.endEpoch < w.startEpoch) add('inference.warmup.endEpoch', `must be ≥ startEpoch (${w.startEpoch})`);

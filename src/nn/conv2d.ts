@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MaskedWeightLayer } from './mask-slot.js';
 import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
-import { initWeight, type Initializer } from './init.js';
+import { initBias, initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
 import { weightStructure, type UnitStructure } from './structure.js';
@@ -82,8 +82,9 @@ export class Conv2d extends MaskedWeightLayer implements Layer {
     const [oh, ow] = convOutputSize(o.inH, o.inW, o.k, this.geometry.stride);
     this.macsPerWeight = oh * ow;
     this.weightShape = [o.k, o.k, o.cin, o.cout];
-    this.w = newVariable(initKernel(this.geometry, o.init ?? 'he-normal', o.stream), `${o.name}.w`);
-    this.b = newVariable(tf.zeros([o.cout]), `${o.name}.b`);
+    const init = o.init ?? 'he-normal';
+    this.w = newVariable(initKernel(this.geometry, init, o.stream), `${o.name}.w`);
+    this.b = newVariable(initBias(o.cout, o.k * o.k * o.cin, init, o.stream), `${o.name}.b`);
   }
 
   forward(x: tf.Tensor, _opts: ForwardOptions): tf.Tensor {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardOptions, Layer, WeightMoments } from './layer.js';
-import { initWeight, type Initializer } from './init.js';
+import { initBias, initWeight, type Initializer } from './init.js';
 import type { RandomStream } from '../random.js';
 import { newVariable } from './names.js';
 import { MaskedWeightLayer } from './mask-slot.js';
@@ -30,8 +30,9 @@ export class Dense extends MaskedWeightLayer implements Layer {
     super();
     this.name = o.name;
     this.weightShape = [o.inFeatures, o.outFeatures];
-    this.w = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, o.init ?? 'he-normal', o.stream), `${o.name}.w`);
-    this.b = newVariable(tf.zeros([o.outFeatures]), `${o.name}.b`);
+    const init = o.init ?? 'he-normal';
+    this.w = newVariable(initWeight(this.weightShape, o.inFeatures, o.outFeatures, init, o.stream), `${o.name}.w`);
+    this.b = newVariable(initBias(o.outFeatures, o.inFeatures, init, o.stream), `${o.name}.b`);
   }
 
   /** The weight with its mask applied. */
