@@ -16,6 +16,7 @@ import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
+import { BMR_EVIDENCE_MARGIN } from '../scores/bmr.js';
 import { evaluatePosterior, evaluateSamples, predictSamples, type Evaluation } from './evaluate.js';
 import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
 import { weightStats, type WeightStats } from '../report/html/weight-stats.js';
@@ -328,12 +329,12 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   }
   let bmr: CurveResult['bmr'];
   if (criteria.includes('bmr')) {
-    // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ 0,
+    // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ BMR_EVIDENCE_MARGIN,
     // and every other criterion at the same sparsity for comparison.
     const scores = await getCriterion('bmr').compute(posterior, { stream: o.stream.fork('scores/bmr') });
     const p = evaluatePoint(posterior, masksAtThreshold(scores, 0), o, 'bmr-point', {
       variant: o.variant,
-      criterion: 'bmr(ΔF≥0)',
+      criterion: `bmr(ΔF≥${BMR_EVIDENCE_MARGIN})`,
       scope: 'threshold',
       targetSparsity: null,
     });

@@ -227,7 +227,7 @@ describe('LastLayerLaplacePosterior and method laplace-last-layer', { timeout: 1
     const m = JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8')).variants.main;
     expect(m.method).toBe('laplace-last-layer');
     const rows = m.curves as { criterion: string; predictive: string; accuracy: number }[];
-    expect(rows.some((x) => x.criterion === 'bmr(ΔF≥0)')).toBe(true);
+    expect(rows.some((x) => x.criterion === 'bmr(ΔF≥3)')).toBe(true);
     expect(rows.filter((x) => x.predictive === 'mc').every((x) => x.accuracy >= 0 && x.accuracy <= 1)).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { Network } from '../../src/nn/network.js';
 import { masksAtThreshold } from '../../src/pruning/masks.js';
 import { RandomStream } from '../../src/random.js';
 import { getCriterion } from '../../src/scores/registry.js';
-import { bmrDeltaF, bmrDeltaFPrune, bmrPriorSigma } from '../../src/scores/bmr.js';
+import { BMR_EVIDENCE_MARGIN, bmrDeltaF, bmrDeltaFPrune, bmrPriorSigma } from '../../src/scores/bmr.js';
 import type { Posterior } from '../../src/inference/posterior.js';
 import { useTestBackend } from '../setup-backend.js';
 
@@ -37,6 +37,9 @@ describe('Bayesian model reduction, single weights', () => {
     [-0.8, 0.05, 0.5, 0.2],
     [0, 0.3, 2, 0.05],
     [1.2, 0.4, 1, 0.01],
+    // σ̃ > σ₀ (the prior widened, a < 0 with a·s² > −1) and a posterior wider than the prior.
+    [0.2, 0.3, 0.5, 0.8],
+    [-0.1, 0.7, 0.5, 0.05],
   ];
   it('the closed form ΔF matches numerical integration', () => {
     for (const [mu, s, s0, sr] of cases) expect(bmrDeltaF(mu, s, s0, sr), `${mu} ${s} ${s0} ${sr}`).toBeCloseTo(numericDeltaF(mu, s, s0, sr), 6);
@@ -68,23 +71,27 @@ describe('the bmr criterion', () => {
     return new Network([l1, l2], [12], 3, 'test');
   }
 
-  it('scores −ΔF₀ with the layer’s Gaussian prior and its own point prunes exactly the weights with ΔF₀ ≥ 0', async () => {
+  it('scores 3 − ΔF₀ with the layer’s Gaussian prior and its own point prunes exactly the weights with ΔF₀ ≥ 3 (strong evidence)', async () => {
+    expect(BMR_EVIDENCE_MARGIN).toBe(3);
     const post = new NetworkPosterior('vi', gaussNet(0.7));
     const scores = await getCriterion('bmr').compute(post, { stream: new RandomStream('x') });
     const masks = masksAtThreshold(scores, 0);
     let pruned = 0;
+    let kept = 0;
     for (const m of post.moments()) {
       expect(bmrPriorSigma(post, m)).toEqual({ sigma0: expect.closeTo(0.7, 6) as unknown as number, source: 'gaussian-prior' });
       const sc = scores.get(m.name)!;
       const keep = masks.get(m.name)!;
       for (let i = 0; i < sc.length; i++) {
         const d = Math.log(0.7 / Math.sqrt(m.variance[i]!)) - m.mean[i]! ** 2 / (2 * m.variance[i]!);
-        expect(sc[i]).toBeCloseTo(-d, 3);
-        expect(keep[i]).toBe(d >= 0 ? 0 : 1);
-        if (d >= 0) pruned++;
+        expect(sc[i]).toBeCloseTo(3 - d, 3);
+        expect(keep[i]).toBe(d >= 3 ? 0 : 1);
+        if (d >= 3) pruned++;
+        else kept++;
       }
     }
     expect(pruned).toBeGreaterThan(0);
+    expect(kept).toBeGreaterThan(0);
     post.dispose();
   });
 
