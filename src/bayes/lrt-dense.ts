@@ -23,6 +23,9 @@ import { newVariable } from '../nn/names.js';
 import type { PriorSpec } from './priors.js';
 import { MeanFieldLayer } from './mean-field.js';
 import { expOp } from '../nn/fused/exp.js';
+import { lrtDenseSample } from '../nn/fused/lrt-dense-op.js';
+import { lrtNoise } from '../nn/fused/lrt-noise.js';
+import { fusedPaths } from '../nn/fused/settings.js';
 
 export interface LrtDenseOptions {
   name: string;
@@ -59,6 +62,14 @@ export class LrtDense extends MeanFieldLayer implements Layer {
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     return tf.tidy(() => {
       if (!opts.sample) return this.preActivationMean(x);
+      if (fusedPaths.lrtDenseOp && x.rank === 2) {
+        // One recorded op with a hand-written backward, bit-identical to the composed ops below (src/nn/fused/lrt-dense-op.ts).
+        if (!opts.stream) throw new Error(`${this.name}: a sampled forward pass needs a random stream`);
+        const theta = this.mask.apply(this.theta) as tf.Tensor2D;
+        const sigma2 = this.mask.apply(expOp(this.logSigma2)) as tf.Tensor2D;
+        const eps = lrtNoise([x.shape[0]!, this.weightShape[1]!], opts.stream.nextSeed()) as tf.Tensor2D;
+        return lrtDenseSample(x as tf.Tensor2D, theta, sigma2, this.b as tf.Tensor1D, eps);
+      }
       const { mean, variance } = this.preActivationMoments(x);
       return this.lrtSample(mean, variance, opts.stream);
     });

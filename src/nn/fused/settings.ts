@@ -14,6 +14,8 @@ export interface FusedPaths {
   backendNoise: boolean;
   /** exp(log σ²) of the LRT forward pass as one SIMD kernel (float32 rounding). */
   expKernel: boolean;
+  /** The sampled LRT dense forward as one op with a hand-written backward (bit-identical to the tape). */
+  lrtDenseOp: boolean;
   /** The sparse-VD KL and its gradient as one kernel (float32 rounding). */
   klKernel: boolean;
   /** Mean-field layers' KL, its gradient and Adam's update in one kernel per layer (trainer step; float32 rounding). */
@@ -35,7 +37,17 @@ function fusedFromEnv(v: string | undefined): FusedPaths {
     throw new Error(`environment variable BAYESPRUNE_FUSED: "${v}" is not allowed; use on or off`);
   }
   const on = v !== 'off';
-  return { sharedPredictive: on, fastNormal: on, backendNoise: on, expKernel: on, klKernel: on, klAdamStep: on, adamKernel: on, copyFreeIdentity: on };
+  return {
+    sharedPredictive: on,
+    fastNormal: on,
+    backendNoise: on,
+    expKernel: on,
+    lrtDenseOp: on,
+    klKernel: on,
+    klAdamStep: on,
+    adamKernel: on,
+    copyFreeIdentity: on,
+  };
 }
 
 /** Set some switches; returns the previous values (to restore). */
