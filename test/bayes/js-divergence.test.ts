@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { jsGeometricGaussian, divergenceTerm } from '../../src/bayes/js-divergence.js';
-import { klGaussian } from '../../src/bayes/priors.js';
+import { jsGeometricGaussian, jsGeometricMC, divergenceTerm, scaleMixtureEntropy } from '../../src/bayes/js-divergence.js';
+import { klGaussian, klScaleMixtureMC } from '../../src/bayes/priors.js';
 import { MeanFieldLayer } from '../../src/bayes/mean-field.js';
 import { ConfigError, validateConfig } from '../../src/experiment/config.js';
 import { networkFor } from '../../src/inference/methods.js';
@@ -41,6 +41,26 @@ function jsByQuadrature(mu: number, sigma: number, s: number, alpha: number): nu
   const klPG = trap((w) => Math.exp(logp(w)) * (logp(w) - logG(w)));
   return (1 - alpha) * klQG + alpha * klPG;
 }
+
+/** The same definition with any prior log-density on [lo, hi] (trapezoid rule, float64). */
+function jsByQuadratureWith(mu: number, sigma: number, logp: (w: number) => number, lo: number, hi: number, alpha: number, n = 400_001): number {
+  const h = (hi - lo) / (n - 1);
+  const logq = (w: number) => -0.5 * ((w - mu) / sigma) ** 2 - Math.log(sigma) - 0.5 * Math.log(2 * Math.PI);
+  const trap = (f: (w: number) => number) => {
+    let acc = 0;
+    for (let i = 0; i < n; i++) acc += (i === 0 || i === n - 1 ? 0.5 : 1) * f(lo + i * h);
+    return acc * h;
+  };
+  const logZ = Math.log(trap((w) => Math.exp(alpha * logq(w) + (1 - alpha) * logp(w))));
+  const logG = (w: number) => alpha * logq(w) + (1 - alpha) * logp(w) - logZ;
+  return (1 - alpha) * trap((w) => Math.exp(logq(w)) * (logq(w) - logG(w))) + alpha * trap((w) => Math.exp(logp(w)) * (logp(w) - logG(w)));
+}
+
+/** log of π N(w; 0, s1²) + (1 − π) N(w; 0, s2²) in float64. */
+const logMixture = (pi: number, s1: number, s2: number) => (w: number) => {
+  const ln = (s: number) => -0.5 * (w / s) ** 2 - Math.log(s) - 0.5 * Math.log(2 * Math.PI);
+  return Math.log(pi * Math.exp(ln(s1)) + (1 - pi) * Math.exp(ln(s2)));
+};
 
 const js1 = (mu: number, logSigma2: number, s: number, alpha: number) => num(jsGeometricGaussian(tf.tensor1d([mu]), tf.tensor1d([logSigma2]), s, alpha));
 
@@ -121,19 +141,73 @@ describe('geometric JS divergence (Thiagarajan & Ghosh 2023)', () => {
     }
   });
 
+  it('Monte Carlo estimate for the scale-mixture prior matches float64 quadrature of the definition', () => {
+    // N copies of one weight: the sum / N is the estimator's mean (log Z_α with 64 draws: bias well below the tolerance).
+    const N = 4000;
+    const cases: [number, number, number, number, number, number][] = [
+      // μ, σ, π, σ1, σ2, α
+      [0.3, 0.2, 0.5, 1, 0.1, 0.5],
+      [-0.5, 0.5, 0.25, 1, 0.05, 0.3],
+      [0.05, 0.03, 0.5, 0.5, 0.02, 0.8],
+    ];
+    for (const [mu, sigma, pi, s1, s2, alpha] of cases) {
+      const exact = jsByQuadratureWith(mu, sigma, logMixture(pi, s1, s2), -14 * s1, 14 * s1, alpha);
+      const est = num(jsGeometricMC(tf.fill([N], mu), tf.fill([N], Math.log(sigma * sigma)), { pi, sigma1: s1, sigma2: s2 }, alpha, 32, 7)) / N;
+      expect(Math.abs(est - exact)).toBeLessThan(0.01 * exact + 2e-3);
+    }
+  });
+
+  it('Monte Carlo estimate: a one-component mixture gives the Gaussian closed form; α = 0 is the KL estimate exactly; H(p) by quadrature', () => {
+    const N = 4000;
+    for (const [mu, sigma, s, alpha] of [
+      [0.4, 0.3, 1, 0.5],
+      [-0.2, 0.1, 0.5, 0.25],
+    ] as const) {
+      const closed = js1(mu, Math.log(sigma * sigma), s, alpha);
+      const est = num(jsGeometricMC(tf.fill([N], mu), tf.fill([N], Math.log(sigma * sigma)), { pi: 1, sigma1: s, sigma2: 1 }, alpha, 32, 3)) / N;
+      expect(Math.abs(est - closed)).toBeLessThan(0.01 * closed + 2e-3);
+    }
+    const mu = tf.tensor1d([0.1, -0.3, 0.7]);
+    const ls = tf.tensor1d([-2, -4, -1]);
+    const p = { pi: 0.5, sigma1: 1, sigma2: Math.exp(-6) };
+    expect(num(jsGeometricMC(mu, ls, p, 0, 4, 11))).toBe(num(klScaleMixtureMC(tf.reshape(mu, [1, -1]), tf.reshape(ls, [1, -1]), p.pi, p.sigma1, p.sigma2, 11)));
+    // Entropy of a single Gaussian N(0, s²): ½ log(2πe s²)
+    expect(Math.abs(scaleMixtureEntropy(1, 0.7, 1) - 0.5 * Math.log(2 * Math.PI * Math.E * 0.49))).toBeLessThan(1e-8);
+    // the seed is required, and the network regularizer uses the estimate for a scale-mixture prior
+    expect(() => divergenceTerm({ type: 'js-geometric', alpha: 0.5 }, { type: 'scale-mixture', ...p }, mu, ls)).toThrow(/seed is required/);
+    // In a network: with the scale-mixture prior, js-geometric α = 0 is the network's Monte Carlo KL for the same draws, and α = 0.5 differs.
+    const base = { experiment: 'js', seed: 5, data: { name: 'blobs' }, model: { arch: 'mlp', hidden: [6] }, pruning: { criteria: ['magnitude'] } };
+    const train = gaussianBlobs({ n: 10, dim: 4, numClasses: 3, stream: new RandomStream('b2') });
+    const prior = { type: 'scale-mixture' };
+    const netFor = (divergence: object) => networkFor(validateConfig({ ...base, inference: { prior, divergence } }), train, new RandomStream('n'));
+    const klNet = num(netFor({ type: 'kl' }).kl({ stream: new RandomStream('k') }));
+    expect(num(netFor({ type: 'js-geometric', alpha: 0 }).kl({ stream: new RandomStream('k') }))).toBe(klNet);
+    expect(num(netFor({ type: 'js-geometric', alpha: 0.5 }).kl({ stream: new RandomStream('k') }))).not.toBe(klNet);
+  });
+
   it('is 0 for q = p at every α and positive otherwise', () => {
     for (const a of [0, 0.3, 0.5, 1]) expect(Math.abs(js1(0, Math.log(4), 2, a))).toBeLessThan(1e-6);
     for (const a of [0, 0.3, 0.5, 1]) expect(js1(0.2, Math.log(0.04), 1, a)).toBeGreaterThan(0.1);
   });
 
-  it('config: js-geometric needs a Gaussian prior and method vi; alpha in [0, 1]; default kl', () => {
+  it('config: js-geometric needs a proper prior (gaussian or scale-mixture) and method vi; alpha in [0, 1]; default kl', () => {
     const base = { experiment: 'js', data: { name: 'blobs' }, model: { arch: 'mlp', hidden: [4] }, pruning: { criteria: ['magnitude'] } };
     expect(validateConfig(base).inference.divergence).toEqual({ type: 'kl' });
     expect(validateConfig({ ...base, inference: { prior: { type: 'gaussian' }, divergence: { type: 'js-geometric' } } }).inference.divergence).toEqual({
       type: 'js-geometric',
       alpha: 0.5,
     });
-    expect(() => validateConfig({ ...base, inference: { divergence: { type: 'js-geometric' } } })).toThrow(/Gaussian prior only.*log-uniform/);
+    expect(() => validateConfig({ ...base, inference: { divergence: { type: 'js-geometric' } } })).toThrow(
+      /needs a proper prior: gaussian.*scale-mixture.*"log-uniform"/,
+    );
+    expect(
+      validateConfig({ ...base, inference: { prior: { type: 'scale-mixture' }, divergence: { type: 'js-geometric', alpha: 0.2, samples: 8 } } }).inference
+        .divergence,
+    ).toEqual({
+      type: 'js-geometric',
+      alpha: 0.2,
+      samples: 8,
+    });
     expect(() => validateConfig({ ...base, inference: { method: 'map', prior: { type: 'gaussian' }, divergence: { type: 'js-geometric' } } })).toThrow(
       /vi only/,
     );
@@ -141,7 +215,7 @@ describe('geometric JS divergence (Thiagarajan & Ghosh 2023)', () => {
       ConfigError,
     );
     expect(() => validateConfig({ ...base, inference: { divergence: { type: 'js' } } })).toThrow(/inference\.divergence/);
-    expect(() => divergenceTerm({ type: 'js-geometric', alpha: 0.5 }, { type: 'log-uniform' }, tf.zeros([1]), tf.zeros([1]))).toThrow(/Gaussian prior only/);
+    expect(() => divergenceTerm({ type: 'js-geometric', alpha: 0.5 }, { type: 'log-uniform' }, tf.zeros([1]), tf.zeros([1]))).toThrow(/needs a proper prior/);
   });
 });
 
