@@ -24,6 +24,8 @@ export const dcffOptionsSchema = z
     schedule: z.enum(SCHEDULES).default('sigmoid'),
     /** Steepness k of the sigmoid schedule per epoch (the paper: 1). */
     sigmoidK: z.number().finite().gt(0).max(100).default(1),
+    /** Training epochs of the DCFF network (default: train.epochs); e.g. train.epochs + fineTuneEpochs for the same epoch count as FPGM's training plus fine-tuning. */
+    epochs: z.number().int().min(1).max(10000).nullable().default(null),
     /** Also train the dense network (main model) and prune it by FPGM at the same per-layer ratio, compacted and fine-tuned (companion fpgm-<ratio>). */
     fpgm: z.boolean().default(true),
     /** Fine-tuning epochs of the FPGM-pruned network. */
