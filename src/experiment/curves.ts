@@ -17,7 +17,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion } from '../scores/registry.js';
 import { BMR_EVIDENCE_MARGIN } from '../scores/bmr.js';
-import { evaluatePosterior, evaluateSamples, predictSamples, type Evaluation } from './evaluate.js';
+import { evaluateSamples, meanLogits, predictSamples, softmaxRows, type Evaluation } from './evaluate.js';
+import { SharedEvaluator } from './mc-engine.js';
 import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
 import { weightStats, type WeightStats } from '../report/html/weight-stats.js';
 
@@ -95,6 +96,44 @@ export interface CurveOptions {
   pointMetrics?: PointMetricsHook;
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
+  /**
+   * `shared` (default): one {@link SharedEvaluator} serves every operating point (data, noise and
+   * compacted weights shared; src/experiment/mc-engine.ts) where the posterior allows it;
+   * `per-point`: each point through the posterior's own predictive. Both draw the MC noise from
+   * a fresh copy of the stream fork `mc` at every point (common random numbers) and agree to
+   * float32 rounding (test/mc-engine.test.ts).
+   */
+  evaluation?: 'shared' | 'per-point';
+}
+
+/** How a point's predictives are computed: by the shared engine, or point by point. */
+export interface PointPredictor {
+  /** Per-sample class probabilities [S][n×k] of the MC predictive on `ds` (current masks). */
+  predict(ds: Dataset): Float32Array[];
+  /** Logits [n×k] of the posterior-mean network on `ds` (current masks), computed once per point and set. */
+  meanLogits(ds: Dataset): Float32Array;
+  /** Called when the masks change (drops per-point caches). */
+  reset(): void;
+  dispose(): void;
+}
+
+/** The predictor of a curve: the shared engine where the posterior allows it, else the per-point path. */
+export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samples' | 'batchSize' | 'stream' | 'evaluation'>): PointPredictor {
+  const engine = o.evaluation === 'per-point' ? null : SharedEvaluator.create(posterior, o.samples, o.stream.fork('mc'), o.batchSize);
+  if (engine) return { predict: (ds) => engine.predict(ds), meanLogits: (ds) => engine.meanLogits(ds), reset: () => {}, dispose: () => engine.dispose() };
+  const logits = new Map<Dataset, Float32Array>();
+  return {
+    predict: (ds) => predictSamples(posterior, ds, { samples: o.samples, stream: o.stream.fork('mc'), batchSize: o.batchSize }),
+    meanLogits: (ds) => {
+      const hit = logits.get(ds);
+      if (hit) return hit;
+      const l = meanLogits(posterior, ds, o.batchSize);
+      logits.set(ds, l);
+      return l;
+    },
+    reset: () => logits.clear(),
+    dispose: () => logits.clear(),
+  };
 }
 
 /** The curve options a config sets (`pruning.*`, `eval.samples`, `eval.batchSize`); the caller adds model, data and stream. */
@@ -150,19 +189,21 @@ function evaluatePoint(
   posterior: Posterior,
   masks: MaskSet | null,
   o: CurveOptions,
-  key: string,
+  pred: PointPredictor,
   point: Pick<CurveRow, 'variant' | 'criterion' | 'scope' | 'targetSparsity'> & Partial<Pick<CurveRow, 'structure' | 'unitRatio'>>,
 ): { rows: CurveRow[]; mc: Evaluation; report: SparsityReport } {
   posterior.setMasks(masks);
+  pred.reset();
   try {
     const report = accountSparsity(posterior, masks);
-    const mcSamples = predictSamples(posterior, o.data, { samples: o.samples, stream: o.stream.fork(`${key}/mc`), batchSize: o.batchSize });
+    const mcSamples = pred.predict(o.data);
     const mc = evaluateSamples(mcSamples, o.data, o.samples);
-    const mean = evaluatePosterior(posterior, o.data, { samples: 0, stream: o.stream.fork(`${key}/mean`), batchSize: o.batchSize });
+    const mean = evaluateSamples([softmaxRows(pred.meanLogits(o.data), o.data.numClasses)], o.data, 0);
     const extra = o.pointMetrics?.({
       posterior,
       samples: mcSamples,
-      mcStream: () => o.stream.fork(`${key}/mc`),
+      predict: (ds) => pred.predict(ds),
+      meanLogits: (ds) => pred.meanLogits(ds),
       point: { ...point, sparsity: report.weights.sparsity },
     });
     const base = { ...point, structure: point.structure ?? 'weights', unitRatio: point.unitRatio ?? null };
@@ -174,6 +215,7 @@ function evaluatePoint(
     return { rows: [row(mc, 'mc'), row(mean, 'mean')], mc, report };
   } finally {
     posterior.setMasks(null);
+    pred.reset();
   }
 }
 
@@ -263,106 +305,111 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     ? { weight: dead.name, features: dead.features, weights: dead.indices.length, policy, criteria: {} }
     : undefined;
 
-  const dense = evaluatePoint(posterior, null, o, 'dense', { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
-  for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
-  tick(dense.rows[0]!);
+  const pred = pointPredictor(posterior, o);
+  try {
+    const dense = evaluatePoint(posterior, null, o, pred, { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
+    for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
+    tick(dense.rows[0]!);
 
-  for (const c of criteria) {
-    let scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
-    if (dead) {
-      deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
-      if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
+    for (const c of criteria) {
+      let scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+      if (dead) {
+        deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
+        if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
+      }
+      for (const s of o.sparsities) {
+        if (s === 0) continue;
+        const masks = masksAtSparsity(scores, s, o.scope);
+        const p = evaluatePoint(posterior, masks, o, pred, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
+        rows.push(...p.rows);
+        tick(p.rows[0]!);
+      }
+      if (nm.length) {
+        const shapes = new Map(moments.map((m) => [m.name, m.shape]));
+        for (const pattern of nm) {
+          const [n, m] = pattern.split(':').map(Number) as [number, number];
+          const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, pred, {
+            variant: o.variant,
+            criterion: c,
+            scope: 'layer',
+            targetSparsity: 1 - n / m,
+            structure: pattern,
+          });
+          rows.push(...p.rows);
+          tick(p.rows[0]!);
+        }
+      }
+      if (unitRatios.length) {
+        const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
+        for (const ratio of unitRatios) {
+          const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
+          const p = evaluatePoint(posterior, masks, o, pred, {
+            variant: o.variant,
+            criterion: c,
+            scope: o.units!.scope,
+            targetSparsity: null,
+            structure: 'units',
+            unitRatio: ratio,
+          });
+          rows.push(...p.rows);
+          tick(p.rows[0]!);
+        }
+      }
     }
-    for (const s of o.sparsities) {
-      if (s === 0) continue;
-      const masks = masksAtSparsity(scores, s, o.scope);
-      const p = evaluatePoint(posterior, masks, o, `${c}/${s}`, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
+    let threshold: CurveResult['threshold'];
+    if (doThreshold) {
+      // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
+      const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
+      const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
+      const p = evaluatePoint(posterior, masks, o, pred, {
+        variant: o.variant,
+        criterion: `log-alpha≥${o.logAlphaThreshold}`,
+        scope: 'threshold',
+        targetSparsity: null,
+      });
       rows.push(...p.rows);
+      threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows, weightStats: weightStats(moments, masks, o.data.shape, o.logAlphaThreshold) }; // HTML report (src/report/html)
       tick(p.rows[0]!);
     }
-    if (nm.length) {
-      const shapes = new Map(moments.map((m) => [m.name, m.shape]));
-      for (const pattern of nm) {
-        const [n, m] = pattern.split(':').map(Number) as [number, number];
-        const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, `${c}/${pattern}`, {
-          variant: o.variant,
-          criterion: c,
-          scope: 'layer',
-          targetSparsity: 1 - n / m,
-          structure: pattern,
-        });
-        rows.push(...p.rows);
-        tick(p.rows[0]!);
-      }
-    }
-    if (unitRatios.length) {
-      const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
-      for (const ratio of unitRatios) {
-        const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
-        const p = evaluatePoint(posterior, masks, o, `${c}/units-${ratio}`, {
-          variant: o.variant,
-          criterion: c,
-          scope: o.units!.scope,
-          targetSparsity: null,
-          structure: 'units',
-          unitRatio: ratio,
-        });
-        rows.push(...p.rows);
-        tick(p.rows[0]!);
-      }
-    }
-  }
-  let threshold: CurveResult['threshold'];
-  if (doThreshold) {
-    // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
-    const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
-    const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
-    const p = evaluatePoint(posterior, masks, o, 'threshold', {
-      variant: o.variant,
-      criterion: `log-alpha≥${o.logAlphaThreshold}`,
-      scope: 'threshold',
-      targetSparsity: null,
-    });
-    rows.push(...p.rows);
-    threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows, weightStats: weightStats(moments, masks, o.data.shape, o.logAlphaThreshold) }; // HTML report (src/report/html)
-    tick(p.rows[0]!);
-  }
-  let bmr: CurveResult['bmr'];
-  if (criteria.includes('bmr')) {
-    // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ BMR_EVIDENCE_MARGIN,
-    // and every other criterion at the same sparsity for comparison.
-    const scores = await getCriterion('bmr').compute(posterior, { stream: o.stream.fork('scores/bmr') });
-    const p = evaluatePoint(posterior, masksAtThreshold(scores, 0), o, 'bmr-point', {
-      variant: o.variant,
-      criterion: `bmr(ΔF≥${BMR_EVIDENCE_MARGIN})`,
-      scope: 'threshold',
-      targetSparsity: null,
-    });
-    rows.push(...p.rows);
-    const same: CurveRow[] = [];
-    for (const c of criteria.filter((c) => c !== 'bmr')) {
-      const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
-      const q = evaluatePoint(posterior, masksAtSparsity(cs, p.report.weights.sparsity, o.scope), o, `${c}/bmr-sparsity`, {
+    let bmr: CurveResult['bmr'];
+    if (criteria.includes('bmr')) {
+      // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ BMR_EVIDENCE_MARGIN,
+      // and every other criterion at the same sparsity for comparison.
+      const scores = await getCriterion('bmr').compute(posterior, { stream: o.stream.fork('scores/bmr') });
+      const p = evaluatePoint(posterior, masksAtThreshold(scores, 0), o, pred, {
         variant: o.variant,
-        criterion: `${c}@bmr-sparsity`,
+        criterion: `bmr(ΔF≥${BMR_EVIDENCE_MARGIN})`,
         scope: 'threshold',
-        targetSparsity: p.report.weights.sparsity,
+        targetSparsity: null,
       });
-      same.push(...q.rows);
+      rows.push(...p.rows);
+      const same: CurveRow[] = [];
+      for (const c of criteria.filter((c) => c !== 'bmr')) {
+        const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+        const q = evaluatePoint(posterior, masksAtSparsity(cs, p.report.weights.sparsity, o.scope), o, pred, {
+          variant: o.variant,
+          criterion: `${c}@bmr-sparsity`,
+          scope: 'threshold',
+          targetSparsity: p.report.weights.sparsity,
+        });
+        same.push(...q.rows);
+      }
+      rows.push(...same);
+      bmr = { evaluation: p.mc, sparsity: p.report, rows: [...p.rows, ...same] };
+      tick(p.rows[0]!);
     }
-    rows.push(...same);
-    bmr = { evaluation: p.mc, sparsity: p.report, rows: [...p.rows, ...same] };
-    tick(p.rows[0]!);
+    let gates: CurveResult['gates'];
+    if (hasGates) {
+      const masks = gateMasks(posterior.network);
+      const p = evaluatePoint(posterior, masks, o, pred, { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null });
+      rows.push(...p.rows);
+      gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
+      tick(p.rows[0]!);
+    }
+    return { rows, dense: dense.mc, threshold, bmr, gates, deadInputs };
+  } finally {
+    pred.dispose();
   }
-  let gates: CurveResult['gates'];
-  if (hasGates) {
-    const masks = gateMasks(posterior.network);
-    const p = evaluatePoint(posterior, masks, o, 'gates', { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null });
-    rows.push(...p.rows);
-    gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
-    tick(p.rows[0]!);
-  }
-  return { rows, dense: dense.mc, threshold, bmr, gates, deadInputs };
 }
 
 /** A curve row as a flat CSV record: per-layer sparsities become `sparsity.<layer>` columns. */

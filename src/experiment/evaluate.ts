@@ -41,6 +41,24 @@ export function predictSamples(posterior: Posterior, ds: Dataset, o: PredictOpti
   return out ?? [];
 }
 
+/** Logits [n×k] of the posterior-mean network (current masks) on `ds`. */
+export function meanLogits(posterior: Posterior, ds: Dataset, batchSize: number): Float32Array {
+  const d = ds.x.length / ds.n;
+  const out = new Float32Array(ds.n * ds.numClasses);
+  for (let s = 0; s < ds.n; s += batchSize) {
+    const size = Math.min(batchSize, ds.n - s);
+    const t = tf.tidy(() => posterior.network.forward(tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]), { sample: false }));
+    out.set(t.dataSync() as Float32Array, s * ds.numClasses);
+    t.dispose();
+  }
+  return out;
+}
+
+/** Row-wise softmax of n×k logits, by the backend's softmax (the values `predictSamples` with 0 samples gives). */
+export function softmaxRows(logits: Float32Array, k: number): Float32Array {
+  return tf.tidy(() => tf.softmax(tf.tensor2d(logits, [logits.length / k, k])).dataSync() as Float32Array);
+}
+
 /** What the evaluation of one predictive reports. */
 export interface Evaluation extends CalibrationSummary {
   /** Top-label ECE with 15 equal-mass bins (Nixon et al. 2019). */

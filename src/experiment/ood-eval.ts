@@ -15,7 +15,6 @@
  * After the curves: Learn-then-Test risk control per criterion (`pruning.riskControl`).
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
@@ -32,7 +31,6 @@ import { fitTemperature, softmaxWithTemperature } from '../metrics/temperature.j
 import { uncertaintyDecomposition } from '../metrics/uncertainty.js';
 import type { RandomStream } from '../random.js';
 import type { ExperimentConfig } from './config.js';
-import { predictSamples } from './evaluate.js';
 import type { OodShiftName } from './uncertainty-config.js';
 
 /** What the per-point hook sees. */
@@ -40,8 +38,13 @@ export interface PointContext {
   posterior: Posterior;
   /** The MC predictive's per-sample probabilities on the evaluation split, [S][n×k]. */
   samples: Float32Array[];
-  /** A fresh copy of the random stream the MC predictive used (same draws). */
-  mcStream: () => RandomStream;
+  /**
+   * The point's MC predictive on another set: the same masked posterior and the same draws
+   * (a fresh copy of the stream the evaluation split's predictive used), [S][n×k].
+   */
+  predict: (ds: Dataset) => Float32Array[];
+  /** Logits of the point's posterior-mean network on a set, n×k (computed once per point and set). */
+  meanLogits: (ds: Dataset) => Float32Array;
   point: { variant: string; criterion: string; scope: string; targetSparsity: number | null; structure?: string; unitRatio?: number | null; sparsity: number };
 }
 
@@ -155,18 +158,8 @@ function loadFashionTest(evalSet: Dataset, n: number, dataName: string): Dataset
   return { ...h, shape: [...evalSet.shape], numClasses: evalSet.numClasses };
 }
 
-/** Logits of the posterior-mean network (current masks) on `ds`, n×k. */
-export function meanLogits(posterior: Posterior, ds: Dataset, batchSize: number): Float32Array {
-  const d = ds.x.length / ds.n;
-  const out = new Float32Array(ds.n * ds.numClasses);
-  for (let s = 0; s < ds.n; s += batchSize) {
-    const size = Math.min(batchSize, ds.n - s);
-    const t = tf.tidy(() => posterior.network.forward(tf.tensor(ds.x.subarray(s * d, (s + size) * d), [size, ...ds.shape]), { sample: false }));
-    out.set(t.dataSync() as Float32Array, s * ds.numClasses);
-    t.dispose();
-  }
-  return out;
-}
+/** Logits of the posterior-mean network (current masks) on `ds`, n×k (moved to evaluate.ts). */
+export { meanLogits } from './evaluate.js';
 
 function headSamples(samples: Float32Array[], m: number, k: number): Float32Array[] {
   return samples.map((s) => s.subarray(0, m * k));
@@ -223,12 +216,10 @@ export class UncertaintyEvaluator {
     }
     const structure = ctx.point.structure ?? 'weights';
     const rcPoint = this.cfg.pruning.riskControl.enabled && structure === 'weights' && ctx.point.targetSparsity !== null && ctx.point.scope !== 'threshold';
-    let evalLogits: Float32Array | undefined;
     if (rcPoint) {
       let c = correct;
       if (this.cfg.pruning.riskControl.predictive === 'mean') {
-        evalLogits = meanLogits(ctx.posterior, this.evalSet, this.cfg.eval.batchSize);
-        c = topLabel(evalLogits, y).correct; // argmax of logits = argmax of the mean network's probabilities
+        c = topLabel(ctx.meanLogits(this.evalSet), y).correct; // argmax of logits = argmax of the mean network's probabilities
       }
       this.correct.set(`${ctx.point.criterion}|${ctx.point.targetSparsity}`, { correct: c, sparsity: ctx.point.sparsity });
     }
@@ -238,7 +229,7 @@ export class UncertaintyEvaluator {
       const dense: NonNullable<UncertaintySummary['denseScores']> = {};
       if (isDense) dense['in-distribution'] = toLists(inS);
       for (const set of this.sets) {
-        const out = predictSamples(ctx.posterior, set.data, { samples: this.cfg.eval.samples, stream: ctx.mcStream(), batchSize: this.cfg.eval.batchSize });
+        const out = ctx.predict(set.data);
         const outS = oodScores(out, k);
         for (const [field, key] of SCORE_KEYS) {
           const r = oodMetrics(inS[field], outS[field]);
@@ -259,9 +250,8 @@ export class UncertaintyEvaluator {
     }
     let mean: Record<string, number | null> | undefined;
     if (this.validation && this.validation.n > 0) {
-      const bs = this.cfg.eval.batchSize;
-      const t = fitTemperature(meanLogits(ctx.posterior, this.validation, bs), this.validation.y);
-      const p = softmaxWithTemperature(evalLogits ?? meanLogits(ctx.posterior, this.evalSet, bs), k, t.temperature);
+      const t = fitTemperature(ctx.meanLogits(this.validation), this.validation.y);
+      const p = softmaxWithTemperature(ctx.meanLogits(this.evalSet), k, t.temperature);
       const c = calibrationSummary(p, y);
       mean = {
         'ts.temperature': t.temperature,

@@ -1,0 +1,600 @@
+/**
+ * Shared-work evaluation of one network posterior at many operating points (issue 15, item 3).
+ *
+ * A pruning curve evaluates the same posterior under dozens of masks, each on the
+ * evaluation split, the validation split (temperature scaling) and every OOD / shifted set,
+ * with an S-sample Monte Carlo predictive. Done point by point through the layers' own
+ * forward passes, most of that time went to drawing the same kind of noise again for every
+ * point (a third) and to matrix products over weights the masks remove. This engine keeps,
+ * for one posterior and one curve:
+ *
+ * - the data of every set as tensors (inputs and their squares), made once;
+ * - the LRT noise, drawn once per batch, sample and layer and shared by every operating
+ *   point and every set (common random numbers: every point sees the same ε, so the
+ *   differences between points carry no Monte Carlo noise of their own). The draws are those
+ *   of a fresh copy of one stream, in the order {@link NetworkPosterior.predictSamples}
+ *   draws them (batch by batch, sample by sample, layer by layer), so the result equals the
+ *   plain per-point evaluation with that stream (test/mc-engine.test.ts);
+ * - per operating point, compacted weights: rows of a weight whose inputs the mask removes
+ *   entirely, and columns whose outputs no later layer reads, are left out of the products
+ *   (exact: they contribute exact zeros or nothing), so a 98 %-sparse network multiplies far
+ *   smaller matrices;
+ * - the first LRT layer's moments once per batch for all S samples, and the later layers
+ *   for all S samples in one product ([S·n, K] × [K, N]);
+ * - the posterior-mean network's logits per set, computed once per point for the mean row,
+ *   temperature scaling and risk control together.
+ *
+ * Covers networks made of {@link LrtDense} and {@link Dense} layers with elementwise
+ * activations (the MLPs, LeNet-300-100) under a {@link NetworkPosterior} that keeps the
+ * default predictive; {@link SharedEvaluator.create} returns null for anything else and the
+ * caller evaluates point by point.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { LrtDense } from '../bayes/lrt-dense.js';
+import type { Dataset } from '../data/dataset.js';
+import { NetworkPosterior } from '../inference/network-posterior.js';
+import type { Posterior } from '../inference/posterior.js';
+import { Activation, Flatten } from '../nn/activations.js';
+import { Dense } from '../nn/dense.js';
+import type { RandomStream } from '../random.js';
+import { softmaxRows } from './evaluate.js';
+
+/** Variance floor inside the LRT square root (as src/bayes/mean-field.ts lrtStd). */
+const VAR_EPS = 1e-8;
+
+type Op =
+  | {
+      kind: 'weight';
+      lrt: boolean;
+      name: string;
+      inF: number;
+      outF: number;
+      theta: Float32Array;
+      sigma2: Float32Array | null;
+      bias: Float32Array;
+      layer: LrtDense | Dense;
+      noiseIndex: number;
+    }
+  | { kind: 'act'; layer: Activation };
+
+/** One weight op compacted for an operating point. */
+interface PreparedLayer {
+  /** Input rows read, in the order of the compacted weight's rows (null = all, in order). */
+  rows: Int32Array | null;
+  /** Output columns computed, live ones first, then dead ones (null = all, in order). */
+  cols: Int32Array | null;
+  /** Live output columns (some kept incoming weight): the product's width; the rest are dead (no kept input). */
+  live: number;
+  /** [rows, live] weights (θ and σ² with the mask applied) and the live columns' bias. */
+  theta: tf.Tensor2D;
+  sigma2: tf.Tensor2D | null;
+  bias: tf.Tensor1D;
+  /** The dead columns' bias (their pre-activation is the bias exactly, with variance 0), or null. */
+  deadBias: Float32Array | null;
+  /** The first layer, when it is sparse enough: its kept weights by input row (CSR over the original inputs). */
+  sparse: { rowPtr: Int32Array; col: Int32Array; theta: Float32Array; sigma2: Float32Array | null; bias: Float32Array } | null;
+}
+
+/** Per operating point: the compacted weights of every weight op, and the inputs and noise gathered for them. */
+interface Prepared {
+  masks: (Float32Array | null)[];
+  layers: PreparedLayer[];
+  /** Inputs restricted to the first layer's kept rows, per batch of a set (when rows are dropped). */
+  inputs: Map<Batch, { x: tf.Tensor2D; x2: tf.Tensor2D | null }>;
+  /** The sparse first layer's moments per batch (live columns), when it runs on the host. */
+  first: Map<Batch, { mean: tf.Tensor2D; variance: tf.Tensor2D | null }>;
+  /** Noise restricted to kept columns, by `batch/rows/layer` (when columns are dropped). */
+  eps: Map<string, tf.Tensor2D>;
+  /** Constant blocks of dead columns by `layer/rows/kind`. */
+  dead: Map<string, tf.Tensor2D>;
+  meanLogits: Map<Dataset, Float32Array>;
+}
+
+/**
+ * The first layer runs on the host as a sparse product when its kept weights are fewer than
+ * this fraction of the compacted dense product (a JavaScript multiply-add costs ~10× a wasm SIMD one;
+ * the host product also skips the input's zeros).
+ */
+const SPARSE_FIRST_LAYER = 0.1;
+
+interface Batch {
+  index: number;
+  start: number;
+  size: number;
+  /** Inputs [size, d] on the host and as a tensor, with their squares (first LRT layer's variance). */
+  host: Float32Array;
+  x: tf.Tensor2D;
+  x2: tf.Tensor2D | null;
+}
+
+/** Work counters (for the benchmark's report). */
+export interface EngineStats {
+  /** Operating points prepared (mask sets seen). */
+  points: number;
+  /** Batches through the S-sample predictive / the mean network. */
+  mcPasses: number;
+  meanPasses: number;
+  /** Standard normal values drawn (once for all points). */
+  noiseValues: number;
+  /** Mean over points of the compacted network's multiply-adds per example over the dense network's. */
+  macFraction: number;
+  /** Points whose first layer ran as a sparse product on the host. */
+  sparseFirstLayer: number;
+  /** Dead columns (no kept incoming weight, pre-activation = bias) summed over points and layers. */
+  deadColumns: number;
+}
+
+export class SharedEvaluator {
+  private readonly ops: Op[];
+  private readonly weightOps: Extract<Op, { kind: 'weight' }>[];
+  private readonly lrtOps: Extract<Op, { kind: 'weight' }>[];
+  private readonly sets = new Map<Dataset, Batch[]>();
+  /** By `batch/rows`: per LRT layer, noise [S, rows, units] on the host (sample-major). */
+  private readonly noise = new Map<string, Float32Array[]>();
+  /** Full-width noise tensors [S·m, units], by `batch/rows/layer`, shared by every point. */
+  private readonly fullEps = new Map<string, tf.Tensor2D>();
+  private readonly seeds: number[] = [];
+  private prepared: Prepared | null = null;
+  private readonly bayesian: boolean;
+  private readonly denseMacs: number;
+  private macSum = 0;
+  private readonly counters = { points: 0, mcPasses: 0, meanPasses: 0, noiseValues: 0, sparseFirstLayer: 0, deadColumns: 0 };
+
+  private constructor(
+    ops: Op[],
+    bayesian: boolean,
+    /** Samples S of the MC predictive. */
+    readonly samples: number,
+    private readonly seedStream: RandomStream,
+    readonly batchSize: number,
+    private readonly sparseFirstLayer: number,
+  ) {
+    this.ops = ops;
+    this.weightOps = ops.filter((o): o is Extract<Op, { kind: 'weight' }> => o.kind === 'weight');
+    this.lrtOps = this.weightOps.filter((o) => o.lrt);
+    this.bayesian = bayesian && samples > 0;
+    this.denseMacs = this.weightOps.reduce((a, o) => a + o.inF * o.outF, 0);
+  }
+
+  /**
+   * An engine for `posterior`, drawing its MC noise from `stream` (pass a fresh fork: the
+   * draws are those of `posterior.predictSamples` with a fresh copy of that fork), or null
+   * when the posterior is not a plain network posterior of dense layers and activations.
+   */
+  static create(
+    posterior: Posterior,
+    samples: number,
+    stream: RandomStream,
+    batchSize: number,
+    /** The density of the compacted first layer below which it runs as a sparse host product (default {@link SPARSE_FIRST_LAYER}). */
+    sparseFirstLayer = SPARSE_FIRST_LAYER,
+  ): SharedEvaluator | null {
+    if (!(posterior instanceof NetworkPosterior) || posterior.predictSamples !== NetworkPosterior.prototype.predictSamples) return null;
+    const net = posterior.network;
+    const ops: Op[] = [];
+    let noiseIndex = 0;
+    let width = net.inputShape.reduce((a, b) => a * b, 1);
+    for (const [i, l] of net.layers.entries()) {
+      const ctor: unknown = l.constructor;
+      if (ctor === Flatten && i === 0) continue;
+      if (ctor === Activation) ops.push({ kind: 'act', layer: l as Activation });
+      else if (ctor === LrtDense || ctor === Dense) {
+        const lrt = ctor === LrtDense;
+        const [inF, outF] = l.weightShape as [number, number];
+        if (inF !== width) return null;
+        width = outF;
+        const d = l as LrtDense | Dense;
+        const theta = ((lrt ? (d as LrtDense).theta : (d as Dense).w).dataSync() as Float32Array).slice();
+        const sigma2 = lrt ? unmaskedVariances(d as LrtDense) : null;
+        const bias = (d.b.dataSync() as Float32Array).slice();
+        ops.push({ kind: 'weight', lrt, name: `${l.name}.weight`, inF, outF, theta, sigma2, bias, layer: d, noiseIndex: lrt ? noiseIndex++ : -1 });
+      } else return null;
+    }
+    if (net.inputShape.length !== 1 && net.layers[0]?.constructor !== Flatten) return null;
+    if (!ops.some((o) => o.kind === 'weight') || ops.at(-1)!.kind !== 'weight') return null;
+    return new SharedEvaluator(ops, net.isBayesian, samples, stream, batchSize, sparseFirstLayer);
+  }
+
+  /** Work done so far. */
+  get stats(): EngineStats {
+    return { ...this.counters, macFraction: this.counters.points ? this.macSum / this.counters.points : 0 };
+  }
+
+  private batches(ds: Dataset): Batch[] {
+    let c = this.sets.get(ds);
+    if (c) return c;
+    const d = ds.x.length / ds.n;
+    const squares = this.bayesian && this.weightOps[0]!.lrt;
+    c = [];
+    for (let s = 0, index = 0; s < ds.n; s += this.batchSize, index++) {
+      const size = Math.min(this.batchSize, ds.n - s);
+      const host = ds.x.subarray(s * d, (s + size) * d);
+      const x = tf.keep(tf.tensor2d(host, [size, d]));
+      c.push({ index, start: s, size, host, x, x2: squares ? tf.keep(tf.square(x)) : null });
+    }
+    this.sets.set(ds, c);
+    return c;
+  }
+
+  /**
+   * Host noise of batch `b` with `rows` rows: per LRT layer [S, rows, units] (sample-major), drawn
+   * once for every point by the layer's own draw (whatever generator the backend uses) with the
+   * seeds a fresh copy of the stream gives in {@link NetworkPosterior.predictSamples}'s order.
+   */
+  private hostNoise(b: number, rows: number): Float32Array[] {
+    const key = `${b}/${rows}`;
+    const have = this.noise.get(key);
+    if (have) return have;
+    const S = this.samples;
+    const L = this.lrtOps.length;
+    while (this.seeds.length < (b + 1) * S * L) this.seeds.push(this.seedStream.nextSeed());
+    const perLayer = this.lrtOps.map((o, l) => {
+      const buf = new Float32Array(S * rows * o.outF);
+      const layer = o.layer as LrtDense;
+      tf.tidy(() => {
+        const zero = tf.zeros([rows, o.outF]);
+        const one = tf.ones([rows, o.outF]);
+        for (let s = 0; s < S; s++) {
+          const seed = this.seeds[(b * S + s) * L + l]!;
+          // 0 + 1·ε = ε exactly: the layer's LRT draw with mean 0 and std 1 is its noise.
+          const eps = layer.lrtDraw(zero, one, { nextSeed: () => seed } as RandomStream);
+          buf.set(eps.dataSync() as Float32Array, s * rows * o.outF);
+        }
+      });
+      this.counters.noiseValues += buf.length;
+      return buf;
+    });
+    this.noise.set(key, perLayer);
+    return perLayer;
+  }
+
+  /** Noise [S·m, kept columns] of LRT layer `l` for batch `b` with `m` rows (sample-major). */
+  private epsFor(p: Prepared, b: number, m: number, l: number, cols: Int32Array | null): tf.Tensor2D {
+    const key = `${b}/${m}/${l}`;
+    const cache = cols ? p.eps : this.fullEps;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const src = this.hostNoise(b, m)[l]!;
+    const units = this.lrtOps[l]!.outF;
+    const S = this.samples;
+    let out = src;
+    if (cols) {
+      const nc = cols.length;
+      out = new Float32Array(S * m * nc);
+      for (let r = 0; r < S * m; r++) {
+        const o = r * units;
+        const q0 = r * nc;
+        for (let q = 0; q < nc; q++) out[q0 + q] = src[o + cols[q]!]!;
+      }
+    }
+    const t = tf.keep(tf.tensor2d(out, [S * m, cols ? cols.length : units]));
+    cache.set(key, t);
+    return t;
+  }
+
+  /** Compacted weights for the masks currently set on the network (rebuilt when they change). */
+  private prepare(): Prepared {
+    const masks = this.weightOps.map((o) => o.layer.getMask());
+    if (this.prepared?.masks.every((m, i) => m === masks[i])) return this.prepared;
+    this.release();
+    const n = this.weightOps.length;
+    // Input rows each weight reads: rows with at least one kept entry (a dropped row contributes exact zeros).
+    const rows: (Int32Array | null)[] = this.weightOps.map((o, i) => keptRows(masks[i]!, o.inF, o.outF));
+    // Output columns of each weight: those the next weight reads (activations between are elementwise), live ones
+    // (with a kept incoming weight) first; a dead column's pre-activation is its bias, exactly, with variance 0.
+    const cols: { order: Int32Array | null; live: number }[] = this.weightOps.map((o, i) => {
+      const read = i + 1 < n ? rows[i + 1]! : null;
+      const m = masks[i]!;
+      // The last layer's columns are the classes: all kept, in order.
+      if (!m || i + 1 === n) return { order: read, live: read ? read.length : o.outF };
+      const alive = liveColumns(m, o.inF, o.outF);
+      const all = read ?? Int32Array.from({ length: o.outF }, (_, j) => j);
+      const live = all.filter((j) => alive[j] === 1);
+      if (live.length === all.length) return { order: read, live: all.length };
+      const order = Int32Array.from([...live, ...all.filter((j) => alive[j] === 0)]);
+      return { order, live: live.length };
+    });
+    let macs = 0;
+    const layers = this.weightOps.map((o, i): PreparedLayer => {
+      const r = i === 0 ? rows[0]! : cols[i - 1]!.order;
+      const { order: c, live } = cols[i]!;
+      const m = masks[i]!;
+      const nr = r ? r.length : o.inF;
+      const th = new Float32Array(nr * live);
+      const s2 = o.sigma2 ? new Float32Array(nr * live) : null;
+      let nnz = 0;
+      for (let a = 0; a < nr; a++) {
+        const src = (r ? r[a]! : a) * o.outF;
+        for (let q = 0; q < live; q++) {
+          const j = src + (c ? c[q]! : q);
+          const keep = m ? m[j]! : 1;
+          if (keep !== 0) nnz++;
+          th[a * live + q] = o.theta[j]! * keep;
+          if (s2) s2[a * live + q] = o.sigma2![j]! * keep;
+        }
+      }
+      const bias = c ? Float32Array.from(c, (j) => o.bias[j]!) : o.bias;
+      const sparse = i === 0 && live > 0 && nnz < this.sparseFirstLayer * nr * live ? csr(o, m, live, c) : null;
+      macs += sparse ? nnz : nr * live;
+      if (sparse) this.counters.sparseFirstLayer++;
+      this.counters.deadColumns += bias.length - live;
+      return {
+        rows: r,
+        cols: c,
+        live,
+        theta: tf.keep(tf.tensor2d(th, [nr, live])),
+        sigma2: s2 ? tf.keep(tf.tensor2d(s2, [nr, live])) : null,
+        bias: tf.keep(tf.tensor1d(bias.subarray(0, live))),
+        deadBias: live < bias.length ? bias.slice(live) : null,
+        sparse,
+      };
+    });
+    this.prepared = { masks, layers, inputs: new Map(), first: new Map(), eps: new Map(), dead: new Map(), meanLogits: new Map() };
+    this.counters.points++;
+    this.macSum += macs / this.denseMacs;
+    return this.prepared;
+  }
+
+  /** The first weight layer's input for one batch: x (and x²) restricted to the kept rows. */
+  private inputs(p: Prepared, batch: Batch): { x: tf.Tensor2D; x2: tf.Tensor2D | null } {
+    const r = p.layers[0]!.rows;
+    if (!r) return { x: batch.x, x2: batch.x2 };
+    const hit = p.inputs.get(batch);
+    if (hit) return hit;
+    const d = batch.host.length / batch.size;
+    const g = new Float32Array(batch.size * r.length);
+    for (let i = 0; i < batch.size; i++) {
+      const o = i * d;
+      const q0 = i * r.length;
+      for (let q = 0; q < r.length; q++) g[q0 + q] = batch.host[o + r[q]!]!;
+    }
+    const x = tf.keep(tf.tensor2d(g, [batch.size, r.length]));
+    const v = { x, x2: batch.x2 ? tf.keep(tf.square(x)) : null };
+    p.inputs.set(batch, v);
+    return v;
+  }
+
+  /** The sparse first layer's mean x·θ + b and variance (x∘x)·σ² (live columns) for one batch, on the host. */
+  private sparseFirst(p: Prepared, batch: Batch, variance: boolean): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
+    const hit = p.first.get(batch);
+    if (hit && (hit.variance || !variance)) return hit;
+    if (hit) tf.dispose([hit.mean]);
+    const L = p.layers[0]!;
+    const sp = L.sparse!;
+    const m = batch.size;
+    const d = batch.host.length / m;
+    const nc = L.live;
+    const mean = new Float32Array(m * nc);
+    const vari = variance && sp.sigma2 ? new Float32Array(m * nc) : null;
+    const x = batch.host;
+    for (let i = 0; i < m; i++) {
+      const xo = i * d;
+      const oo = i * nc;
+      for (let f = 0; f < d; f++) {
+        const a = sp.rowPtr[f]!;
+        const e = sp.rowPtr[f + 1]!;
+        if (a === e) continue;
+        const xv = x[xo + f]!;
+        if (xv === 0) continue;
+        for (let q = a; q < e; q++) mean[oo + sp.col[q]!] += xv * sp.theta[q]!;
+        if (vari) {
+          const x2 = Math.fround(xv * xv);
+          for (let q = a; q < e; q++) vari[oo + sp.col[q]!] += x2 * sp.sigma2![q]!;
+        }
+      }
+      for (let q = 0; q < nc; q++) mean[oo + q] += sp.bias[q]!;
+    }
+    const v = { mean: tf.keep(tf.tensor2d(mean, [m, nc])), variance: vari ? tf.keep(tf.tensor2d(vari, [m, nc])) : null };
+    p.first.set(batch, v);
+    return v;
+  }
+
+  /** A dead columns' block: their bias on every row, or zeros (their variance). */
+  private deadBlock(p: Prepared, w: number, rows: number, kind: 'bias' | 'zero'): tf.Tensor2D {
+    const key = `${w}/${rows}/${kind}`;
+    const hit = p.dead.get(key);
+    if (hit) return hit;
+    const b = p.layers[w]!.deadBias!;
+    const out = new Float32Array(rows * b.length);
+    if (kind === 'bias') for (let i = 0; i < rows; i++) out.set(b, i * b.length);
+    const t = tf.keep(tf.tensor2d(out, [rows, b.length]));
+    p.dead.set(key, t);
+    return t;
+  }
+
+  /**
+   * Mean (and variance) of weight op `w`'s pre-activation for the input `h` (`h2` = h∘h when at hand),
+   * over its compacted columns (live, then dead).
+   */
+  private moments(
+    p: Prepared,
+    w: number,
+    h: tf.Tensor2D,
+    h2: tf.Tensor2D | null,
+    batch: Batch,
+    variance: boolean,
+  ): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
+    const L = p.layers[w]!;
+    let mean: tf.Tensor2D;
+    let vari: tf.Tensor2D | null = null;
+    if (L.live === 0) {
+      // Every column dead: the pre-activation is the bias, with variance 0.
+      const rows = h.shape[0];
+      return { mean: this.deadBlock(p, w, rows, 'bias'), variance: variance && L.sigma2 ? this.deadBlock(p, w, rows, 'zero') : null };
+    }
+    if (L.sparse) {
+      const f = this.sparseFirst(p, batch, variance);
+      mean = f.mean;
+      vari = f.variance;
+    } else {
+      mean = tf.add(tf.matMul(h, L.theta), L.bias) as tf.Tensor2D;
+      if (variance && L.sigma2) vari = tf.matMul(h2 ?? tf.square(h), L.sigma2) as tf.Tensor2D;
+    }
+    if (L.deadBias) {
+      const rows = h.shape[0];
+      mean = tf.concat([mean, this.deadBlock(p, w, rows, 'bias')], 1);
+      if (vari) vari = tf.concat([vari, this.deadBlock(p, w, rows, 'zero')], 1);
+    }
+    return { mean, variance: vari };
+  }
+
+  /** Logits [n×k] of the posterior-mean network under the current masks (cached per point and set). */
+  meanLogits(ds: Dataset): Float32Array {
+    const p = this.prepare();
+    const hit = p.meanLogits.get(ds);
+    if (hit) return hit;
+    const k = this.weightOps.at(-1)!.outF;
+    const out = new Float32Array(ds.n * k);
+    for (const batch of this.batches(ds)) {
+      const t = tf.tidy(() => {
+        let h: tf.Tensor2D = p.layers[0]!.sparse ? batch.x : this.inputs(p, batch).x;
+        let w = 0;
+        for (const op of this.ops) {
+          if (op.kind === 'act') h = op.layer.forward(h) as tf.Tensor2D;
+          else h = this.moments(p, w++, h, null, batch, false).mean;
+        }
+        return h;
+      });
+      out.set(t.dataSync() as Float32Array, batch.start * k);
+      t.dispose();
+      this.counters.meanPasses++;
+    }
+    p.meanLogits.set(ds, out);
+    return out;
+  }
+
+  /**
+   * Per-sample class probabilities [S][n×k] on `ds` under the current masks: the S-sample
+   * LRT predictive (for a non-Bayesian network, or S = 0: the mean network's single pass).
+   */
+  predict(ds: Dataset): Float32Array[] {
+    const k = this.weightOps.at(-1)!.outF;
+    if (!this.bayesian) return [softmaxRows(this.meanLogits(ds), k)];
+    const p = this.prepare();
+    const S = this.samples;
+    const out = Array.from({ length: S }, () => new Float32Array(ds.n * k));
+    for (const batch of this.batches(ds)) {
+      const m = batch.size;
+      const t = tf.tidy(() => {
+        const inp = p.layers[0]!.sparse ? { x: batch.x, x2: null } : this.inputs(p, batch);
+        let h: tf.Tensor2D = inp.x;
+        let h2: tf.Tensor2D | null = inp.x2;
+        let expanded = false;
+        let w = 0;
+        for (const op of this.ops) {
+          if (op.kind === 'act') {
+            h = op.layer.forward(h) as tf.Tensor2D;
+            h2 = null;
+            continue;
+          }
+          const L = p.layers[w]!;
+          const mo = this.moments(p, w++, h, h2, batch, op.lrt);
+          h2 = null;
+          if (!op.lrt) {
+            h = mo.mean;
+            continue;
+          }
+          let mean = mo.mean;
+          let std = tf.sqrt(tf.add(mo.variance!, VAR_EPS)) as tf.Tensor2D;
+          if (!expanded) {
+            // The first LRT layer's moments are shared by the S draws: S copies, sample-major.
+            mean = tf.concat(Array.from({ length: S }, () => mean));
+            std = tf.concat(Array.from({ length: S }, () => std));
+            expanded = true;
+          }
+          h = tf.add(mean, tf.mul(std, this.epsFor(p, batch.index, m, op.noiseIndex, L.cols))) as tf.Tensor2D;
+        }
+        if (!expanded) h = tf.concat(Array.from({ length: S }, () => h));
+        return tf.softmax(h);
+      });
+      const data = t.dataSync() as Float32Array;
+      t.dispose();
+      for (let s = 0; s < S; s++) out[s]!.set(data.subarray(s * m * k, (s + 1) * m * k), batch.start * k);
+      this.counters.mcPasses++;
+    }
+    return out;
+  }
+
+  private release(): void {
+    const p = this.prepared;
+    if (!p) return;
+    for (const l of p.layers) for (const t of [l.theta, l.sigma2, l.bias]) t?.dispose();
+    for (const v of p.inputs.values()) for (const t of [v.x, v.x2]) t?.dispose();
+    for (const v of p.first.values()) for (const t of [v.mean, v.variance]) t?.dispose();
+    for (const t of p.dead.values()) t.dispose();
+    for (const t of p.eps.values()) t.dispose();
+    this.prepared = null;
+  }
+
+  /** Frees every tensor the engine holds. */
+  dispose(): void {
+    this.release();
+    for (const c of this.sets.values()) for (const b of c) for (const t of [b.x, b.x2]) t?.dispose();
+    this.sets.clear();
+    for (const t of this.fullEps.values()) t.dispose();
+    this.fullEps.clear();
+    this.noise.clear();
+  }
+}
+
+/**
+ * σ² of every weight of an LRT layer as its forward pass computes it (whatever exp the backend
+ * uses): the variance (x∘x)·σ² of the identity input, each entry 1·σ² plus exact zeros.
+ */
+function unmaskedVariances(layer: LrtDense): Float32Array {
+  const saved = layer.getMask();
+  layer.setMask(null);
+  try {
+    return tf.tidy(() => layer.preActivationMoments(tf.eye(layer.weightShape[0]!)).variance.dataSync() as Float32Array);
+  } finally {
+    layer.setMask(saved);
+  }
+}
+
+/** 1 for each column of a [rows, cols] mask with at least one kept entry. */
+function liveColumns(mask: Float32Array, rows: number, cols: number): Uint8Array {
+  const alive = new Uint8Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) if (mask[o + c] !== 0) alive[c] = 1;
+  }
+  return alive;
+}
+
+/** The kept weights of the first layer's live columns by input row (CSR over all inputs; columns in compacted order). */
+function csr(o: Extract<Op, { kind: 'weight' }>, mask: Float32Array | null, live: number, order: Int32Array | null): NonNullable<PreparedLayer['sparse']> {
+  const rowPtr = new Int32Array(o.inF + 1);
+  const col: number[] = [];
+  const th: number[] = [];
+  const s2: number[] = [];
+  for (let r = 0; r < o.inF; r++) {
+    for (let q = 0; q < live; q++) {
+      const j = r * o.outF + (order ? order[q]! : q);
+      if (mask && mask[j] === 0) continue;
+      col.push(q);
+      th.push(o.theta[j]!);
+      if (o.sigma2) s2.push(o.sigma2[j]!);
+    }
+    rowPtr[r + 1] = col.length;
+  }
+  const bias = order ? Float32Array.from(order.subarray(0, live), (j) => o.bias[j]!) : o.bias.slice(0, live);
+  return { rowPtr, col: Int32Array.from(col), theta: Float32Array.from(th), sigma2: o.sigma2 ? Float32Array.from(s2) : null, bias };
+}
+
+/** Indices of the rows of a [rows, cols] mask with at least one kept entry; null when every row has one (or no mask). */
+export function keptRows(mask: Float32Array | null, rows: number, cols: number): Int32Array | null {
+  if (!mask) return null;
+  const keep: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) {
+      if (mask[o + c] !== 0) {
+        keep.push(r);
+        break;
+      }
+    }
+  }
+  if (keep.length === 0) keep.push(0); // a fully pruned weight: one all-zero row keeps the product's shape
+  return keep.length === rows ? null : Int32Array.from(keep);
+}
