@@ -31,6 +31,8 @@ export interface MeanFieldWasm {
   ): void;
   /** KL + gradient + Adam of one mean-field weight (see mean-field.wat `klAdam`); returns the KL. */
   klAdam(io: number, n4: number, prior: number, twoSigma2: number, scale: number, constants: number): number;
+  /** C = A·B (M×K by K×N, float32) with A's entry (r, k) at a + r·sar + k·sak; row strides sb, sc in bytes. */
+  gemm(a: number, sar: number, sak: number, b: number, sb: number, c: number, sc: number, m: number, n: number, k: number): void;
   /** n standard normal draws into dst from the four lane seeds (xoshiro128** per lane, Box–Muller). */
   normal(dst: number, n: number, k0: number, k1: number, k2: number, k3: number): void;
   /** Elementwise ln / exp of n entries (n a multiple of 4), for tests of the approximations. */

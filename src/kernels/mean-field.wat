@@ -139,6 +139,99 @@
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br $next))))
 
+  ;; C = A·B for float32 matrices, M×K by K×N, in 4×8 tiles of C held in eight v128 accumulators.
+  ;; A's entry (r, k) is at a + r·sar + k·sak (bytes), so A can be read transposed (sar = 4,
+  ;; sak = row stride): C = Xᵀ·Y without materializing Xᵀ. B and C are row-major with row strides
+  ;; sb, sc (bytes); K is taken in chunks of 128. Tiles that overhang M or N compute on whatever lies past the edge (the caller
+  ;; guarantees it is inside the heap) and store only the lanes inside C. Each C entry is the sum
+  ;; over k in increasing order, in float32.
+  (func (export "gemm") (param $a i32) (param $sar i32) (param $sak i32) (param $b i32) (param $sb i32) (param $c i32) (param $sc i32)
+    (param $m i32) (param $n i32) (param $k i32)
+    (local $i i32) (local $j i32) (local $kk i32) (local $pa i32) (local $pb i32) (local $pc i32) (local $left i32) (local $r i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128) (local $lo v128) (local $hi v128) (local $k0 i32) (local $kc i32)
+    ;; K in chunks of 128, so the chunk of B's column panel stays in L1 while the rows of A pass;
+    ;; each chunk after the first continues the float32 sums stored in C (the same order of additions)
+    (block $k0done (loop $k0loop
+    (br_if $k0done (i32.ge_s (local.get $k0) (local.get $k)))
+    (local.set $kc (i32.sub (local.get $k) (local.get $k0)))
+    (if (i32.gt_s (local.get $kc) (i32.const 128)) (then (local.set $kc (i32.const 128))))
+    (local.set $j (i32.const 0))
+    (block $jdone (loop $jloop
+      (br_if $jdone (i32.ge_s (local.get $j) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $iloop
+        (br_if $idone (i32.ge_s (local.get $i) (local.get $m)))
+        (local.set $pc (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $sc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (local.get $k0)
+          (then
+            (local.set $c00 (v128.load (local.get $pc))) (local.set $c01 (v128.load offset=16 (local.get $pc)))
+            (local.set $pc (i32.add (local.get $pc) (local.get $sc)))
+            (local.set $c10 (v128.load (local.get $pc))) (local.set $c11 (v128.load offset=16 (local.get $pc)))
+            (local.set $pc (i32.add (local.get $pc) (local.get $sc)))
+            (local.set $c20 (v128.load (local.get $pc))) (local.set $c21 (v128.load offset=16 (local.get $pc)))
+            (local.set $pc (i32.add (local.get $pc) (local.get $sc)))
+            (local.set $c30 (v128.load (local.get $pc))) (local.set $c31 (v128.load offset=16 (local.get $pc))))
+          (else
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))))
+        (local.set $pa (i32.add (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $sar))) (i32.mul (local.get $k0) (local.get $sak))))
+        (local.set $pb (i32.add (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))) (i32.mul (local.get $k0) (local.get $sb))))
+        (local.set $kk (local.get $kc))
+        (block $kdone (loop $kloop
+          (br_if $kdone (i32.eqz (local.get $kk)))
+          (local.set $b0 (v128.load (local.get $pb)))
+          (local.set $b1 (v128.load offset=16 (local.get $pb)))
+          (local.set $av (v128.load32_splat (local.get $pa)))
+          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat (i32.add (local.get $pa) (local.get $sar))))
+          (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat (i32.add (local.get $pa) (i32.shl (local.get $sar) (i32.const 1)))))
+          (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat (i32.add (local.get $pa) (i32.mul (local.get $sar) (i32.const 3)))))
+          (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $pa (i32.add (local.get $pa) (local.get $sak)))
+          (local.set $pb (i32.add (local.get $pb) (local.get $sb)))
+          (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
+          (br $kloop)))
+        ;; store rows i..i+3 that lie inside C, columns j..j+7 that lie inside C
+        (local.set $left (i32.sub (local.get $n) (local.get $j)))
+        (local.set $r (i32.const 0))
+        (block $rdone (loop $rloop
+          (br_if $rdone (i32.ge_s (local.get $r) (i32.const 4)))
+          (br_if $rdone (i32.ge_s (i32.add (local.get $i) (local.get $r)) (local.get $m)))
+          (local.set $lo (local.get $c00)) (local.set $hi (local.get $c01))
+          (if (i32.eq (local.get $r) (i32.const 1)) (then (local.set $lo (local.get $c10)) (local.set $hi (local.get $c11))))
+          (if (i32.eq (local.get $r) (i32.const 2)) (then (local.set $lo (local.get $c20)) (local.set $hi (local.get $c21))))
+          (if (i32.eq (local.get $r) (i32.const 3)) (then (local.set $lo (local.get $c30)) (local.set $hi (local.get $c31))))
+          (local.set $pc (i32.add (i32.add (local.get $c) (i32.mul (i32.add (local.get $i) (local.get $r)) (local.get $sc))) (i32.shl (local.get $j) (i32.const 2))))
+          (if (i32.ge_s (local.get $left) (i32.const 8))
+            (then
+              (v128.store (local.get $pc) (local.get $lo))
+              (v128.store offset=16 (local.get $pc) (local.get $hi)))
+            (else
+              (if (i32.gt_s (local.get $left) (i32.const 0)) (then (f32.store (local.get $pc) (f32x4.extract_lane 0 (local.get $lo)))))
+              (if (i32.gt_s (local.get $left) (i32.const 1)) (then (f32.store offset=4 (local.get $pc) (f32x4.extract_lane 1 (local.get $lo)))))
+              (if (i32.gt_s (local.get $left) (i32.const 2)) (then (f32.store offset=8 (local.get $pc) (f32x4.extract_lane 2 (local.get $lo)))))
+              (if (i32.gt_s (local.get $left) (i32.const 3)) (then (f32.store offset=12 (local.get $pc) (f32x4.extract_lane 3 (local.get $lo)))))
+              (if (i32.gt_s (local.get $left) (i32.const 4)) (then (f32.store offset=16 (local.get $pc) (f32x4.extract_lane 0 (local.get $hi)))))
+              (if (i32.gt_s (local.get $left) (i32.const 5)) (then (f32.store offset=20 (local.get $pc) (f32x4.extract_lane 1 (local.get $hi)))))
+              (if (i32.gt_s (local.get $left) (i32.const 6)) (then (f32.store offset=24 (local.get $pc) (f32x4.extract_lane 2 (local.get $hi)))))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $rloop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $iloop)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jloop)))
+    (local.set $k0 (i32.add (local.get $k0) (local.get $kc)))
+    (br $k0loop))))
+
   (func (export "log4") (param $src i32) (param $dst i32) (param $n i32)
     (local $i i32)
     (block $done (loop $next

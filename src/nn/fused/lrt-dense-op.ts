@@ -16,6 +16,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { matMulAB } from './matmul.js';
 
 /** a·b with the transposes materialized on wasm, as src/nn/gradients.ts does. */
 function mm(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
@@ -42,9 +43,9 @@ export function lrtDenseSample(x: tf.Tensor2D, theta: tf.Tensor2D, sigma2: tf.Te
   return engine.runKernelFunc({
     inputs: { x, theta, sigma2, b, eps },
     forwardFunc: (_backend, save) => {
-      const mean = tf.add(tf.matMul(x, theta), b);
+      const mean = tf.add(matMulAB(x, theta), b);
       const xx = tf.square(x);
-      const sum = tf.add(tf.matMul(xx, sigma2), 1e-8);
+      const sum = tf.add(matMulAB(xx, sigma2), 1e-8);
       const value = tf.add(mean, tf.mul(tf.sqrt(sum), eps));
       save([x, xx, theta, sigma2, sum, eps]);
       return value;
@@ -55,8 +56,8 @@ export function lrtDenseSample(x: tf.Tensor2D, theta: tf.Tensor2D, sigma2: tf.Te
       const dv = tf.div(tf.mul(dy, eps0), tf.mul(tf.sqrt(sum0), 2));
       return {
         x: () => tf.add(mm(dy, th0, false, true), tf.mul(mm(dv, s20, false, true), tf.mul(x0, 2))),
-        theta: () => mm(x0, dy, true, false),
-        sigma2: () => mm(xx0, dv, true, false),
+        theta: () => matMulAB(x0, dy as tf.Tensor2D, true),
+        sigma2: () => matMulAB(xx0, dv as tf.Tensor2D, true),
         // the bias of an Add: the sum over the broadcast (batch) axis
         b: () => tf.reshape(tf.sum(dy, 0), b.shape),
         eps: () => tf.zerosLike(eps0),

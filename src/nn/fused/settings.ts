@@ -16,6 +16,8 @@ export interface FusedPaths {
   expKernel: boolean;
   /** The sampled LRT dense forward as one op with a hand-written backward (bit-identical to the tape). */
   lrtDenseOp: boolean;
+  /** Matrix products of the LRT training op by the SIMD gemm (wasm; the same float32 sums as tfjs's matMul). */
+  gemmKernel: boolean;
   /** The sparse-VD KL and its gradient as one kernel (float32 rounding). */
   klKernel: boolean;
   /** Mean-field layers' KL, its gradient and Adam's update in one kernel per layer (trainer step; float32 rounding). */
@@ -43,6 +45,7 @@ function fusedFromEnv(v: string | undefined): FusedPaths {
     backendNoise: on,
     expKernel: on,
     lrtDenseOp: on,
+    gemmKernel: on,
     klKernel: on,
     klAdamStep: on,
     adamKernel: on,
