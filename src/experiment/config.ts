@@ -124,9 +124,17 @@ const svgdOptions = z
     /** Gaussian prior N(0, σ²) on every weight and bias. */
     priorSigma: num().positive().default(1),
     /** `shared`: one initial network jittered per particle (one mode: meaningful per-weight moments); `independent`: n initial draws. */
-    init: z.enum(['shared', 'independent']).default('shared'),
+    init: z.enum(['shared', 'independent', 'map']).default('shared'),
     /** Jitter of the shared init, relative to the RMS of the initial weights. */
     initSpread: num().min(0).max(10).default(0.1),
+    /** Epochs of MAP training before the particles are spread around it (init `map`). */
+    mapEpochs: num().int().min(1).max(10000).default(5),
+    /** `full`: RBF on the whole parameter vector (reference); `layer`: one RBF per layer; `weight`: one 1-D RBF per weight (svgd.ts). */
+    kernel: z.enum(['full', 'layer', 'weight']).default('full'),
+    /** Weight of the repulsive term (1: SVGD). */
+    repulsion: num().gt(0).max(1e6).default(1),
+    /** Annealed SVGD: fraction of the steps over which the driving term's weight rises from 0 to 1 (0: off). */
+    anneal: num().min(0).max(1).default(0),
   })
   .strict();
 

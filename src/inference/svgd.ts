@@ -53,6 +53,7 @@ import type { FitContext, FitResult } from './methods.js';
 import type { Posterior } from './posterior.js';
 import type { EpochStats, TrainHooks } from './trainer.js';
 import { denseLayersOf } from './weight-sampling.js';
+import { fitMapNetwork } from './laplace.js';
 
 /** Reference RMSProp-like constants. */
 export const SVGD_ALPHA = 0.9;
@@ -99,16 +100,17 @@ export function pairwiseSqDist(params: tf.Tensor[]): tf.Tensor2D {
  *
  *   φ = (K G + (2/h)·L X)/n,   L = diag(K 1) − K   (so L X = diag(K1) X − K X, the repulsive sum).
  *
- * `h` defaults to the median heuristic.
+ * `h` defaults to the median heuristic. `repulsion` γ multiplies the repulsive term (1: SVGD;
+ * annealed SVGD, D'Angelo & Fortuin 2021, varies the balance of the two terms over time).
  */
-export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: number): { phi: tf.Tensor[]; h: number } {
+export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: number, repulsion = 1): { phi: tf.Tensor[]; h: number } {
   const n = params[0]!.shape[0]!;
   const sq = pairwiseSqDist(params);
   const bw = h ?? medianBandwidth(sq);
   const phi = tf.tidy(() => {
     const K = tf.exp(tf.mul(sq, -1 / bw)) as tf.Tensor2D;
     const L = tf.sub(tf.diag(tf.sum(K, 1)), K) as tf.Tensor2D;
-    const Ls = tf.mul(L, 2 / bw) as tf.Tensor2D;
+    const Ls = tf.mul(L, (2 * repulsion) / bw) as tf.Tensor2D;
     return params.map((p, i) => {
       const x = tf.reshape(p, [n, -1]) as tf.Tensor2D;
       const g = tf.reshape(grads[i]!, [n, -1]) as tf.Tensor2D;
@@ -117,6 +119,93 @@ export function svgdDirection(params: tf.Tensor[], grads: tf.Tensor[], h?: numbe
   });
   sq.dispose();
   return { phi, h: bw };
+}
+
+/** Kernels: `full` one RBF on the whole parameter vector (the reference); `layer` one RBF per layer (block-diagonal); `weight` one 1-D RBF per weight (diagonal). */
+export const SVGD_KERNELS = ['full', 'layer', 'weight'] as const;
+export type SvgdKernel = (typeof SVGD_KERNELS)[number];
+
+/** Median of the χ²₁ distribution: the median of (x_i − x_j)²/(2s²) for Gaussian particles of variance s². */
+export const CHI2_1_MEDIAN = 0.454936;
+
+/**
+ * Per-coordinate bandwidths of the `weight` kernel, [1, d] for particles X [n, d]:
+ * h_c = 2·s_c²·m/log(n + 1), s_c² the particles' population variance in coordinate c and
+ * m = {@link CHI2_1_MEDIAN}: the median heuristic med_c/log(n + 1) with the median of the squared
+ * pairwise differences taken as its value for Gaussian-spread particles (an exact median per
+ * coordinate would sort n² numbers for each of the ~266k weights at every step). Floored at 1e-20
+ * (coinciding particles: the repulsion (x_i − x_j)·k/h is 0 there anyway).
+ */
+export function coordinateBandwidths(X: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = X.shape[0];
+    const v = tf.moments(X, 0, true).variance;
+    return tf.maximum(tf.mul(v, (2 * CHI2_1_MEDIAN) / Math.log(n + 1)), 1e-20) as tf.Tensor2D;
+  });
+}
+
+/**
+ * SVGD direction with the diagonal matrix-valued kernel K(x, x') = diag_c k_c(x_c, x'_c),
+ * k_c(a, b) = exp(−(a − b)²/h_c) (Wang, Tang, Bajaj & Liu 2019, matrix-valued kernels; the
+ * fully local case of message-passing SVGD, Zhuo et al. 2018 / Wang, Zeng & Liu 2018):
+ *
+ *   φ_c(x_i) = (1/n) Σ_j k_c(x_jc, x_ic) [ ∂_c log p(x_j) + γ·(2/h_c)(x_ic − x_jc) ]
+ *
+ * γ = `repulsion` (1: SVGD). Each coordinate's particles repel in one dimension, so the
+ * repulsion does not vanish with the dimension as the RBF kernel's on the whole vector does
+ * (Ba et al. 2021); the fixed point matches per-coordinate (marginal) Stein identities.
+ * Loops over the n particles j (n tensor ops of [n, d] each), never over coordinates.
+ */
+export function svgdDirectionCoordinatewise(params: tf.Tensor[], grads: tf.Tensor[], repulsion = 1): { phi: tf.Tensor[]; h: number } {
+  const n = params[0]!.shape[0]!;
+  let hMed = 0;
+  const phi = params.map((p, pi) =>
+    tf.tidy(() => {
+      const X = tf.reshape(p, [n, -1]) as tf.Tensor2D;
+      const G = tf.reshape(grads[pi]!, [n, -1]) as tf.Tensor2D;
+      const h = coordinateBandwidths(X);
+      if (pi === 0) {
+        const hv = (h.dataSync() as Float32Array).slice().sort();
+        hMed = hv[Math.floor(hv.length / 2)]!;
+      }
+      const negInv = tf.div(-1, h);
+      const rep = tf.div(2 * repulsion, h);
+      const xs = tf.split(X, n, 0);
+      const gs = tf.split(G, n, 0);
+      let acc: tf.Tensor = tf.zerosLike(X);
+      for (let j = 0; j < n; j++) {
+        const diff = tf.sub(X, xs[j]!); // x_i − x_j, [n, d]
+        const k = tf.exp(tf.mul(tf.square(diff), negInv));
+        const next = tf.add(acc, tf.mul(k, tf.add(gs[j]!, tf.mul(diff, rep))));
+        acc.dispose();
+        tf.dispose([diff, k]);
+        acc = next;
+      }
+      return tf.reshape(tf.div(acc, n), p.shape);
+    }),
+  );
+  return { phi, h: hMed };
+}
+
+/**
+ * SVGD direction with a block-diagonal kernel: one RBF kernel (median-heuristic bandwidth of its
+ * own) per block of parameter tensors (`blocks`: lists of indices into `params`, e.g. a layer's
+ * weight and bias). `repulsion` γ weighs the repulsive term as in {@link svgdDirection}.
+ */
+export function svgdDirectionBlocks(params: tf.Tensor[], grads: tf.Tensor[], blocks: number[][], repulsion = 1): { phi: tf.Tensor[]; h: number } {
+  const phi: tf.Tensor[] = new Array(params.length);
+  let h = NaN;
+  for (const b of blocks) {
+    const r = svgdDirection(
+      b.map((i) => params[i]!),
+      b.map((i) => grads[i]!),
+      undefined,
+      repulsion,
+    );
+    b.forEach((i, k) => (phi[i] = r.phi[k]!));
+    if (Number.isNaN(h)) h = r.h;
+  }
+  return { phi, h };
 }
 
 /** SVGD with the reference RMSProp-like step, over particle variables [n, ...]. */
@@ -131,9 +220,17 @@ export class SvgdSampler {
     public stepSize: number,
     readonly alpha = SVGD_ALPHA,
     readonly fudge = SVGD_FUDGE,
-    /** Fixed bandwidth; undefined = median heuristic at every step. */
+    /** Fixed bandwidth; undefined = median heuristic at every step (`full` kernel only). */
     readonly bandwidth?: number,
-  ) {}
+    /** Kernel; `layer` needs `blocks` (indices into `particles`, one list per block). */
+    readonly kernel: SvgdKernel = 'full',
+    readonly blocks?: number[][],
+  ) {
+    if (kernel === 'layer' && !blocks?.length) throw new Error('SVGD: the layer kernel needs parameter blocks');
+  }
+
+  /** Weight γ of the repulsive term (1: SVGD); annealing changes it between steps. */
+  repulsion = 1;
 
   /** One step given a function returning Σ_i log p(x_i) (a scalar over all particles). */
   step(logProb: () => tf.Scalar): void {
@@ -145,7 +242,12 @@ export class SvgdSampler {
   /** One step from given log-density gradients (tensors like the particles). */
   stepWithGrads(grads: tf.Tensor[]): void {
     const first = this.hist === null;
-    const { phi, h } = svgdDirection(this.particles, grads, this.bandwidth);
+    const { phi, h } =
+      this.kernel === 'weight'
+        ? svgdDirectionCoordinatewise(this.particles, grads, this.repulsion)
+        : this.kernel === 'layer'
+          ? svgdDirectionBlocks(this.particles, grads, this.blocks!, this.repulsion)
+          : svgdDirection(this.particles, grads, this.bandwidth, this.repulsion);
     const hist = tf.tidy(() => {
       const hs = phi.map((f, i) => (first ? tf.square(f) : tf.add(tf.mul(this.hist![i]!, this.alpha), tf.mul(tf.square(f), 1 - this.alpha))));
       this.particles.forEach((p, i) => p.assign(tf.add(p, tf.mul(tf.div(phi[i]!, tf.add(tf.sqrt(hs[i]!), this.fudge)), this.stepSize))));
@@ -164,8 +266,11 @@ export class SvgdSampler {
   }
 }
 
-/** Particle initialization: `shared` = one initializer draw jittered per particle; `independent` = n draws. */
-export const SVGD_INITS = ['shared', 'independent'] as const;
+/**
+ * Particle initialization: `shared` = one initializer draw jittered per particle; `independent` = n draws;
+ * `map` = the network trained to the MAP first (`mapEpochs`), jittered per particle like `shared`.
+ */
+export const SVGD_INITS = ['shared', 'independent', 'map'] as const;
 export type SvgdInit = (typeof SVGD_INITS)[number];
 
 /**
@@ -338,10 +443,19 @@ export interface SvgdOptions {
   /** Posterior temperature T (log p divided by T). */
   temperature: number;
   init: SvgdInit;
-  /** Jitter of `shared` init, relative to the RMS of the initial weights. */
+  /** Jitter of `shared` / `map` init, relative to the RMS of each layer's initial weights. */
   initSpread: number;
   initializer: Initializer;
   alpha?: number;
+  /** Kernel (default `full`, the reference RBF on the whole parameter vector). */
+  kernel?: SvgdKernel;
+  /** Weight γ of the repulsive term (default 1). */
+  repulsion?: number;
+  /**
+   * Annealed SVGD (D'Angelo & Fortuin 2021): over the first `anneal` fraction of the steps the
+   * driving term's weight rises linearly from 0 to 1 (repulsion first), then stays 1. 0: off.
+   */
+  anneal?: number;
   hooks?: TrainHooks;
 }
 
@@ -354,8 +468,18 @@ export async function trainSvgd(
 ): Promise<{ posterior: SvgdPosterior; history: EpochStats[] }> {
   if (data.n === 0) throw new Error('training set is empty');
   if (!(o.particles >= 2)) throw new Error(`SVGD needs at least 2 particles, got ${o.particles}`);
-  const pn = new ParticleNetwork(net, o.particles, { init: o.init, initSpread: o.initSpread, initializer: o.initializer, stream: stream.fork('init') });
-  const sampler = new SvgdSampler(pn.variables(), o.stepSize, o.alpha ?? SVGD_ALPHA);
+  const pn = new ParticleNetwork(net, o.particles, {
+    init: o.init === 'map' ? 'shared' : o.init,
+    initSpread: o.initSpread,
+    initializer: o.initializer,
+    stream: stream.fork('init'),
+  });
+  const L = pn.dense.length;
+  const blocks = pn.dense.map((_, i) => [i, L + i]); // a layer's weights and biases
+  const sampler = new SvgdSampler(pn.variables(), o.stepSize, o.alpha ?? SVGD_ALPHA, SVGD_FUDGE, undefined, o.kernel ?? 'full', blocks);
+  sampler.repulsion = o.repulsion ?? 1;
+  const totalSteps = o.epochs * Math.ceil(data.n / o.batchSize);
+  const annealSteps = (o.anneal ?? 0) * totalSteps;
   const history: EpochStats[] = [];
   const N = data.n;
   const priorPrec = 1 / (o.priorSigma * o.priorSigma);
@@ -370,6 +494,7 @@ export async function trainSvgd(
         const x = tf.tensor(b.x, [b.size, ...data.shape]);
         const y = tf.tensor1d(b.y, 'int32');
         let parts: tf.Tensor | undefined;
+        const drive = annealSteps > 0 ? Math.min(1, sampler.steps / annealSteps) : 1;
         sampler.step(() => {
           const logits = pn.forward(x); // [n, B, k]
           const ll = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(y, net.numClasses)), [1, 2]); // [n]
@@ -377,7 +502,7 @@ export async function trainSvgd(
           const ensemble = tf.mean(tf.softmax(logits), 0);
           const correct = tf.sum(tf.cast(tf.equal(tf.argMax(ensemble, 1), y), 'float32'));
           parts = tf.keep(tf.stack([tf.div(tf.neg(tf.mean(ll)), b.size), correct]));
-          return tf.div(tf.add(tf.mul(tf.sum(ll), N / b.size), prior), o.temperature) as tf.Scalar;
+          return tf.mul(tf.add(tf.mul(tf.sum(ll), N / b.size), prior), drive / o.temperature) as tf.Scalar;
         });
         const next = tf.add(sums, parts!);
         tf.dispose([sums, x, y, parts!]);
@@ -429,7 +554,12 @@ export function ensembleAccuracy(pn: ParticleNetwork, ds: Dataset, batchSize = 5
 export async function fitSvgd(ctx: FitContext): Promise<FitResult> {
   const c = ctx.config;
   const s = c.inference.svgd;
-  const net = pointNetworkFor(c, ctx.train, ctx.stream);
+  let net: Network;
+  if (s.init === 'map') {
+    // MAP first (the shared trainer, Adam, `mapEpochs` epochs), then the particles around it
+    const cm: typeof c = { ...c, train: { ...c.train, epochs: s.mapEpochs } };
+    net = (await fitMapNetwork({ ...ctx, config: cm, hooks: {}, restore: undefined })).net;
+  } else net = pointNetworkFor(c, ctx.train, ctx.stream);
   try {
     return await trainSvgd(
       net,
@@ -445,6 +575,9 @@ export async function fitSvgd(ctx: FitContext): Promise<FitResult> {
         initSpread: s.initSpread,
         initializer: c.model.init,
         alpha: s.alpha,
+        kernel: s.kernel,
+        repulsion: s.repulsion,
+        anneal: s.anneal,
         hooks: ctx.hooks,
       },
       ctx.stream.fork('train'),

@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussianBlobs } from '../../src/data/synthetic.js';
 import { pointFactory } from '../../src/inference/layer-factories.js';
-import { medianBandwidth, pairwiseSqDist, ParticleNetwork, svgdDirection, SvgdSampler, trainSvgd } from '../../src/inference/svgd.js';
+import {
+  CHI2_1_MEDIAN,
+  medianBandwidth,
+  pairwiseSqDist,
+  ParticleNetwork,
+  svgdDirection,
+  svgdDirectionBlocks,
+  svgdDirectionCoordinatewise,
+  SvgdSampler,
+  trainSvgd,
+} from '../../src/inference/svgd.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import type { Dense } from '../../src/nn/dense.js';
 import { RandomStream } from '../../src/random.js';
@@ -52,6 +62,123 @@ describe('SVGD direction', () => {
     const v = Array.from(sq.dataSync()).sort((p, q) => p - q); // 16 entries
     expect(medianBandwidth(sq)).toBeCloseTo((v[7]! + v[8]!) / 2 / Math.log(5), 5);
     expect(medianBandwidth(pairwiseSqDist([tf.zeros([3, 2])]))).toBe(1);
+  });
+});
+
+/** Rows of particles (float64) from two parameter tensors [n, 2] and [n, 3] laid side by side. */
+function rows(n: number, a: Float32Array, b: Float32Array): number[][] {
+  return Array.from({ length: n }, (_, i) => [...a.subarray(i * 2, i * 2 + 2), ...b.subarray(i * 3, i * 3 + 3)]);
+}
+
+describe('SVGD kernels against brute-force float64 loops', () => {
+  const n = 6;
+  const s = new RandomStream('kernels');
+  const a = randomArray(n * 2, s);
+  const b = randomArray(n * 3, s).map((v) => 3 * v); // another scale in the second tensor
+  const ga = randomArray(n * 2, s);
+  const gb = randomArray(n * 3, s);
+  const X = rows(n, a, b);
+  const G = rows(n, ga, gb);
+  const params = () => [tf.tensor2d(a, [n, 2]), tf.tensor2d(b, [n, 3])];
+  const grads = () => [tf.tensor2d(ga, [n, 2]), tf.tensor2d(gb, [n, 3])];
+  const check = (phi: tf.Tensor[], expected: number[][]) => {
+    const pa = phi[0]!.dataSync();
+    const pb = phi[1]!.dataSync();
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 2; c++) expect(pa[i * 2 + c]!).toBeCloseTo(expected[i]![c]!, 4);
+      for (let c = 0; c < 3; c++) expect(pb[i * 3 + c]!).toBeCloseTo(expected[i]![2 + c]!, 4);
+    }
+  };
+
+  it('weight kernel: φ_c(x_i) = (1/n) Σ_j k_c(x_jc, x_ic)[∂_c log p(x_j) + γ(2/h_c)(x_ic − x_jc)], h_c = 2 s_c² m/log(n + 1)', () => {
+    const gamma = 0.7;
+    const expected = X.map((xi) =>
+      xi.map((_, c) => {
+        const col = X.map((r) => r[c]!);
+        const mu = col.reduce((p, q) => p + q, 0) / n;
+        const v = col.reduce((p, q) => p + (q - mu) ** 2, 0) / n;
+        const h = (2 * v * CHI2_1_MEDIAN) / Math.log(n + 1);
+        let phi = 0;
+        X.forEach((xj, j) => {
+          const k = Math.exp(-((xi[c]! - xj[c]!) ** 2) / h);
+          phi += (k * (G[j]![c]! + (gamma * 2 * (xi[c]! - xj[c]!)) / h)) / n;
+        });
+        return phi;
+      }),
+    );
+    check(svgdDirectionCoordinatewise(params(), grads(), gamma).phi, expected);
+  });
+
+  it('CHI2_1_MEDIAN is the median of χ²₁: P(|Z| ≤ √m) = 1/2 (erf by Simpson integration of the normal density)', () => {
+    const t = Math.sqrt(CHI2_1_MEDIAN);
+    const m = 2000;
+    let acc = 0;
+    for (let k = 0; k <= m; k++) {
+      const z = (t * k) / m;
+      acc += (k === 0 || k === m ? 1 : k % 2 ? 4 : 2) * Math.exp((-z * z) / 2);
+    }
+    const p = (2 * ((acc * t) / m / 3)) / Math.sqrt(2 * Math.PI);
+    expect(p).toBeCloseTo(0.5, 5);
+  });
+
+  it('layer kernel: each block its own RBF with its own median bandwidth; repulsion weight γ', () => {
+    const gamma = 2.5;
+    const blockOf = (c: number) => (c < 2 ? [0, 1] : [2, 3, 4]);
+    const expected = X.map((xi) =>
+      xi.map((_, c) => {
+        const cs = blockOf(c);
+        const sq = (u: number[], v: number[]) => cs.reduce((acc, k) => acc + (u[k]! - v[k]!) ** 2, 0);
+        const d2 = X.flatMap((p) => X.map((q) => sq(p, q))).sort((p, q) => p - q);
+        const med = (d2[(n * n) / 2 - 1]! + d2[(n * n) / 2]!) / 2; // n² = 36 is even
+        const h = med / Math.log(n + 1);
+        let phi = 0;
+        X.forEach((xj, j) => {
+          const k = Math.exp(-sq(xi, xj) / h);
+          phi += (k * G[j]![c]! + (gamma * 2 * (xi[c]! - xj[c]!) * k) / h) / n;
+        });
+        return phi;
+      }),
+    );
+    check(svgdDirectionBlocks(params(), grads(), [[0], [1]], gamma).phi, expected);
+    // a single block of both tensors is the full kernel
+    const full = svgdDirection(params(), grads(), undefined, gamma).phi;
+    const one = svgdDirectionBlocks(params(), grads(), [[0, 1]], gamma).phi;
+    full.forEach((f, i) => expect(Array.from(one[i]!.dataSync())).toEqual(Array.from(f.dataSync())));
+  });
+});
+
+/** SVGD on N(0, diag σ²) in d dimensions from a tight start; the mean over coordinates of (particle variance)/σ_c². */
+function gaussianVarianceRatio(d: number, n: number, kernel: 'full' | 'weight', steps: number): number {
+  const sig = Float32Array.from({ length: d }, (_, c) => 0.5 + (1.5 * c) / Math.max(d - 1, 1));
+  const prec = tf.tensor2d(
+    sig.map((v) => 1 / (v * v)),
+    [1, d],
+  );
+  const x = tf.variable(tf.randomNormal([n, d], 0, 0.1, 'float32', new RandomStream(`gauss-${d}-${n}`).nextSeed()));
+  const sampler = new SvgdSampler([x], 0.05, undefined, undefined, undefined, kernel);
+  for (let t = 0; t < steps; t++) {
+    sampler.stepSize = 0.05 * 0.1 ** (t / steps);
+    sampler.step(() => tf.tidy(() => tf.mul(tf.sum(tf.mul(tf.square(x), prec)), -0.5) as tf.Scalar));
+  }
+  const v = tf.tidy(() => tf.moments(x, 0).variance.dataSync());
+  let r = 0;
+  for (let c = 0; c < d; c++) r += v[c]! / (sig[c]! * sig[c]!);
+  tf.dispose([x, prec]);
+  sampler.dispose();
+  return r / d;
+}
+
+describe('SVGD reproduces Gaussian variances', { timeout: 400_000 }, () => {
+  it('1-D N(0, 0.5²) with 100 particles: particle variance within 10 % of the target', () => {
+    expect(Math.abs(gaussianVarianceRatio(1, 100, 'full', 1000) - 1)).toBeLessThan(0.1);
+  });
+
+  it('d = 100, 10 particles: the full RBF kernel collapses the spread (Ba et al. 2021); the per-weight kernel keeps it', () => {
+    const full = gaussianVarianceRatio(100, 10, 'full', 500);
+    const weight = gaussianVarianceRatio(100, 10, 'weight', 500);
+    expect(full).toBeLessThan(0.1);
+    expect(weight).toBeGreaterThan(0.6);
+    expect(weight).toBeLessThan(1.2);
   });
 });
 
