@@ -13,8 +13,10 @@
  *    `npm run quickstart` trains it (progress hook, validation after each epoch), set
  *    against the bench's step (`stepVsTraining`: per-step cost with and without validation).
  * 3. The quickstart's pruning + evaluation of one model's curves (all criteria, sparsities,
- *    2:4, units, log α threshold, 10-sample predictive on the test set), then the same with
- *    the fast paths off (the ratio, and whether the rows are identical).
+ *    2:4, units, log α threshold, 10-sample predictive on the test set, OOD / shift sets,
+ *    selective prediction, temperature scaling, risk control: what a run pays), by the shared
+ *    engine, then point by point with the fast paths off (wall and CPU ratios, largest
+ *    difference between the two; experiments/bench/eval-bench.ts).
  *
  * Writes results/bench/lrt-step-<date>.json (and results/bench/lrt-step.json, the latest)
  * with the machine's description and load average.
@@ -30,7 +32,6 @@ import { initBackend, parseBackendChoice } from '../../src/backend.js';
 import { LOG_ALPHA_CLIP, SPARSE_VD_K } from '../../src/bayes/priors.js';
 import { makeDataset } from '../../src/data/dataset.js';
 import { loadConfig } from '../../src/experiment/config.js';
-import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
 import { packageVersions } from '../../src/experiment/manifest.js';
 import { loadData } from '../../src/experiment/run.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
@@ -42,6 +43,7 @@ import { buildNetwork } from '../../src/nn/builders.js';
 import { RandomStream, rootStream } from '../../src/random.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
 import { writeJsonAtomic } from '../../src/report/atomic.js';
+import { benchQuickstartEvaluation } from './eval-bench.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
@@ -287,38 +289,10 @@ if (!flag('no-quickstart') && EPOCHS > 0) {
     },
   };
   if (!flag('no-eval')) {
+    // Section 3 (experiments/bench/eval-bench.ts): with the quickstart's OOD / selective / temperature-scaling / risk-control
+    // hook as a run pays it; the shared engine, then (unless --no-composed) the per-point path with the fused paths off.
     const posterior = new NetworkPosterior('vi', net);
-    const evaluate = async (paths: FusedPaths) => {
-      setFusedPaths(paths);
-      const t0 = performance.now();
-      const curves = await pruningCurves(posterior, {
-        variant: 'main',
-        ...curveOptionsFrom(cfg),
-        stream: stream.fork('eval'),
-        data: d.test,
-        scoreData: d.train,
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      setFusedPaths(defaults);
-      return { seconds, curves };
-    };
-    const fast = await evaluate(defaults);
-    log(`quickstart prune+eval of one model: ${fast.seconds.toFixed(2)} s (${fast.curves.rows.length} rows)`);
-    // The same evaluation with the fast paths off, right after: the ratio, and whether the rows are identical.
-    const slow = flag('no-composed') ? null : await evaluate(allOff);
-    if (slow) log(`  composed: ${slow.seconds.toFixed(2)} s (fast/composed ${(fast.seconds / slow.seconds).toFixed(3)})`);
-    const points = new Set(fast.curves.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
-    quickstart.evaluation = {
-      seconds: fast.seconds,
-      composedSeconds: slow?.seconds ?? null,
-      fastOverComposed: slow ? fast.seconds / slow.seconds : null,
-      rowsIdenticalToComposed: slow ? JSON.stringify(fast.curves.rows) === JSON.stringify(slow.curves.rows) : null,
-      operatingPoints: points,
-      rows: fast.curves.rows.length,
-      samples: cfg.eval.samples,
-      testExamples: d.test.n,
-      load1: load()[0]!,
-    };
+    quickstart.evaluation = await benchQuickstartEvaluation(posterior, cfg, d, stream, { perPoint: !flag('no-composed'), log });
   }
   net.dispose();
 }

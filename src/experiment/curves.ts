@@ -15,7 +15,7 @@ import { gateMasks, unitMasksAtRatio, unitScores, type UnitAggregate, type UnitL
 import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
-import { getCriterion } from '../scores/registry.js';
+import { getCriterion, type ScoreSet } from '../scores/registry.js';
 import { BMR_EVIDENCE_MARGIN } from '../scores/bmr.js';
 import { evaluateSamples, meanLogits, predictSamples, softmaxRows, type Evaluation } from './evaluate.js';
 import { SharedEvaluator } from './mc-engine.js';
@@ -53,6 +53,61 @@ export interface CurveRow {
   mutualInformation: number;
   /** Further columns (adaptive / classwise ECE, aleatoric entropy, selective prediction, OOD, temperature scaling: src/experiment/ood-eval.ts). */
   extra?: Record<string, number | null>;
+}
+
+/**
+ * `masksAtSparsity(scores, s, scope)` for every `s` of `sparsities`, sorting each ranking's scores
+ * once instead of once per sparsity: the same masks, entry for entry (k = round(s·total) removed,
+ * lowest scores first, ties by position; test/experiment/curve-masks.test.ts).
+ */
+export function masksAtSparsities(scores: ScoreSet, sparsities: number[], scope: PruningScope): Map<number, MaskSet> {
+  const names = [...scores.keys()];
+  for (const n of names) {
+    const a = scores.get(n)!;
+    for (let i = 0; i < a.length; i++)
+      if (Number.isNaN(a[i]!)) throw new Error(`score of "${n}" is NaN at index ${i}; a criterion must give a number for every weight`);
+  }
+  for (const s of sparsities) if (!(s >= 0 && s <= 1)) throw new Error(`sparsity must be in [0, 1] (fraction of weights removed), got ${s}`);
+  const groups = scope === 'global' ? [names] : names.map((n) => [n]);
+  const out = new Map<number, MaskSet>(sparsities.map((s) => [s, new Map()]));
+  for (const group of groups) {
+    const arrays = group.map((n) => scores.get(n)!);
+    const total = arrays.reduce((a, x) => a + x.length, 0);
+    const sorted = new Float32Array(total);
+    let off = 0;
+    for (const a of arrays) {
+      sorted.set(a, off);
+      off += a.length;
+    }
+    sorted.sort();
+    for (const s of sparsities) {
+      const k = Math.round(s * total);
+      const masks = arrays.map((a) => new Float32Array(a.length).fill(k >= total ? 0 : 1));
+      if (k > 0 && k < total) {
+        const t = sorted[k - 1]!; // the k-th smallest score
+        let lo = 0;
+        let hi = k - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (sorted[mid]! < t) lo = mid + 1;
+          else hi = mid;
+        }
+        let ties = k - lo; // entries equal to t that go, first by position
+        for (const [j, a] of arrays.entries()) {
+          const m = masks[j]!;
+          for (let i = 0; i < a.length; i++) {
+            if (a[i]! < t) m[i] = 0;
+            else if (a[i] === t && ties > 0) {
+              m[i] = 0;
+              ties--;
+            }
+          }
+        }
+      }
+      for (const [j, n] of group.entries()) out.get(s)!.set(n, masks[j]!);
+    }
+  }
+  return out;
 }
 
 /** Sparsity accounting of a posterior's network under `masks`. */
@@ -317,9 +372,14 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
         deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
         if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
       }
+      const bySparsity = masksAtSparsities(
+        scores,
+        o.sparsities.filter((s) => s !== 0),
+        o.scope,
+      );
       for (const s of o.sparsities) {
         if (s === 0) continue;
-        const masks = masksAtSparsity(scores, s, o.scope);
+        const masks = bySparsity.get(s)!;
         const p = evaluatePoint(posterior, masks, o, pred, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
         rows.push(...p.rows);
         tick(p.rows[0]!);

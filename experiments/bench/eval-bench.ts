@@ -1,0 +1,188 @@
+/**
+ * Benchmark of the quickstart's pruning + evaluation of one model, as `npm run quickstart` pays
+ * it (issue 15 items 3 and 4): every criterion, sparsity, 2:4, unit ratio and the log α threshold;
+ * the 10-sample predictive on the test set; with configs/quickstart.yaml's `eval.ood` (rotated,
+ * noised, inverted, uniform-noise and Fashion-MNIST sets at every point), selective prediction,
+ * temperature scaling on the validation split and Learn-then-Test risk control — the same
+ * {@link UncertaintyEvaluator} hook and summary as src/experiment/run.ts.
+ *
+ * Two evaluations in one process, one after the other: `shared` (the shared-work engine,
+ * src/experiment/mc-engine.ts, with the fused paths on: what a run does) and `perPoint` (each
+ * point through the posterior's own predictive with every fused path off: the pipeline before the
+ * engine, with the same common-random-number stream keys). Reported: wall and CPU seconds of
+ * each (CPU time is less disturbed by other processes on a shared machine), their ratios, the
+ * largest difference between the two runs' numbers (float32 rounding plus the noise generators:
+ * the composed path draws tfjs's sequence, the fused one the backend's), the engine's work
+ * counters and the load average.
+ *
+ * Used by experiments/bench/lrt-step.ts (`npm run bench`, section 3); standalone on a stored run:
+ *
+ *   npx tsx experiments/bench/eval-bench.ts --run results/quickstart/<run id> [--model main] [--no-per-point]
+ *
+ * writes results/bench/eval-<date>.json and results/bench/eval.json.
+ */
+import { loadavg } from 'node:os';
+import type { LoadedDataset } from '../../src/data/registry.js';
+import type { ExperimentConfig } from '../../src/experiment/config.js';
+import { curveOptionsFrom, pruningCurves, type CurveRow } from '../../src/experiment/curves.js';
+import { UncertaintyEvaluator } from '../../src/experiment/ood-eval.js';
+import type { Posterior } from '../../src/inference/posterior.js';
+import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
+import type { RandomStream } from '../../src/random.js';
+
+const cpuSeconds = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+
+export interface EvalRun {
+  seconds: number;
+  cpuSeconds: number;
+  load1: number;
+  rows: CurveRow[];
+  engine: 'shared' | 'per-point';
+}
+
+/** One timed pruning + evaluation of `posterior` with the quickstart's hooks (as src/experiment/run.ts evaluateModel). */
+export async function timedEvaluation(
+  posterior: Posterior,
+  cfg: ExperimentConfig,
+  d: LoadedDataset,
+  stream: RandomStream,
+  evaluation: 'shared' | 'per-point',
+  paths: FusedPaths,
+): Promise<EvalRun> {
+  const saved = { ...fusedPaths };
+  setFusedPaths(paths);
+  try {
+    const t0 = performance.now();
+    const c0 = cpuSeconds();
+    const unc = new UncertaintyEvaluator(cfg, d.test, d.validation, stream.fork('uncertainty'));
+    const curves = await pruningCurves(posterior, {
+      variant: 'main',
+      ...curveOptionsFrom(cfg),
+      stream,
+      data: d.test,
+      scoreData: d.train,
+      pointMetrics: unc.hook,
+      evaluation,
+    });
+    curves.uncertainty = unc.summary(stream.fork('uncertainty'));
+    return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - c0, load1: +loadavg()[0]!.toFixed(2), rows: curves.rows, engine: evaluation };
+  } finally {
+    setFusedPaths(saved);
+  }
+}
+
+/** Largest absolute difference of every numeric column between two runs' rows (same points, same order). */
+export function maxRowDifference(a: CurveRow[], b: CurveRow[]): { all: number; mean: number; mc: number } {
+  const out = { all: 0, mean: 0, mc: 0 };
+  if (a.length !== b.length) return { all: Infinity, mean: Infinity, mc: Infinity };
+  for (const [i, r] of a.entries()) {
+    const q = b[i]!;
+    const flat = (x: CurveRow) => ({ ...x, ...x.extra, extra: undefined, layerSparsity: undefined }) as Record<string, unknown>;
+    const fr = flat(r);
+    const fq = flat(q);
+    for (const [k, v] of Object.entries(fr)) {
+      const w = fq[k];
+      if (typeof v !== 'number' || typeof w !== 'number') continue;
+      const diff = Math.abs(v - w);
+      out.all = Math.max(out.all, diff);
+      out[r.predictive] = Math.max(out[r.predictive], diff);
+    }
+  }
+  return out;
+}
+
+/**
+ * The quickstart's evaluation of one model, shared engine and per-point path one after the other:
+ * the JSON section `quickstart.evaluation` of the bench.
+ */
+export async function benchQuickstartEvaluation(
+  posterior: Posterior,
+  cfg: ExperimentConfig,
+  d: LoadedDataset,
+  stream: RandomStream,
+  o: { perPoint: boolean; log: (s: string) => void },
+): Promise<Record<string, unknown>> {
+  const on: FusedPaths = { ...fusedPaths };
+  const off = Object.fromEntries(Object.keys(on).map((k) => [k, false])) as unknown as FusedPaths;
+  const shared = await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'shared', on);
+  o.log(
+    `quickstart prune+eval of one model (OOD on): ${shared.seconds.toFixed(2)} s wall, ${shared.cpuSeconds.toFixed(2)} s CPU (${shared.rows.length} rows, load ${shared.load1})`,
+  );
+  const slow = o.perPoint ? await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'per-point', off) : null;
+  if (slow)
+    o.log(
+      `  per-point, fused paths off: ${slow.seconds.toFixed(2)} s wall, ${slow.cpuSeconds.toFixed(2)} s CPU ` +
+        `(shared/per-point: wall ${(shared.seconds / slow.seconds).toFixed(3)}, CPU ${(shared.cpuSeconds / slow.cpuSeconds).toFixed(3)}, load ${slow.load1})`,
+    );
+  const points = new Set(shared.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
+  const ood = cfg.eval.ood;
+  return {
+    what: 'pruning + evaluation of one quickstart model: all curves, 10-sample predictive, OOD / shift sets, selective prediction, temperature scaling, risk control',
+    seconds: shared.seconds,
+    cpuSeconds: shared.cpuSeconds,
+    load1: shared.load1,
+    perPoint: slow ? { seconds: slow.seconds, cpuSeconds: slow.cpuSeconds, load1: slow.load1, fusedPaths: 'all off' } : null,
+    sharedOverPerPoint: slow ? { wall: shared.seconds / slow.seconds, cpu: shared.cpuSeconds / slow.cpuSeconds } : null,
+    maxDifferenceToPerPoint: slow ? maxRowDifference(shared.rows, slow.rows) : null,
+    differenceNote:
+      'mean rows: float32 rounding only (no noise); mc rows: the per-point run draws tfjs noise (fused paths off), the shared run the backend noise, so mc columns differ by Monte Carlo error',
+    operatingPoints: points,
+    rows: shared.rows.length,
+    samples: cfg.eval.samples,
+    testExamples: d.test.n,
+    validationExamples: d.validation.n,
+    ood: ood.enabled ? { shifts: ood.shifts, examplesPerShift: ood.examples } : null,
+    riskControl: cfg.pruning.riskControl.enabled,
+    target: '≤ 5 s per model (issue 15 item 3)',
+  };
+}
+
+// Standalone: evaluate a stored run's model.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { mkdirSync } = await import('node:fs');
+  const { cpus, totalmem } = await import('node:os');
+  const { join } = await import('node:path');
+  const { initBackend, parseBackendChoice } = await import('../../src/backend.js');
+  const { loadConfig } = await import('../../src/experiment/config.js');
+  const { loadData } = await import('../../src/experiment/run.js');
+  const { loadTrainedModel } = await import('../../src/export/model-store.js');
+  const { rootStream } = await import('../../src/random.js');
+  const { writeJsonAtomic } = await import('../../src/report/atomic.js');
+  const args = process.argv.slice(2);
+  const arg = (k: string, dflt: string) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1]! : dflt);
+  const run = arg('run', '');
+  if (!run) {
+    process.stderr.write('eval-bench: --run <results/quickstart/run-id> is required (a run with stored models)\n');
+    process.exit(2);
+  }
+  const backend = await initBackend(parseBackendChoice(arg('backend', 'auto'), '--backend'));
+  const cfg = loadConfig(join(run, 'config.json'));
+  const d = loadData(cfg);
+  const model = arg('model', 'main');
+  const posterior = await loadTrainedModel(run, model, cfg);
+  const loadStart = loadavg();
+  const evaluation = await benchQuickstartEvaluation(posterior, cfg, d, rootStream(cfg.seed).fork('variant/main'), {
+    perPoint: !args.includes('--no-per-point'),
+    log: (s) => process.stderr.write(`${s}\n`),
+  });
+  const date = new Date();
+  const result = {
+    date: date.toISOString(),
+    backend: backend.name,
+    run,
+    model,
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), platform: process.platform, arch: process.arch },
+    loadAverage: { start: loadStart, end: loadavg() },
+    evaluation,
+    node: process.version,
+  };
+  mkdirSync('results/bench', { recursive: true });
+  const dated = `results/bench/eval-${date.toISOString().slice(0, 10)}.json`;
+  await writeJsonAtomic(dated, result);
+  await writeJsonAtomic('results/bench/eval.json', result);
+  console.log(`written: ${dated}, results/bench/eval.json`);
+  posterior.dispose();
+}
