@@ -60,7 +60,7 @@ import { Network } from '../nn/network.js';
 import { RandomStream } from '../random.js';
 import { fpgmFilterScores } from '../scores/fpgm.js';
 import { compactNetwork, type CompactionReport } from './compaction.js';
-import { unitMasksAtRatio, type UnitScores } from './structured.js';
+import { masksFromUnitDrops, type UnitMaskResult, type UnitScores } from './structured.js';
 
 // ---------------------------------------------------------------------------------------------
 // The formulas (float64, one layer's filters). Filter j of a weight with nOut output units is
@@ -482,15 +482,33 @@ export interface PrunedCompact {
   fineTune: EpochStats[];
 }
 
-/** FPGM at `ratio` of every conv layer's filters (per layer), compacted, then fine-tuned (Adam, constant rate) for `epochs`. `net` is unchanged. */
+/**
+ * Masks keeping `keepOf(layer, n)` filters of every conv layer, the largest FPGM scores (the
+ * smallest Σ_j ‖F_i − F_j‖₂ removed first; ties: lower index removed first, as in
+ * `unitMasksAtRatio`, which this equals when keepOf is {@link keepAtRatio}).
+ */
+export function fpgmKeepMasks(net: Network, keepOf: (layer: string, n: number) => number): UnitMaskResult {
+  const drop = new Map<string, Uint8Array>();
+  for (const u of fpgmConvUnitScores(net)) {
+    const n = u.scores.length;
+    const remove = n - keepOf(u.weight.replace(/\.weight$/, ''), n);
+    const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => u.scores[a]! - u.scores[b]! || a - b);
+    const d = new Uint8Array(n);
+    for (const j of order.slice(0, remove)) d[j] = 1;
+    drop.set(u.weight, d);
+  }
+  return masksFromUnitDrops(net, drop);
+}
+
+/** FPGM keeping `keepOf(layer, n)` filters of every conv layer, compacted, then fine-tuned (Adam, constant rate) for `epochs`. `net` is unchanged. */
 export async function fpgmCompactFineTune(
   net: Network,
   train: Dataset,
   validation: Dataset,
-  o: { ratio: number; epochs: number; lr: number; batchSize: number },
+  o: { keepOf: (layer: string, n: number) => number; epochs: number; lr: number; batchSize: number },
   stream: RandomStream,
 ): Promise<PrunedCompact> {
-  const { masks, unitsRemoved } = unitMasksAtRatio(net, fpgmConvUnitScores(net), o.ratio, 'layer');
+  const { masks, unitsRemoved } = fpgmKeepMasks(net, o.keepOf);
   const saved = net.getMasks();
   net.setMasks(masks);
   let r: ReturnType<typeof compactNetwork> | undefined;
@@ -585,10 +603,10 @@ export function describeDcff(base: string, r: DcffResult, o: DcffConfig): string
 }
 
 /** One line for the FPGM companion. */
-export function describeFpgm(base: string, ratio: number, f: PrunedCompact): string {
+export function describeFpgm(base: string, f: PrunedCompact): string {
   const c = f.compaction;
   return [
-    `${base}, FPGM ${pct(ratio)} of each conv layer's filters (${Object.entries(f.unitsRemoved)
+    `${base}, FPGM with DCFF's filters per conv layer (${Object.entries(f.unitsRemoved)
       .map(([w, n]) => `${w.replace(/\.weight$/, '')} −${n}`)
       .join(', ')}), compacted`,
     `params ${c.params.before} → ${c.params.after}`,
@@ -750,11 +768,11 @@ export async function fitDcff(ctx: FitContext): Promise<FitResult & { dcff: Dcff
       dense,
       ctx.train,
       ctx.validation,
-      { ratio: o.ratio, epochs: o.fineTuneEpochs, lr: o.fineTuneLr, batchSize: c.train.batchSize },
+      { keepOf, epochs: o.fineTuneEpochs, lr: o.fineTuneLr, batchSize: c.train.batchSize },
       ctx.stream.fork(`fpgm-finetune-${o.ratio}`),
     );
     result.fpgm = f;
-    const fd = new Network(f.network.layers, f.network.inputShape, f.network.numClasses, describeFpgm(dense.description, o.ratio, f));
+    const fd = new Network(f.network.layers, f.network.inputShape, f.network.numClasses, describeFpgm(dense.description, f));
     companions.push({ name: `fpgm-${o.ratio}`, posterior: new NetworkPosterior('map', fd) });
     return withSection({ posterior: new NetworkPosterior('map', dense), history, companions, dcff: result }, o);
   } catch (e) {

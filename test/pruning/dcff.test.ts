@@ -289,3 +289,93 @@ describe('DCFF network and config', () => {
     expect(msg({ ...base, inference: { method: 'dcff', dcff: { schedule: 'cosine' } } })).toMatch(/inference\.dcff\.schedule/);
   });
 });
+
+describe('FPGM at the filter counts of DCFF', () => {
+  it('fpgmKeepMasks at n − round(ratio·n) equals unitMasksAtRatio with the fpgm scores; it removes the filter nearest the others', async () => {
+    const { fpgmKeepMasks, fpgmConvUnitScores } = await import('../../src/pruning/dcff.js');
+    const { unitMasksAtRatio } = await import('../../src/pruning/structured.js');
+    const st = new RandomStream('dcff-fpgm');
+    const net = new Network(
+      [
+        new Reshape('reshape', [8, 8, 1]),
+        new Conv2d({ name: 'conv1', inH: 8, inW: 8, cin: 1, cout: 6, k: 3, stream: st.fork('c1') }),
+        new Activation('a1', 'relu'),
+        new Conv2d({ name: 'conv2', inH: 6, inW: 6, cin: 6, cout: 5, k: 3, stream: st.fork('c2') }),
+        new Flatten('flatten'),
+        new Dense({ name: 'fc1', inFeatures: 16 * 5, outFeatures: 3, stream: st.fork('f1') }),
+      ],
+      [64],
+      3,
+      't',
+    );
+    const a = fpgmKeepMasks(net, (_l, n) => keepAtRatio(n, 0.5));
+    const b = unitMasksAtRatio(net, fpgmConvUnitScores(net), 0.5, 'layer');
+    expect(a.unitsRemoved).toEqual(b.unitsRemoved);
+    for (const [k, m] of b.masks) expect(Array.from(a.masks.get(k)!)).toEqual(Array.from(m));
+    // conv1 filters constant 0, 1, 2, 10, −10, 20 over their 9 weights: D_ij = 3·|a_i − a_j|, Σ_j |a_i − a_j| = 43, 41, 41, 57, 83, 97;
+    // keeping 5 removes the smallest, filter 1 (tied with 2: lower index first).
+    const w = new Float32Array(9 * 6);
+    for (let f = 0; f < 9; f++) {
+      w[f * 6 + 1] = 1;
+      w[f * 6 + 2] = 2;
+      w[f * 6 + 3] = 10;
+      w[f * 6 + 4] = -10;
+      w[f * 6 + 5] = 20;
+    }
+    (net.layers[1] as Conv2d).w.assign(tf.tensor4d(w, [3, 3, 1, 6]));
+    const c = fpgmKeepMasks(net, (l, n) => (l === 'conv1' ? 5 : n));
+    const m1 = c.masks.get('conv1.weight')!;
+    expect(Array.from({ length: 6 }, (_, j) => m1[j])).toEqual([1, 0, 1, 1, 1, 1]);
+    net.dispose();
+  });
+});
+
+describe('inference.method dcff end to end (tiny LeNet-5)', () => {
+  it(
+    'fitDcff: DCFF trained and compacted, FPGM on the dense network with the same filters per layer (keep overrides too), same multiply-adds',
+    { timeout: 300_000 },
+    async () => {
+      const { fitDcff } = await import('../../src/pruning/dcff.js');
+      const digits = (n: number, seed: string): Dataset => {
+        const st = new RandomStream(seed);
+        const x = new Float32Array(n * 784);
+        const y = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          y[i] = i % 2;
+          for (let p = 0; p < 784; p++) x[i * 784 + p] = (Math.floor(p / 28) < 14 ? y[i] : 1 - y[i]!) + 0.2 * st.normal();
+        }
+        return { x, y, n, shape: [784], numClasses: 2, name: 'halves' } as unknown as Dataset;
+      };
+      const cfg = validateConfig({
+        experiment: 'd',
+        data: { name: 'mnist-embedded' },
+        model: { arch: 'lenet-5-caffe' },
+        // The dense network is not trained (train.epochs 0: LeNet-5's dense conv2 is slow on the cpu backend); DCFF trains 1 epoch.
+        inference: { method: 'dcff', dcff: { ratio: 0.6, keep: { conv2: 7 }, fineTuneEpochs: 0, epochs: 1 } },
+        train: { epochs: 0, batchSize: 20 },
+      });
+      const r = await fitDcff({ config: cfg, train: digits(20, 'tr'), validation: digits(10, 'va'), stream: new RandomStream('dcff-e2e'), hooks: {} });
+      try {
+        expect(r.companions!.map((c) => c.name)).toEqual(['dcff-0.6', 'fpgm-0.6']);
+        expect(r.dcff.kept).toEqual({ conv1: { before: 20, after: 8 }, conv2: { before: 50, after: 7 } });
+        expect(r.dcff.history).toHaveLength(1);
+        expect(r.dcff.epochs).toHaveLength(1);
+        expect(r.history).toHaveLength(0);
+        expect(r.dcff.maxLogitDiff).toBeLessThan(1e-5);
+        // Compact LeNet-5 with 8 and 7 filters: conv1 25·8·576, conv2 25·8·7·64, fc1 16·7·500, fc2 500·2.
+        const macs = 25 * 8 * 576 + 25 * 8 * 7 * 64 + 16 * 7 * 500 + 500 * 2;
+        expect(r.dcff.compact.macs).toBe(macs);
+        expect(r.dcff.dense.macs).toBe(25 * 20 * 576 + 25 * 20 * 50 * 64 + 800 * 500 + 500 * 2);
+        // FPGM keeps the same filters per layer as DCFF (keep overrides included): the same multiply-adds.
+        expect(r.dcff.fpgm!.compaction.macs.after).toBe(macs);
+        expect(r.dcff.fpgm!.unitsRemoved).toEqual({ 'conv1.weight': 12, 'conv2.weight': 43 });
+        expect(r.dcff.fpgm!.maxLogitDiff).toBeLessThan(1e-5);
+        const compact = r.companions![0]!.posterior as unknown as { network: Network };
+        expect(networkCost(compact.network).macs).toBe(macs);
+      } finally {
+        r.posterior.dispose();
+        for (const c of r.companions ?? []) c.posterior.dispose();
+      }
+    },
+  );
+});
