@@ -198,7 +198,7 @@ export async function fitPackNet(ctx: FitContext): Promise<FitResult> {
       key: 'packnet',
       title: 'PackNet: tasks in one network',
       text:
-        `PackNet (Mallya & Lazebnik 2018) on an MLP ${[inF, ...hidden].join('-')} with one head per task (${total} shared weights): each task trained ${opts.epochs} epochs in the free weights, pruned per layer by |w|, retrained ${opts.retrainEpochs} epochs, frozen; each task evaluated on its ${split} split with its own mask (the weights owned by tasks 1..t and its head). ` +
+        `PackNet (Mallya & Lazebnik 2018) on an MLP ${[inF, ...hidden].join('-')} with one head per task (${total} shared weights): each task trained ${opts.epochs} epochs in the free weights, pruned per layer by |w| (its prune fraction below) and retrained ${opts.retrainEpochs} epochs when the fraction is above 0, frozen; each task evaluated on its ${split} split with its own mask (the weights owned by tasks 1..t and its head). ` +
         `Task 1 after task 2: ${pct(task1After)} (before: ${pct(r1.accuracy)}); its logits on all ${task1.evalSet.n} evaluation examples are ${metrics.task1LogitsBitIdentical ? 'bit-identical' : 'NOT bit-identical'}. ` +
         (baseline
           ? `Baseline, task 2 alone in a network restricted to the same ${freeForTask2} free weights (task 1's blocked): ${pct(baseline.accuracy)}; PackNet's task 2 − baseline = ${(100 * metrics.task2MinusBaseline!).toFixed(2)} points. `
