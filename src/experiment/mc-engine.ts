@@ -495,15 +495,15 @@ export class SharedEvaluator {
             h = mo.mean;
             continue;
           }
-          let mean = mo.mean;
-          let std = tf.sqrt(tf.add(mo.variance!, VAR_EPS)) as tf.Tensor2D;
-          if (!expanded) {
-            // The first LRT layer's moments are shared by the S draws: S copies, sample-major.
-            mean = tf.concat(Array.from({ length: S }, () => mean));
-            std = tf.concat(Array.from({ length: S }, () => std));
+          const std = tf.sqrt(tf.add(mo.variance!, VAR_EPS));
+          const eps = this.epsFor(p, batch.index, m, op.noiseIndex, L.cols);
+          if (expanded) h = tf.add(mo.mean, tf.mul(std, eps)) as tf.Tensor2D;
+          else {
+            // The first LRT layer's moments are shared by the S draws: [m, n] broadcast against the noise [S, m, n].
+            const nc = eps.shape[1];
+            h = tf.reshape(tf.add(mo.mean, tf.mul(std, tf.reshape(eps, [S, m, nc]))), [S * m, nc]);
             expanded = true;
           }
-          h = tf.add(mean, tf.mul(std, this.epsFor(p, batch.index, m, op.noiseIndex, L.cols))) as tf.Tensor2D;
         }
         if (!expanded) h = tf.concat(Array.from({ length: S }, () => h));
         return tf.softmax(h);

@@ -45,24 +45,25 @@ function checkScores(a: ArrayLike<number>, name: string): void {
  * the number of in-distribution and OOD examples per run.
  */
 function descendingGroups(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>): { neg: number[]; pos: number[] } {
-  const nIn = scoresIn.length;
-  const n = nIn + scoresOut.length;
-  const val = new Float64Array(n);
-  for (let i = 0; i < nIn; i++) val[i] = scoresIn[i];
-  for (let i = 0; i < scoresOut.length; i++) val[nIn + i] = scoresOut[i];
-  // Comparison (not subtraction) so that ±Infinity scores sort correctly.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (val[a] > val[b] ? -1 : val[a] < val[b] ? 1 : 0));
+  // Each side sorted by the engine's numeric sort, then merged from the top; runs of equal values
+  // (=== equality, so −0 and +0 tie, as ±Infinity tie with themselves) form the groups.
+  const a = Float64Array.from(scoresIn).sort();
+  const b = Float64Array.from(scoresOut).sort();
   const neg: number[] = [];
   const pos: number[] = [];
-  let r = 0;
-  while (r < n) {
-    const v = val[order[r]];
+  let i = a.length - 1;
+  let j = b.length - 1;
+  while (i >= 0 || j >= 0) {
+    const v = i < 0 ? b[j]! : j < 0 ? a[i]! : a[i]! > b[j]! ? a[i]! : b[j]!;
     let ng = 0;
     let ps = 0;
-    while (r < n && val[order[r]] === v) {
-      if (order[r] < nIn) ng++;
-      else ps++;
-      r++;
+    while (i >= 0 && a[i] === v) {
+      ng++;
+      i--;
+    }
+    while (j >= 0 && b[j] === v) {
+      ps++;
+      j--;
     }
     neg.push(ng);
     pos.push(ps);
@@ -81,7 +82,12 @@ function descendingGroups(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<numb
 export function auroc(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>): number {
   checkScores(scoresIn, 'scoresIn');
   checkScores(scoresOut, 'scoresOut');
-  const { neg, pos } = descendingGroups(scoresIn, scoresOut);
+  return aurocOf(descendingGroups(scoresIn, scoresOut), scoresIn.length, scoresOut.length);
+}
+
+type Groups = { neg: number[]; pos: number[] };
+
+function aurocOf({ neg, pos }: Groups, nIn: number, nOut: number): number {
   // Walk from the lowest group up: each OOD example beats every in-dist example
   // strictly below it and ties count ½ (same as the average-rank formula).
   let inBelow = 0;
@@ -90,7 +96,7 @@ export function auroc(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>)
     u += pos[g] * (inBelow + 0.5 * neg[g]);
     inBelow += neg[g];
   }
-  return u / (scoresIn.length * scoresOut.length);
+  return u / (nIn * nOut);
 }
 
 /**
@@ -104,8 +110,10 @@ export function auroc(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>)
 export function aupr(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>): number {
   checkScores(scoresIn, 'scoresIn');
   checkScores(scoresOut, 'scoresOut');
-  const { neg, pos } = descendingGroups(scoresIn, scoresOut);
-  const nPos = scoresOut.length;
+  return auprOf(descendingGroups(scoresIn, scoresOut), scoresOut.length);
+}
+
+function auprOf({ neg, pos }: Groups, nPos: number): number {
   let tp = 0;
   let fp = 0;
   let prevRecall = 0;
@@ -131,14 +139,17 @@ export function fprAtTpr(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<numbe
   checkScores(scoresIn, 'scoresIn');
   checkScores(scoresOut, 'scoresOut');
   if (!(tpr > 0 && tpr <= 1)) throw new Error(`ood: tpr must be in (0, 1], got ${tpr}`);
-  const { neg, pos } = descendingGroups(scoresIn, scoresOut);
-  const need = Math.ceil(tpr * scoresOut.length - 1e-9);
+  return fprAtTprOf(descendingGroups(scoresIn, scoresOut), scoresIn.length, scoresOut.length, tpr);
+}
+
+function fprAtTprOf({ neg, pos }: Groups, nIn: number, nOut: number, tpr: number): number {
+  const need = Math.ceil(tpr * nOut - 1e-9);
   let tp = 0;
   let fp = 0;
   for (let g = 0; g < neg.length; g++) {
     tp += pos[g];
     fp += neg[g];
-    if (tp >= need) return fp / scoresIn.length;
+    if (tp >= need) return fp / nIn;
   }
   return 1;
 }
@@ -150,7 +161,14 @@ export function fprAt95Tpr(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<num
 
 /** AUROC, AUPR and FPR@95 %TPR of one pair of score arrays. */
 export function oodMetrics(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>): OodMetrics {
-  return { auroc: auroc(scoresIn, scoresOut), aupr: aupr(scoresIn, scoresOut), fprAt95Tpr: fprAt95Tpr(scoresIn, scoresOut) };
+  checkScores(scoresIn, 'scoresIn');
+  checkScores(scoresOut, 'scoresOut');
+  const g = descendingGroups(scoresIn, scoresOut); // one sort for the three
+  return {
+    auroc: aurocOf(g, scoresIn.length, scoresOut.length),
+    aupr: auprOf(g, scoresOut.length),
+    fprAt95Tpr: fprAtTprOf(g, scoresIn.length, scoresOut.length, 0.95),
+  };
 }
 
 /** The three OOD scores per example (higher = more OOD). */
