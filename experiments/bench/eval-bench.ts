@@ -7,13 +7,12 @@
  * {@link UncertaintyEvaluator} hook and summary as src/experiment/run.ts.
  *
  * Two evaluations in one process, one after the other: `shared` (the shared-work engine,
- * src/experiment/mc-engine.ts, with the fused paths on: what a run does) and `perPoint` (each
- * point through the posterior's own predictive with every fused path off: the pipeline before the
- * engine, with the same common-random-number stream keys). Reported: wall and CPU seconds of
- * each (CPU time is less disturbed by other processes on a shared machine), their ratios, the
- * largest difference between the two runs' numbers (float32 rounding plus the noise generators:
- * the composed path draws tfjs's sequence, the fused one the backend's), the engine's work
- * counters and the load average.
+ * src/experiment/mc-engine.ts: what a run does) and `perPoint` (each point through the
+ * posterior's own predictive, as before the engine: data, noise and weights made again at every
+ * point and set; the same fused paths and the same common-random-number stream keys, so both
+ * draw the same noise). Reported: wall and CPU seconds of each (CPU time is less disturbed by
+ * other processes on a shared machine), their ratios, the largest difference between the two
+ * runs' numbers (float32 summation order only) and the load average.
  *
  * Used by experiments/bench/lrt-step.ts (`npm run bench`, section 3); standalone on a stored run:
  *
@@ -106,15 +105,14 @@ export async function benchQuickstartEvaluation(
   o: { perPoint: boolean; log: (s: string) => void },
 ): Promise<Record<string, unknown>> {
   const on: FusedPaths = { ...fusedPaths };
-  const off = Object.fromEntries(Object.keys(on).map((k) => [k, false])) as unknown as FusedPaths;
   const shared = await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'shared', on);
   o.log(
     `quickstart prune+eval of one model (OOD on): ${shared.seconds.toFixed(2)} s wall, ${shared.cpuSeconds.toFixed(2)} s CPU (${shared.rows.length} rows, load ${shared.load1})`,
   );
-  const slow = o.perPoint ? await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'per-point', off) : null;
+  const slow = o.perPoint ? await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'per-point', on) : null;
   if (slow)
     o.log(
-      `  per-point, fused paths off: ${slow.seconds.toFixed(2)} s wall, ${slow.cpuSeconds.toFixed(2)} s CPU ` +
+      `  per point (as before the engine): ${slow.seconds.toFixed(2)} s wall, ${slow.cpuSeconds.toFixed(2)} s CPU ` +
         `(shared/per-point: wall ${(shared.seconds / slow.seconds).toFixed(3)}, CPU ${(shared.cpuSeconds / slow.cpuSeconds).toFixed(3)}, load ${slow.load1})`,
     );
   const points = new Set(shared.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
@@ -124,11 +122,10 @@ export async function benchQuickstartEvaluation(
     seconds: shared.seconds,
     cpuSeconds: shared.cpuSeconds,
     load1: shared.load1,
-    perPoint: slow ? { seconds: slow.seconds, cpuSeconds: slow.cpuSeconds, load1: slow.load1, fusedPaths: 'all off' } : null,
+    perPoint: slow ? { seconds: slow.seconds, cpuSeconds: slow.cpuSeconds, load1: slow.load1 } : null,
     sharedOverPerPoint: slow ? { wall: shared.seconds / slow.seconds, cpu: shared.cpuSeconds / slow.cpuSeconds } : null,
     maxDifferenceToPerPoint: slow ? maxRowDifference(shared.rows, slow.rows) : null,
-    differenceNote:
-      'mean rows: float32 rounding only (no noise); mc rows: the per-point run draws tfjs noise (fused paths off), the shared run the backend noise, so mc columns differ by Monte Carlo error',
+    differenceNote: 'same noise draws in both runs: differences are float32 summation order (compacted products) only',
     operatingPoints: points,
     rows: shared.rows.length,
     samples: cfg.eval.samples,

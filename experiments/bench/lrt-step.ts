@@ -15,7 +15,7 @@
  * 3. The quickstart's pruning + evaluation of one model's curves (all criteria, sparsities,
  *    2:4, units, log α threshold, 10-sample predictive on the test set, OOD / shift sets,
  *    selective prediction, temperature scaling, risk control: what a run pays), by the shared
- *    engine, then point by point with the fast paths off (wall and CPU ratios, largest
+ *    engine, then point by point as before the engine (wall and CPU ratios, largest
  *    difference between the two; experiments/bench/eval-bench.ts).
  *
  * Writes results/bench/lrt-step-<date>.json (and results/bench/lrt-step.json, the latest)
@@ -290,7 +290,7 @@ if (!flag('no-quickstart') && EPOCHS > 0) {
   };
   if (!flag('no-eval')) {
     // Section 3 (experiments/bench/eval-bench.ts): with the quickstart's OOD / selective / temperature-scaling / risk-control
-    // hook as a run pays it; the shared engine, then (unless --no-composed) the per-point path with the fused paths off.
+    // hook as a run pays it; the shared engine, then (unless --no-composed) the per-point path (as before the engine).
     const posterior = new NetworkPosterior('vi', net);
     quickstart.evaluation = await benchQuickstartEvaluation(posterior, cfg, d, stream, { perPoint: !flag('no-composed'), log });
   }
