@@ -6,7 +6,7 @@ import { Network } from '../../src/nn/network.js';
 import { masksAtThreshold } from '../../src/pruning/masks.js';
 import { RandomStream } from '../../src/random.js';
 import { getCriterion } from '../../src/scores/registry.js';
-import { BMR_EVIDENCE_MARGIN, bmrDeltaF, bmrDeltaFPrune, bmrDeltaFPruneLaplace, bmrPriorSigma, bmrScores } from '../../src/scores/bmr.js';
+import { BMR_EVIDENCE_MARGIN, bmrDeltaF, bmrDeltaFPrune, bmrPriorSigma, bmrScores } from '../../src/scores/bmr.js';
 import type { Posterior } from '../../src/inference/posterior.js';
 import { useTestBackend } from '../setup-backend.js';
 
@@ -53,36 +53,6 @@ describe('Bayesian model reduction, single weights', () => {
       // σ̃ = 1e-3·s: ΔF differs from the limit by ≈ (σ̃²/s²)(μ²/(2s²) + ½) = 1e-6·(μ²/(2s²) + ½).
       expect(Math.abs(numericDeltaF(mu, s, s0, 1e-3 * s) - direct)).toBeLessThan(2e-6 * (1 + (mu * mu) / (s * s)));
     }
-  });
-
-  it('Laplace around a maximum-likelihood fit: ΔF₀ equals ln[q(0)/p(0)] for q ∝ N(w; θ*, 1/H)·p(w), by numerical integration', () => {
-    // Savage–Dickey computed by brute force: ln L(0) − ln ∫ L(w) p(w) dw with the Gaussian likelihood L = N(w; θ*, 1/H).
-    const numeric = (theta: number, H: number, s0: number) => {
-      const sl = 1 / Math.sqrt(H);
-      const lo = Math.min(theta - 14 * sl, -14 * s0);
-      const hi = Math.max(theta + 14 * sl, 14 * s0);
-      const n = 200000;
-      const h = (hi - lo) / n;
-      let sum = 0;
-      for (let i = 0; i <= n; i++) {
-        const w = lo + i * h;
-        sum += (i === 0 || i === n ? 0.5 : 1) * normal(w, theta, sl) * normal(w, 0, s0);
-      }
-      return Math.log(normal(0, theta, sl)) - Math.log(sum * h);
-    };
-    for (const [theta, H, lambda] of [
-      [0.05, 400, 1e4],
-      [0.3, 2000, 100],
-      [-0.02, 5, 1],
-      [0.08, 1e4, 1e3],
-    ] as [number, number, number][]) {
-      const s = 1 / Math.sqrt(H + lambda); // the Laplace posterior's standard deviation
-      expect(bmrDeltaFPruneLaplace(theta, s, 1 / Math.sqrt(lambda)), `${theta} ${H} ${lambda}`).toBeCloseTo(numeric(theta, H, 1 / Math.sqrt(lambda)), 6);
-    }
-    // A weight the data never reach (H = 0, s = σ₀): no evidence either way, whatever its initial value θ*.
-    expect(bmrDeltaFPruneLaplace(0.05, 0.01, 0.01)).toBe(0);
-    // Read as the posterior of the prior instead, the same weight would look strongly supported: −λθ*²/2 = −12.5.
-    expect(bmrDeltaFPrune(0.05, 0.01, 0.01)).toBeCloseTo(-12.5, 10);
   });
 
   it('prunes weights with small SNR and a posterior narrower than the prior, keeps confident ones', () => {
@@ -136,13 +106,12 @@ describe('the bmr criterion', () => {
     };
     const fake = (extra: object) => ({ network: { weightLayers: () => [{ name: 'fc' }] }, method: 'laplace', ...extra }) as unknown as Posterior;
     expect(bmrPriorSigma(fake({ priorPrecision: 4 }), m)).toEqual({ sigma0: 0.5, source: 'laplace-prior-precision' });
-    // A Laplace posterior is scored with the maximum-likelihood form: P = 1/s², H = P − λ, ΔF₀ = ½ ln(P/λ) − μ²H²/(2P).
+    // A Laplace posterior is scored by ΔF₀ of its own N(θ*, s²) under N(0, 1/λ): 0 − ΔF₀ with margin 0.
     const withMoments = { ...fake({ priorPrecision: 4 }), moments: () => [m] } as unknown as Posterior;
     const sc = bmrScores(withMoments, 0).get('fc.weight')!;
     for (let i = 0; i < 4; i++) {
-      const P = 1 / m.variance[i]!;
-      const H = P - 4;
-      expect(sc[i]).toBeCloseTo(-(0.5 * Math.log(P / 4) - (m.mean[i]! ** 2 * H * H) / (2 * P)), 5);
+      const direct = Math.log(normal(0, m.mean[i]!, Math.sqrt(m.variance[i]!))) - Math.log(normal(0, 0, 0.5));
+      expect(sc[i]).toBeCloseTo(-direct, 5);
     }
     // Empirical Bayes: σ₀² = mean(μ² + s²) = (1.1 + 1.1 + 0.45 + 0.1) / 4.
     const eb = bmrPriorSigma(fake({}), m);
