@@ -28,6 +28,7 @@ export function protocolSection(results: { name: string; curves: CurveResult }[]
     '',
   );
   md.push(...unitProtocolTable(results)); // structured (pruning.units) points: post-hoc beside fine-tuned (src/experiment/unit-protocol-report.ts)
+  if (!points.some(({ row }) => row.targetSparsity! > 0)) return md; // structured points only: no sparsity table or plots
   const multi = results.length > 1;
   const key = (m: string, x: AnyRow) =>
     [multi ? m : null, protocolOf(x), x.criterion, x.structure === 'weights' ? null : x.structure].filter((v) => v !== null).join(' · ');
