@@ -9,7 +9,7 @@ less robust to one-shot magnitude pruning and random masks than the issue's refe
 
 LeNet-300-100 (784-300-100-10, ReLU), Adam 1e-3, batch 100, 30 epochs, examples reshuffled each epoch.
 Reports, as one JSON line: dense test accuracy; one-shot global magnitude (weights only, biases kept)
-at 90 / 95 / 98 %; per-layer magnitude at 80 %; with --at-init, random and SNIP (|g ⊙ w| on one batch
+at 90 / 95 / 98 % (and, as globalMagWithBiases*, with the biases ranked and pruned too); per-layer magnitude at 80 %; with --at-init, random and SNIP (|g ⊙ w| on one batch
 of 100) masks drawn at initialization (global scope), then 30 epochs of training with the mask fixed.
 
 Factors (one at a time):
@@ -148,6 +148,17 @@ def main():
             out['globalMag95LayerDensity'] = [round(x.mean().item(), 4) for x in m]
     for s in (0.8, 0.9):
         out[f'layerMag{round(100 * s)}'] = accuracy(net, xte, yte, layer_masks(w, s))
+    # Variant: biases ranked (and removed) with the weights in the global magnitude ranking.
+    bias0 = [l.bias.detach().clone() for l in net]
+    for s in (0.9, 0.95, 0.98):
+        m = global_masks(w + [b.abs() for b in bias0], s)
+        with torch.no_grad():
+            for l, b, mb in zip(net, bias0, m[3:]):
+                l.bias.copy_(b * mb)
+        out[f'globalMagWithBiases{round(100 * s)}'] = accuracy(net, xte, yte, m[:3])
+    with torch.no_grad():
+        for l, b in zip(net, bias0):
+            l.bias.copy_(b)
 
     if a.at_init:
         for s in [float(v) for v in a.at_init_sparsities.split(',')]:
