@@ -161,6 +161,9 @@ export interface CurveOptions {
   evaluation?: 'shared' | 'per-point';
 }
 
+/** Memory the shared engine may hold for the evaluation split (else the curve is evaluated point by point). */
+const MAX_ENGINE_BYTES = 768 * 2 ** 20;
+
 /** How a point's predictives are computed: by the shared engine, or point by point. */
 export interface PointPredictor {
   /** Per-sample class probabilities [S][n×k] of the MC predictive on `ds` (current masks). */
@@ -173,8 +176,13 @@ export interface PointPredictor {
 }
 
 /** The predictor of a curve: the shared engine where the posterior allows it, else the per-point path. */
-export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samples' | 'batchSize' | 'stream' | 'evaluation'>): PointPredictor {
-  const engine = o.evaluation === 'per-point' ? null : SharedEvaluator.create(posterior, o.samples, o.stream.fork('mc'), o.batchSize);
+export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samples' | 'batchSize' | 'stream' | 'evaluation' | 'data'>): PointPredictor {
+  let engine = o.evaluation === 'per-point' ? null : SharedEvaluator.create(posterior, o.samples, o.stream.fork('mc'), o.batchSize);
+  // What it keeps for the evaluation split alone (OOD sets are at most as large) must fit comfortably in memory.
+  if (engine && engine.bytesFor(o.data.n) > MAX_ENGINE_BYTES) {
+    engine.dispose();
+    engine = null;
+  }
   if (engine) return { predict: (ds) => engine.predict(ds), meanLogits: (ds) => engine.meanLogits(ds), reset: () => {}, dispose: () => engine.dispose() };
   const logits = new Map<Dataset, Float32Array>();
   return {

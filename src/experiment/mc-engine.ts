@@ -196,6 +196,16 @@ export class SharedEvaluator {
     return new SharedEvaluator(ops, net.isBayesian, samples, stream, batchSize, sparseFirstLayer);
   }
 
+  /**
+   * Bytes the engine holds for a set of `rows` examples: the set's inputs and, for a sampled
+   * predictive, its noise on the host, as a shared tensor and gathered for the current point.
+   */
+  bytesFor(rows: number): number {
+    const inputs = rows * this.weightOps[0]!.inF * 4 * 3;
+    if (!this.bayesian) return inputs;
+    return inputs + 3 * 4 * this.samples * rows * this.lrtOps.reduce((a, o) => a + o.outF, 0);
+  }
+
   /** Work done so far. */
   get stats(): EngineStats {
     return { ...this.counters, macFraction: this.counters.points ? this.macSum / this.counters.points : 0 };
