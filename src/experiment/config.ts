@@ -229,6 +229,7 @@ const schema = z
         arch: z.enum(ARCHITECTURES).default('lenet-300-100'),
         hidden: z.array(posInt(100000)).optional(),
         activation: z.enum(ACTIVATIONS).default('relu'),
+        /** Weight initializer (src/nn/init.ts); `torch-default` is PyTorch's nn.Linear / nn.Conv2d default, U(±1/√fan_in) for weights and biases. */
         init: z.enum(INITIALIZERS).default('he-normal'),
       })
       .strict()
@@ -237,7 +238,6 @@ const schema = z
       .object({
         method: z.enum(INFERENCE_METHODS).default('vi'),
         prior: prior.default({ type: 'log-uniform' }),
-        /** Weight initializer (src/nn/init.ts); `torch-default` is PyTorch's nn.Linear / nn.Conv2d default, U(±1/√fan_in) for weights and biases. */
         /** The ELBO's regularizer: kl, or js-geometric with skew alpha (src/bayes/js-divergence.ts). */
         divergence: divergenceSchema.default({ type: 'kl' }),
         /** Initial log σ² of mean-field layers (Molchanov et al.: −10). */
@@ -275,10 +275,10 @@ const schema = z
           })
           .strict()
           .default({}),
-        /** DCFF (method dcff; src/pruning/dcff-config.ts): ratio / keep per conv layer, temperature schedule, FPGM comparison. */
-        dcff: dcffOptionsSchema.default({}),
         /** PackNet (method packnet; src/pruning/packnet-config.ts): task 2, prune fraction per task, retrain epochs, same-capacity baseline. */
         packnet: packnetOptionsSchema.default({}),
+        /** DCFF (method dcff; src/pruning/dcff-config.ts): ratio / keep per conv layer, temperature schedule, FPGM comparison. */
+        dcff: dcffOptionsSchema.default({}),
       })
       .strict()
       .default({}),
@@ -640,14 +640,6 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
     },
   },
   {
-    uses: ['model.arch', 'model.hidden'],
-    check: (c, add) => {
-      if (c.model.arch === 'lenet-300-100' && c.model.hidden) add('model.hidden', 'lenet-300-100 has fixed widths [300, 100]; use arch: mlp to choose them');
-    },
-  },
-  {
-    uses: ['inference.warmup'],
-  {
     uses: ['model.init', 'inference.method'],
     check: (c, add) => {
       // Only the point-estimate layers (Dense, Conv2d) draw biases; the other methods' layers keep zero biases.
@@ -659,6 +651,14 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
         );
     },
   },
+  {
+    uses: ['model.arch', 'model.hidden'],
+    check: (c, add) => {
+      if (c.model.arch === 'lenet-300-100' && c.model.hidden) add('model.hidden', 'lenet-300-100 has fixed widths [300, 100]; use arch: mlp to choose them');
+    },
+  },
+  {
+    uses: ['inference.warmup'],
     check: (c, add) => {
       const w = c.inference.warmup;
       if (w && w.endEpoch < w.startEpoch) add('inference.warmup.endEpoch', `must be ≥ startEpoch (${w.startEpoch})`);
