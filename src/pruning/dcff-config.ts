@@ -45,5 +45,10 @@ export function dcffIssues(c: { inference: { method: string; dcff?: DcffOptions 
     out.push({ path: 'model.arch', message: `inference.method dcff fuses conv filters: use lenet-5-caffe or bn-cnn (got "${c.model.arch}")` });
   const d = c.inference.dcff;
   if (d && !(d.tMax >= d.tStart)) out.push({ path: 'inference.dcff.tMax', message: `must be at least inference.dcff.tStart (${d.tStart}), got ${d.tMax}` });
+  if (d && !d.fpgm && d.epochs !== null)
+    out.push({
+      path: 'inference.dcff.epochs',
+      message: 'applies with inference.dcff.fpgm: true; without FPGM the DCFF network is the model and trains train.epochs (set that instead)',
+    });
   return out;
 }
