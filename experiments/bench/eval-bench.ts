@@ -74,9 +74,9 @@ export async function timedEvaluation(
 }
 
 /** Largest absolute difference of every numeric column between two runs' rows (same points, same order). */
-export function maxRowDifference(a: CurveRow[], b: CurveRow[]): { all: number; mean: number; mc: number } {
-  const out = { all: 0, mean: 0, mc: 0 };
-  if (a.length !== b.length) return { all: Infinity, mean: Infinity, mc: Infinity };
+export function maxRowDifference(a: CurveRow[], b: CurveRow[]): { all: number; mean: number; mc: number; where: string } {
+  const out = { all: 0, mean: 0, mc: 0, where: '' };
+  if (a.length !== b.length) return { all: Infinity, mean: Infinity, mc: Infinity, where: 'different rows' };
   for (const [i, r] of a.entries()) {
     const q = b[i]!;
     const flat = (x: CurveRow) => ({ ...x, ...x.extra, extra: undefined, layerSparsity: undefined }) as Record<string, unknown>;
@@ -86,6 +86,7 @@ export function maxRowDifference(a: CurveRow[], b: CurveRow[]): { all: number; m
       const w = fq[k];
       if (typeof v !== 'number' || typeof w !== 'number') continue;
       const diff = Math.abs(v - w);
+      if (diff > out.all) out.where = `${r.criterion} ${r.structure} ${r.targetSparsity ?? r.unitRatio} ${r.predictive} ${k}`;
       out.all = Math.max(out.all, diff);
       out[r.predictive] = Math.max(out[r.predictive], diff);
     }
