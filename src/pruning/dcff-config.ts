@@ -24,7 +24,7 @@ export const dcffOptionsSchema = z
     schedule: z.enum(SCHEDULES).default('sigmoid'),
     /** Steepness k of the sigmoid schedule per epoch (the paper: 1). */
     sigmoidK: z.number().finite().gt(0).max(100).default(1),
-    /** Training epochs of the DCFF network (default: train.epochs); e.g. train.epochs + fineTuneEpochs for the same epoch count as FPGM's training plus fine-tuning. */
+    /** Training epochs of the DCFF network (default: train.epochs); e.g. train.epochs + fineTuneEpochs for the same epoch count as FPGM's training plus fine-tuning. Without fpgm prefer train.epochs (the run's progress line counts those). */
     epochs: z.number().int().min(1).max(10000).nullable().default(null),
     /** Also train the dense network (main model) and prune it by FPGM at the same per-layer ratio, compacted and fine-tuned (companion fpgm-<ratio>). */
     fpgm: z.boolean().default(true),
@@ -45,10 +45,5 @@ export function dcffIssues(c: { inference: { method: string; dcff?: DcffOptions 
     out.push({ path: 'model.arch', message: `inference.method dcff fuses conv filters: use lenet-5-caffe or bn-cnn (got "${c.model.arch}")` });
   const d = c.inference.dcff;
   if (d && !(d.tMax >= d.tStart)) out.push({ path: 'inference.dcff.tMax', message: `must be at least inference.dcff.tStart (${d.tStart}), got ${d.tMax}` });
-  if (d && !d.fpgm && d.epochs !== null)
-    out.push({
-      path: 'inference.dcff.epochs',
-      message: 'applies with inference.dcff.fpgm: true; without FPGM the DCFF network is the model and trains train.epochs (set that instead)',
-    });
   return out;
 }

@@ -772,8 +772,9 @@ export async function fitDcff(ctx: FitContext): Promise<FitResult & { dcff: Dcff
       ctx.stream.fork(`fpgm-finetune-${o.ratio}`),
     );
     result.fpgm = f;
+    // Method 'fpgm', not 'map': a stored 'map' model is rebuilt as the config's full-width network, which the compacted one is not.
     const fd = new Network(f.network.layers, f.network.inputShape, f.network.numClasses, describeFpgm(dense.description, f));
-    companions.push({ name: `fpgm-${o.ratio}`, posterior: new NetworkPosterior('map', fd) });
+    companions.push({ name: `fpgm-${o.ratio}`, posterior: new NetworkPosterior('fpgm', fd) });
     return withSection({ posterior: new NetworkPosterior('map', dense), history, companions, dcff: result }, o);
   } catch (e) {
     fused?.dispose();

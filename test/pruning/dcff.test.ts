@@ -287,10 +287,6 @@ describe('DCFF network and config', () => {
     expect(msg({ ...base, inference: { method: 'dcff', dcff: { tStart: 5, tMax: 2 } } })).toMatch(/inference\.dcff\.tMax/);
     expect(msg({ ...base, inference: { method: 'dcff', dcff: { ratio: 1 } } })).toMatch(/inference\.dcff\.ratio/);
     expect(msg({ ...base, inference: { method: 'dcff', dcff: { schedule: 'cosine' } } })).toMatch(/inference\.dcff\.schedule/);
-    expect(msg({ ...base, inference: { method: 'dcff', dcff: { fpgm: false, epochs: 3 } } })).toMatch(
-      /inference\.dcff\.epochs: applies with inference\.dcff\.fpgm: true/,
-    );
-    expect(msg({ ...base, inference: { method: 'dcff', dcff: { fpgm: false } } })).toBe('');
   });
 });
 
