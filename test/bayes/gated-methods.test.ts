@@ -13,10 +13,42 @@ import { NetworkPosterior } from '../../src/inference/network-posterior.js';
 import { networkFor } from '../../src/inference/methods.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import { Dense } from '../../src/nn/dense.js';
+import { loadDataset } from '../../src/data/registry.js';
 import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
 
 beforeAll(useTestBackend);
+
+/**
+ * Test accuracy of the nearest-centroid rule fitted on the blobs training split, a hand loop:
+ * for isotropic, equal-variance Gaussian classes it is close to the best any classifier can do
+ * (two of the default split's three centres nearly coincide, so that is about 0.72, not 1).
+ */
+function nearestCentroidAccuracy(): number {
+  const { train, test } = loadDataset('blobs', {});
+  const [dim] = train.shape as [number];
+  const k = train.numClasses;
+  const centres = Array.from({ length: k }, () => new Float64Array(dim));
+  const counts = new Array<number>(k).fill(0);
+  for (let i = 0; i < train.n; i++) {
+    const y = train.y[i]!;
+    counts[y]!++;
+    for (let j = 0; j < dim; j++) centres[y]![j]! += train.x[i * dim + j]!;
+  }
+  centres.forEach((c, y) => c.forEach((v, j) => (c[j] = v / counts[y]!)));
+  let correct = 0;
+  for (let i = 0; i < test.n; i++) {
+    let best = -1;
+    let bestD = Infinity;
+    for (let y = 0; y < k; y++) {
+      let d = 0;
+      for (let j = 0; j < dim; j++) d += (test.x[i * dim + j]! - centres[y]![j]!) ** 2;
+      if (d < bestD) [bestD, best] = [d, y];
+    }
+    if (best === test.y[i]) correct++;
+  }
+  return correct / test.n;
+}
 
 const tiny = (inference: Record<string, unknown>, over: Record<string, unknown> = {}) =>
   validateConfig({
@@ -129,9 +161,10 @@ describe('gated methods: configs, registry, end-to-end', { timeout: 60_000 }, ()
       const m = JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8'));
       const v = m.variants.main;
       expect(v.method).toBe(inference.method);
-      // Units whose gates start below ½ are off in the median model, so only l0 and spike-slab are held to accuracy
-      // (chance 1/3; the MC predictive on 200 examples moves by ~3 points with its noise draw: l0 0.685–0.70).
-      if (inference.method !== 'unit-gates') expect(v.dense.accuracy).toBeGreaterThan(0.65);
+      // Units whose gates start below ½ are off in the median model, so only l0 and spike-slab are held to accuracy:
+      // within 6 points of the nearest-centroid rule (≈ 0.72 here; chance 1/3). The 2-sample MC predictive on 200
+      // test points moves by ~3 points with its noise draw (l0: 0.685–0.74).
+      if (inference.method !== 'unit-gates') expect(v.dense.accuracy).toBeGreaterThan(nearestCentroidAccuracy() - 0.06);
       expect(v.curves.some((row: { criterion: string }) => row.criterion === 'inclusion')).toBe(true);
       // The gates' own operating point: compacted = masked, and the multiply-adds are the hand
       // count Σ in·out over the compacted layers, whose widths chain (a layer's kept outputs are
