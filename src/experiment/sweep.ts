@@ -675,6 +675,10 @@ async function driveSweep(points: SweepPoint[], sweepDir: string, jobs: number, 
   const queue: { point: SweepPoint; attempts: Attempt[]; before: number }[] = [];
   const repaired: { point: SweepPoint; runDir: string; attempts: Attempt[] }[] = [];
   for (const p of mine) {
+    // After `kill -9` of a driver its worker may still be finishing this point: wait for it to let go of
+    // the partial run before deciding, or the point would be run again beside the run it just finished.
+    const partial = partialRun(sweepDir, p.label);
+    if (partial) await waitForLock(partial);
     const done = completedRun(sweepDir, p.label);
     if (done) {
       skipped.push(p.label);

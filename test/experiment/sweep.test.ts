@@ -201,6 +201,31 @@ describe('sweeps with worker processes', { timeout: 240_000 }, () => {
     expect(after.attempts[0]!.started).toBe(manifest.startTime);
   });
 
+  it('--resume waits for a worker of a killed driver that is still finishing its point, and does not run that point again', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'bp-sweep-orphan-')), 'sw');
+    cpSync(reference, dir, { recursive: true });
+    const [p] = sweepPoints(cfg);
+    // The state a driver's kill -9 leaves while its worker (here a stand-in process) is still evaluating:
+    // the point's run is a locked .partial directory, point.json says "running"; 1.5 s later the
+    // worker renames the run into place and exits.
+    const final = completedRun(dir, p!.label)!;
+    const partial = join(dir, 'runs', p!.label, `.${final.split('/').at(-1)}.partial`);
+    cpSync(final, partial, { recursive: true });
+    rmSync(final, { recursive: true });
+    const rec = record(dir, p!.label);
+    writeFileSync(join(dir, 'runs', p!.label, 'point.json'), JSON.stringify({ ...rec, status: 'running', runDir: null, attempts: [] }));
+    const script = `setTimeout(() => { const fs = require('node:fs'); fs.rmSync(${JSON.stringify(join(partial, 'run.lock'))}, { force: true }); fs.renameSync(${JSON.stringify(partial)}, ${JSON.stringify(final)}); }, 1500);`;
+    const worker = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+    writeFileSync(join(partial, 'run.lock'), JSON.stringify({ pid: worker.pid, host: hostname(), startTime: new Date().toISOString() }));
+    const exited = new Promise((r) => worker.once('exit', r));
+    const r = await runSweep(cfg, { resume: dir, jobs: 1, progress: null });
+    await exited;
+    expect(r.ran).toEqual([]);
+    expect(r.skipped).toHaveLength(4);
+    expect(record(dir, p!.label).runDir).toBe(final);
+    expect(readdirSync(join(dir, 'runs', p!.label)).filter((d) => !d.endsWith('.json') && !d.endsWith('.txt'))).toEqual([final.split('/').at(-1)]);
+  });
+
   it('kill -9 of a worker mid-training, then --resume: the partial run continues from its checkpoint, same numbers', async () => {
     const three = validateConfig({ ...base, train: { ...base.train, epochs: 3 }, sweep: { seeds: [5] } });
     const [p] = sweepPoints(three);
