@@ -72,6 +72,24 @@ function sampleNll(probs: tf.Tensor3D, y: Int32Array): number {
   return p.reduce((a, draw) => a + draw.reduce((b, row, i) => b - Math.log(Math.max(row[y[i]!]!, 1e-12)), 0) / y.length, 0) / p.length;
 }
 
+/** The SWAG run both calibration tests train (Maddox et al.'s SWAG: low rank + diagonal, scale 0.5). */
+function swagOptions(sampling: WeightSamplingHooks) {
+  return {
+    variant: 'swag' as const,
+    epochs: 8,
+    batchSize: 20,
+    lr: 0.1,
+    swaLr: 0.3,
+    swaStart: 2,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    collectEvery: 2,
+    rank: 10,
+    scale: 0.5,
+    sampling,
+  };
+}
+
 function bmaNll(probs: tf.Tensor3D, y: Int32Array): number {
   const p = tf.tidy(() => tf.mean(probs, 0).arraySync() as number[][]);
   return p.reduce((a, row, i) => a - Math.log(Math.max(row[y[i]!]!, 1e-12)), 0) / y.length;
@@ -141,24 +159,7 @@ describe('SWAG batch-norm refresh (Maddox et al. 2019, bn_update)', () => {
     const stream = new RandomStream('swag-bn');
     const net = bnMlp(stream.fork('init'));
     const hooks: WeightSamplingHooks = {};
-    const { posterior } = await trainSwag(
-      net,
-      train,
-      {
-        variant: 'swag',
-        epochs: 8,
-        batchSize: 20,
-        lr: 0.1,
-        swaLr: 0.3,
-        swaStart: 2,
-        momentum: 0.9,
-        weightDecay: 1e-4,
-        collectEvery: 2,
-        rank: 10,
-        sampling: hooks,
-      },
-      stream.fork('train'),
-    );
+    const { posterior } = await trainSwag(net, train, swagOptions(hooks), stream.fork('train'));
     const S = 12;
     const x = tf.tensor(test.x, [test.n, 4]);
     // Without the refresh: record how far each sampled network's running statistics are from its own.
@@ -221,25 +222,7 @@ describe('SWAG batch-norm refresh (Maddox et al. 2019, bn_update)', () => {
       const stream = new RandomStream(`s${seed}`);
       const net = deepBnMlp(stream.fork('init'), 4, 16, 3);
       const hooks: WeightSamplingHooks = {};
-      const { posterior } = await trainSwag(
-        net,
-        train,
-        {
-          variant: 'swag',
-          epochs: 8,
-          batchSize: 20,
-          lr: 0.1,
-          swaLr: 0.3,
-          swaStart: 2,
-          momentum: 0.9,
-          weightDecay: 1e-4,
-          collectEvery: 2,
-          rank: 10,
-          scale: 0.5,
-          sampling: hooks,
-        },
-        stream.fork('train'),
-      );
+      const { posterior } = await trainSwag(net, train, swagOptions(hooks), stream.fork('train'));
       const x = tf.tensor(test.x, [test.n, 4]);
       const pStale = posterior.predictSamples(x, S, new RandomStream('draws'));
       hooks.afterSample = bnRefreshHooks(net, train, 0, 1000).afterSample!;
