@@ -284,7 +284,7 @@ const claims: Claim[] = claimsOrFail(() => {
           claim: "RigL's training MACs at 95 % ≈ 5 % of dense",
           needed: (run) => ({ 'rigl @ 95 %': rigl(run, 0.95) }),
           quantity: (r) => r['rigl @ 95 %'].costMacsFraction ?? Number.NaN,
-          detail: (r, q) => percent(q),
+          detail: (_r, q) => percent(q),
           show: percent,
           pass: (q) => q >= 0.04 && q <= 0.08,
         },
