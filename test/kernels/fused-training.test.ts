@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDataset } from '../../src/data/dataset.js';
-import { meanFieldFactory } from '../../src/inference/layer-factories.js';
-import { Trainer } from '../../src/inference/trainer.js';
-import { buildNetwork } from '../../src/nn/builders.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
-import { RandomStream, rootStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
+import { randomDataset, trainMeanFieldMlp } from '../helpers/mean-field-training.js';
 
 const ALL_ON: FusedPaths = { ...fusedPaths };
 for (const k of Object.keys(ALL_ON) as (keyof FusedPaths)[]) ALL_ON[k] = true;
@@ -21,37 +17,10 @@ afterAll(async () => {
   await tf.setBackend(initial);
 });
 
-const s = new RandomStream('fused-train-data');
-const N = 300;
-const data = makeDataset({
-  name: 'synthetic',
-  x: Float32Array.from({ length: N * 30 }, () => s.uniform()),
-  y: Int32Array.from({ length: N }, () => s.int(4)),
-  n: N,
-  shape: [30],
-  numClasses: 4,
-});
+const data = randomDataset('fused-train-data', 300, 30, 4);
 
 /** Train an MLP with the sparse-VD KL (weighted in from the first step) for 3 epochs; returns its variables and losses. */
-function train(): { vars: Float32Array[]; losses: number[] } {
-  const net = buildNetwork(
-    { arch: 'mlp', hidden: [21, 11], activation: 'relu' },
-    [30],
-    4,
-    meanFieldFactory({ type: 'log-uniform' }, -6),
-    rootStream(5).fork('init'),
-  );
-  const trainer = new Trainer(net, data, { epochs: 3, batchSize: 50, lr: { name: 'constant', lr: 3e-3 }, temperature: 1 }, rootStream(5).fork('train'));
-  const losses: number[] = [];
-  for (let e = 0; e < 3; e++) {
-    losses.push(trainer.runEpoch().loss);
-    trainer.epoch++;
-  }
-  const vars = net.variables().map((v) => Float32Array.from(v.dataSync()));
-  trainer.dispose();
-  net.dispose();
-  return { vars, losses };
-}
+const train = () => trainMeanFieldMlp({ data, hidden: [21, 11], seed: 5, epochs: 3 });
 
 describe('training with the fused paths on wasm', { timeout: 120_000 }, () => {
   it('a seeded run is bit-identical run to run', () => {

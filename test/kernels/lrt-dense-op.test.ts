@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDataset } from '../../src/data/dataset.js';
-import { meanFieldFactory } from '../../src/inference/layer-factories.js';
-import { Trainer } from '../../src/inference/trainer.js';
-import { buildNetwork } from '../../src/nn/builders.js';
 import { lrtDenseSample } from '../../src/nn/fused/lrt-dense-op.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
-import { RandomStream, rootStream } from '../../src/random.js';
+import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
+import { randomDataset, trainMeanFieldMlp } from '../helpers/mean-field-training.js';
 
 let initial = 'cpu';
 let saved: FusedPaths;
@@ -26,37 +23,10 @@ function composed(x: tf.Tensor2D, th: tf.Tensor2D, s2: tf.Tensor2D, b: tf.Tensor
   return tf.add(mean, tf.mul(tf.sqrt(tf.add(tf.matMul(tf.square(x), s2), 1e-8)), eps)) as tf.Tensor2D;
 }
 
-const s = new RandomStream('lrt-op-data');
-const N = 200;
-const data = makeDataset({
-  name: 'synthetic',
-  x: Float32Array.from({ length: N * 24 }, () => s.uniform()),
-  y: Int32Array.from({ length: N }, () => s.int(3)),
-  n: N,
-  shape: [24],
-  numClasses: 3,
-});
+const data = randomDataset('lrt-op-data', 200, 24, 3);
 
-function train() {
-  const net = buildNetwork(
-    { arch: 'mlp', hidden: [20, 12], activation: 'relu' },
-    [24],
-    3,
-    meanFieldFactory({ type: 'log-uniform' }, -6),
-    rootStream(4).fork('init'),
-  );
-  for (const l of net.weightLayers()) l.setMask!(Float32Array.from({ length: l.weightShape!.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7 === 3 ? 0 : 1)));
-  const trainer = new Trainer(net, data, { epochs: 2, batchSize: 50, lr: { name: 'constant', lr: 3e-3 }, temperature: 1 }, rootStream(4).fork('train'));
-  const losses: number[] = [];
-  for (let e = 0; e < 2; e++) {
-    losses.push(trainer.runEpoch().loss);
-    trainer.epoch++;
-  }
-  const vars = net.variables().map((v) => Float32Array.from(v.dataSync()));
-  trainer.dispose();
-  net.dispose();
-  return { vars, losses };
-}
+/** Two epochs of a masked sparse-VD MLP (every 7th weight entry from the 4th pruned). */
+const train = () => trainMeanFieldMlp({ data, hidden: [20, 12], seed: 4, epochs: 2, mask: (i) => (i % 7 === 3 ? 0 : 1) });
 
 describe('LRT dense forward as one op', { timeout: 120_000 }, () => {
   for (const backend of ['cpu', 'wasm']) {

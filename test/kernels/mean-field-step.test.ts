@@ -1,16 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klGaussian, klLogUniformFused } from '../../src/bayes/priors.js';
-import { makeDataset } from '../../src/data/dataset.js';
-import { meanFieldFactory } from '../../src/inference/layer-factories.js';
-import { Trainer } from '../../src/inference/trainer.js';
-import { buildNetwork } from '../../src/nn/builders.js';
 import { FusedAdamOptimizer } from '../../src/nn/fused/adam.js';
 import { meanFieldStepPlan, type MeanFieldGroup } from '../../src/nn/fused/mean-field-step.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
 import type { PriorSpec } from '../../src/bayes/priors.js';
-import { RandomStream, rootStream } from '../../src/random.js';
+import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
+import { randomDataset, trainMeanFieldMlp } from '../helpers/mean-field-training.js';
 
 let initial = 'cpu';
 let saved: FusedPaths;
@@ -103,43 +100,20 @@ describe('fused KL + Adam step of mean-field weights (wasm)', { timeout: 120_000
   });
 });
 
-const s = new RandomStream('fused-step-data');
-const N = 200;
-const data = makeDataset({
-  name: 'synthetic',
-  x: Float32Array.from({ length: N * 24 }, () => s.uniform()),
-  y: Int32Array.from({ length: N }, () => s.int(3)),
-  n: N,
-  shape: [24],
-  numClasses: 3,
-});
+const data = randomDataset('fused-step-data', 200, 24, 3);
 
+/** Two epochs of a sparse-VD / Gaussian-prior MLP, masked (every 5th weight entry from the 3rd) or not; `planned`: layers the fused step serves. */
 function train(prior: PriorSpec, masked: boolean) {
-  const net = buildNetwork({ arch: 'mlp', hidden: [20, 12], activation: 'relu' }, [24], 3, meanFieldFactory(prior, -6), rootStream(3).fork('init'));
-  const masks: (Float32Array | null)[] = [];
-  if (masked) {
-    for (const l of net.weightLayers()) {
-      const size = l.weightShape!.reduce((a, b) => a * b, 1);
-      const m = Float32Array.from({ length: size }, (_, i) => (i % 5 === 2 ? 0 : 1));
-      l.setMask!(m);
-      masks.push(m);
-    }
-  }
-  const initial = net.variables().map((v) => Float32Array.from(v.dataSync()));
-  const trainer = new Trainer(net, data, { epochs: 2, batchSize: 50, lr: { name: 'constant', lr: 3e-3 }, temperature: 1 }, rootStream(3).fork('train'));
-  const plan = meanFieldStepPlan(net, trainer.optimizer);
-  const losses: number[] = [];
-  const kls: number[] = [];
-  for (let e = 0; e < 2; e++) {
-    const st = trainer.runEpoch();
-    losses.push(st.loss);
-    kls.push(st.kl);
-    trainer.epoch++;
-  }
-  const vars = net.variables().map((v) => Float32Array.from(v.dataSync()));
-  trainer.dispose();
-  net.dispose();
-  return { vars, initial, losses, kls, planned: plan?.groups.length ?? 0, masks };
+  const r = trainMeanFieldMlp({
+    data,
+    hidden: [20, 12],
+    seed: 3,
+    epochs: 2,
+    prior,
+    mask: masked ? (i) => (i % 5 === 2 ? 0 : 1) : undefined,
+    inspect: (net, trainer) => meanFieldStepPlan(net, trainer.optimizer)?.groups.length ?? 0,
+  });
+  return { ...r, planned: r.inspected ?? 0 };
 }
 
 describe('training with the fused KL + Adam step (wasm)', { timeout: 120_000 }, () => {
