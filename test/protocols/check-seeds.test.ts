@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ALL_PROTOCOLS, claimRows } from '../helpers/protocol-rows.js';
 
 // experiments/protocols/check.ts over several seeds: hand-written run and sweep directories,
 // means and Student-t intervals computed here by hand (t_{0.975, 2} = 4.302653 from a table).
@@ -10,31 +11,8 @@ const root = mkdtempSync(join(tmpdir(), 'bp-protocols-seeds-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 
-const cost = (epochs: number, frac = 1) => ({ costEpochs: epochs, costSteps: epochs * 80, costSeconds: 1, costTrainMacs: 1e9 * frac, costMacsFraction: frac });
-const row = (protocol: string, criterion: string, target: number, accuracy: number, extra: Record<string, unknown> = {}) => ({
-  protocol,
-  criterion,
-  structure: 'weights',
-  targetSparsity: target,
-  sparsity: target,
-  accuracy,
-  predictive: 'mc',
-  ...cost(30),
-  ...extra,
-});
-const all = [{ type: 'post-hoc' }, { type: 'fine-tune' }, { type: 'at-init' }, { type: 'rigl' }, { type: 'sparsegpt' }];
-const curves = (random98: number, fineTune95: number) => [
-  row('post-hoc', 'magnitude', 0, 0.95),
-  row('post-hoc', 'magnitude', 0.95, 0.43),
-  row('fine-tune', 'magnitude', 0.95, fineTune95, cost(40, 0.8)),
-  row('at-init', 'snip', 0.98, 0.92, cost(30, 0.02)),
-  row('at-init', 'random', 0.98, random98, cost(30, 0.02)),
-  row('rigl', 'rigl-uniform', 0.98, 0.9, cost(30, 0.03)),
-  row('rigl', 'rigl-uniform', 0.95, 0.918, cost(30, 0.055)),
-  row('sparsegpt', 'sparsegpt', 0.8, 0.937),
-  row('post-hoc', 'magnitude-layer', 0.8, 0.696),
-  row('sparsegpt', 'sparsegpt', 0.5, 0.946, { structure: '2:4' }),
-];
+const all = ALL_PROTOCOLS;
+const curves = (random98: number, fineTune95: number) => claimRows({ random98, fineTune95, snip98: 0.92, rigl98: 0.9 });
 
 let n = 0;
 function runDir(seed: number, rows: unknown[], parent = root, extra: Record<string, unknown> = {}): string {

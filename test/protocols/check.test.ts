@@ -3,23 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ALL_PROTOCOLS, claimRows } from '../helpers/protocol-rows.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bp-protocols-check-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-
-const cost = (epochs: number, frac = 1) => ({ costEpochs: epochs, costSteps: epochs * 80, costSeconds: 1, costTrainMacs: 1e9 * frac, costMacsFraction: frac });
-const row = (protocol: string, criterion: string, target: number, accuracy: number, extra: Record<string, unknown> = {}) => ({
-  protocol,
-  criterion,
-  structure: 'weights',
-  targetSparsity: target,
-  sparsity: target,
-  accuracy,
-  predictive: 'mc',
-  ...cost(30),
-  ...extra,
-});
 
 let n = 0;
 function runDir(protocols: { type: string }[], curves: unknown[]): string {
@@ -32,20 +20,8 @@ function runDir(protocols: { type: string }[], curves: unknown[]): string {
 }
 
 describe('experiments/protocols/check.ts', () => {
-  const dense = row('post-hoc', 'magnitude', 0, 0.95);
-  const good = [
-    dense,
-    row('post-hoc', 'magnitude', 0.95, 0.43),
-    row('fine-tune', 'magnitude', 0.95, 0.94, cost(40, 0.8)),
-    row('at-init', 'snip', 0.98, 0.916, cost(30, 0.02)),
-    row('at-init', 'random', 0.98, 0.686, cost(30, 0.02)),
-    row('rigl', 'rigl-uniform', 0.98, 0.838, cost(30, 0.03)),
-    row('rigl', 'rigl-uniform', 0.95, 0.918, cost(30, 0.055)),
-    row('sparsegpt', 'sparsegpt', 0.8, 0.937),
-    row('post-hoc', 'magnitude-layer', 0.8, 0.696),
-    row('sparsegpt', 'sparsegpt', 0.5, 0.946, { structure: '2:4' }),
-  ];
-  const all = [{ type: 'post-hoc' }, { type: 'fine-tune' }, { type: 'at-init' }, { type: 'rigl' }, { type: 'sparsegpt' }];
+  const good = claimRows();
+  const all = ALL_PROTOCOLS;
 
   it('passes on rows meeting every claim (the reference figures of issue 10) and exits 0', () => {
     const r = spawnSync(tsx, ['experiments/protocols/check.ts', runDir(all, good)], { encoding: 'utf8' });
