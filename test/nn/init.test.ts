@@ -40,21 +40,30 @@ function Phi(z: number): number {
   return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
+/**
+ * `xs` drawn uniform on ±bound: inside it, both ends reached within `edge`·bound, and the std
+ * within `stdTol` (relative) of bound/√3.
+ */
+function expectUniformOn(xs: Float32Array, bound: number, edge: number, stdTol: number) {
+  const s = stats(xs);
+  expect(s.min).toBeGreaterThanOrEqual(-bound);
+  expect(s.max).toBeLessThanOrEqual(bound);
+  expect(s.min).toBeLessThan(-edge * bound);
+  expect(s.max).toBeGreaterThan(edge * bound);
+  expect(Math.abs(s.std / (bound / Math.sqrt(3)) - 1)).toBeLessThan(stdTol);
+  return s;
+}
+
 describe('torch-default initializer (PyTorch nn.Linear / nn.Conv2d default)', () => {
   it('draws Dense weights uniform on ±1/√fan_in: range, std 1/√(3·fan_in), flat histogram', () => {
     const fanIn = 784;
     const layer = new Dense({ name: 'fc1', inFeatures: fanIn, outFeatures: 300, init: 'torch-default', stream: new RandomStream('init-test/w') });
     const w = layer.w.dataSync() as Float32Array;
     const bound = 1 / Math.sqrt(fanIn);
-    const s = stats(w);
-    expect(s.min).toBeGreaterThanOrEqual(-bound);
-    expect(s.max).toBeLessThanOrEqual(bound);
-    // 235,200 draws: the extremes come within 0.1 % of the bound.
-    expect(s.min).toBeLessThan(-0.999 * bound);
-    expect(s.max).toBeGreaterThan(0.999 * bound);
+    // 235,200 draws: the extremes come within 0.1 % of the bound; std 1/√(3·fan_in) within 1 %.
+    const s = expectUniformOn(w, bound, 0.999, 0.01);
     expect(Math.abs(s.mean)).toBeLessThan(0.01 * bound);
     expect(s.std).toBeCloseTo(1 / Math.sqrt(3 * fanIn), 4);
-    expect(Math.abs(s.std / (1 / Math.sqrt(3 * fanIn)) - 1)).toBeLessThan(0.01);
     // Uniform, not a (truncated) normal: 10 equal bins each hold 10 % ± 0.5 %.
     for (const c of histogram(w, -bound, bound, 10)) expect(Math.abs(c / w.length - 0.1)).toBeLessThan(0.005);
     layer.w.dispose();
@@ -66,12 +75,7 @@ describe('torch-default initializer (PyTorch nn.Linear / nn.Conv2d default)', ()
     const layer = new Dense({ name: 'fc', inFeatures: fanIn, outFeatures: 20000, init: 'torch-default', stream: new RandomStream('init-test/b') });
     const b = layer.b.dataSync() as Float32Array;
     const bound = 1 / Math.sqrt(fanIn);
-    const s = stats(b);
-    expect(s.min).toBeGreaterThanOrEqual(-bound);
-    expect(s.max).toBeLessThanOrEqual(bound);
-    expect(s.min).toBeLessThan(-0.99 * bound);
-    expect(s.max).toBeGreaterThan(0.99 * bound);
-    expect(Math.abs(s.std / (bound / Math.sqrt(3)) - 1)).toBeLessThan(0.03);
+    expectUniformOn(b, bound, 0.99, 0.03);
     for (const c of histogram(b, -bound, bound, 5)) expect(Math.abs(c / b.length - 0.2)).toBeLessThan(0.02);
     // The bias is a draw of its own, not a copy of the first weights.
     const w0 = Array.from((layer.w.dataSync() as Float32Array).subarray(0, 20));
@@ -84,14 +88,8 @@ describe('torch-default initializer (PyTorch nn.Linear / nn.Conv2d default)', ()
     const [k, cin, cout] = [5, 4, 2000];
     const layer = new Conv2d({ name: 'conv', inH: 12, inW: 12, cin, cout, k, init: 'torch-default', stream: new RandomStream('init-test/conv') });
     const bound = 1 / Math.sqrt(k * k * cin); // 0.1
-    const w = stats(layer.w.dataSync() as Float32Array);
-    const b = stats(layer.b.dataSync() as Float32Array);
-    expect(Math.max(-w.min, w.max)).toBeLessThanOrEqual(bound);
-    expect(Math.max(-w.min, w.max)).toBeGreaterThan(0.999 * bound);
-    expect(Math.abs(w.std / (bound / Math.sqrt(3)) - 1)).toBeLessThan(0.01);
-    expect(Math.max(-b.min, b.max)).toBeLessThanOrEqual(bound);
-    expect(Math.max(-b.min, b.max)).toBeGreaterThan(0.98 * bound);
-    expect(Math.abs(b.std / (bound / Math.sqrt(3)) - 1)).toBeLessThan(0.05);
+    expectUniformOn(layer.w.dataSync() as Float32Array, bound, 0.999, 0.01);
+    expectUniformOn(layer.b.dataSync() as Float32Array, bound, 0.98, 0.05);
     layer.w.dispose();
     layer.b.dispose();
   });
