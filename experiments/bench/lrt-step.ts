@@ -30,7 +30,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, parseBackendChoice } from '../../src/backend.js';
 import { LOG_ALPHA_CLIP, SPARSE_VD_K } from '../../src/bayes/priors.js';
-import { makeDataset } from '../../src/data/dataset.js';
+import { uniformNoise } from '../../src/data/synthetic.js';
 import { loadConfig } from '../../src/experiment/config.js';
 import { packageVersions } from '../../src/experiment/manifest.js';
 import { loadData } from '../../src/experiment/run.js';
@@ -63,15 +63,7 @@ const load = () => loadavg().map((x) => +x.toFixed(2));
 const loadStart = load();
 
 // Synthetic inputs of MNIST's shape (timing does not depend on the values).
-const s = new RandomStream('bench-data');
-const data = makeDataset({
-  name: 'bench',
-  x: Float32Array.from({ length: N * 784 }, () => s.uniform()),
-  y: Int32Array.from({ length: N }, () => s.int(10)),
-  n: N,
-  shape: [784],
-  numClasses: 10,
-});
+const data = uniformNoise({ n: N, dim: 784, numClasses: 10, stream: new RandomStream('bench-data'), name: 'bench' });
 
 /** Ours: the Trainer running one epoch of STEPS steps (KL weighted in, as after warm-up). */
 function makeOurs() {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, parseBackendChoice } from '../../src/backend.js';
-import { makeDataset } from '../../src/data/dataset.js';
+import { uniformNoise } from '../../src/data/synthetic.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
 import { Trainer } from '../../src/inference/trainer.js';
 import { buildNetwork } from '../../src/nn/builders.js';
@@ -9,15 +9,7 @@ await initBackend(parseBackendChoice('wasm', '--backend'));
 const STEPS = 20,
   B = 100,
   N = STEPS * B;
-const s = new RandomStream('bench-data');
-const data = makeDataset({
-  name: 'bench',
-  x: Float32Array.from({ length: N * 784 }, () => s.uniform()),
-  y: Int32Array.from({ length: N }, () => s.int(10)),
-  n: N,
-  shape: [784],
-  numClasses: 10,
-});
+const data = uniformNoise({ n: N, dim: 784, numClasses: 10, stream: new RandomStream('bench-data'), name: 'bench' });
 const prior = (process.env.PRIOR ?? 'log-uniform') === 'gaussian' ? { type: 'gaussian', sigma: 1 } : { type: 'log-uniform' };
 const net = buildNetwork({ arch: 'lenet-300-100', activation: 'relu' } as any, [784], 10, meanFieldFactory(prior as any, -10), rootStream(1).fork('init'));
 const trainer = new Trainer(net, data, { epochs: 1000, batchSize: B, lr: { name: 'constant', lr: 1e-3 } as any, temperature: 1 }, rootStream(1).fork('train'));

@@ -118,3 +118,20 @@ export function orthogonalDesign(n: number, dim: number): Float32Array {
   }
   return X;
 }
+
+/**
+ * `n` examples of `dim` features uniform on [0, 1) with labels uniform on 0…numClasses−1, drawn
+ * features first, then labels, from `stream`: inputs for timing and for tests of arithmetic that
+ * does not depend on the data being learnable.
+ */
+export function uniformNoise(opts: { n: number; dim: number; numClasses: number; stream: RandomStream; name?: string }): Dataset {
+  const { n, dim, numClasses, stream } = opts;
+  return validateDataset({
+    name: opts.name ?? 'uniform-noise',
+    x: Float32Array.from({ length: n * dim }, () => stream.uniform()),
+    y: Int32Array.from({ length: n }, () => stream.int(numClasses)),
+    n,
+    shape: [dim],
+    numClasses,
+  });
+}

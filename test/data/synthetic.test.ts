@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../src/random.js';
-import { classCounts, gaussianBlobs, linearRegression, orthogonalDesign } from '../../src/data/index.js';
+import { classCounts, gaussianBlobs, linearRegression, orthogonalDesign, uniformNoise } from '../../src/data/index.js';
 
 describe('gaussianBlobs', () => {
   const make = (key: string, separation = 4) => gaussianBlobs({ n: 300, dim: 5, numClasses: 3, separation, stream: new RandomStream(key) });
@@ -75,5 +75,21 @@ describe('orthogonalDesign', () => {
   }
   it('rejects n not a multiple of the Hadamard order', () => {
     expect(() => orthogonalDesign(12, 5)).toThrow(/multiple of 8/);
+  });
+});
+
+describe('uniformNoise', () => {
+  it('draws the features, then the labels, from the stream in order; features in [0, 1), labels in range and balanced', () => {
+    const d = uniformNoise({ n: 3000, dim: 4, numClasses: 5, stream: new RandomStream('noise') });
+    const s = new RandomStream('noise');
+    const x = Array.from({ length: 3000 * 4 }, () => s.uniform());
+    const y = Array.from({ length: 3000 }, () => s.int(5));
+    expect(Array.from(d.x)).toEqual(x.map(Math.fround));
+    expect(Array.from(d.y)).toEqual(y);
+    expect(d.shape).toEqual([4]);
+    expect(Math.min(...d.x)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...d.x)).toBeLessThan(1);
+    // 3,000 labels over 5 classes: each count 600 ± 4 binomial standard deviations (√(3000·0.2·0.8) ≈ 21.9).
+    for (const c of classCounts(d)) expect(Math.abs(c - 600)).toBeLessThan(4 * 21.9);
   });
 });

@@ -3,7 +3,8 @@
  * and a short, seeded sparse-VD (or other prior) MLP training run through the real Trainer,
  * returning the variables before and after and each epoch's loss and KL.
  */
-import { makeDataset, type Dataset } from '../../src/data/dataset.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { uniformNoise } from '../../src/data/synthetic.js';
 import type { PriorSpec } from '../../src/bayes/priors.js';
 import { meanFieldFactory } from '../../src/inference/layer-factories.js';
 import { Trainer } from '../../src/inference/trainer.js';
@@ -13,15 +14,7 @@ import { RandomStream, rootStream } from '../../src/random.js';
 
 /** n examples of `dim` uniform [0, 1) features with uniform labels in 0…classes−1, drawn from RandomStream(key). */
 export function randomDataset(key: string, n: number, dim: number, classes: number): Dataset {
-  const s = new RandomStream(key);
-  return makeDataset({
-    name: 'synthetic',
-    x: Float32Array.from({ length: n * dim }, () => s.uniform()),
-    y: Int32Array.from({ length: n }, () => s.int(classes)),
-    n,
-    shape: [dim],
-    numClasses: classes,
-  });
+  return uniformNoise({ n, dim, numClasses: classes, stream: new RandomStream(key), name: 'synthetic' });
 }
 
 export interface MeanFieldRun<T> {
