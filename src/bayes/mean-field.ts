@@ -54,7 +54,6 @@ export function lrtStd(variance: tf.Tensor): tf.Tensor {
  * variables and say how many multiply-adds each weight costs.
  */
 export abstract class MeanFieldLayer extends MaskedWeightLayer {
-  abstract readonly name: string;
   abstract readonly prior: PriorSpec;
   abstract readonly theta: tf.Variable;
   abstract readonly logSigma2: tf.Variable;

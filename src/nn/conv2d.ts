@@ -96,15 +96,7 @@ export class Conv2d extends MaskedWeightLayer implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
-    return {
-      name: `${this.name}.weight`,
-      layer: this.name,
-      shape: this.weightShape,
-      mean,
-      variance: new Float32Array(mean.length),
-      macsPerWeight: this.macsPerWeight,
-    };
+    return this.pointMoments(this.w.dataSync() as Float32Array, this.macsPerWeight);
   }
 
   structure(): UnitStructure {

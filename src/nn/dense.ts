@@ -49,7 +49,6 @@ export class Dense extends MaskedWeightLayer implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = this.mask.zeroMasked(Float32Array.from(this.w.dataSync()));
-    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight: 1 };
+    return this.pointMoments(this.w.dataSync() as Float32Array, 1);
   }
 }

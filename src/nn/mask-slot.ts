@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WeightMoments } from './layer.js';
 
 /** Flat indices of the kept (non-zero) mask entries. */
 export function keptIndices(mask: Float32Array): Int32Array {
@@ -59,8 +60,15 @@ export class MaskSlot {
  * `getMask` through it, and `dispose` of its variables and mask.
  */
 export abstract class MaskedWeightLayer {
+  abstract readonly name: string;
   abstract readonly weightShape: number[];
   protected readonly mask = new MaskSlot();
+
+  /** The moments of a point estimate: the weights `w` (a copy, masked entries 0) with zero variance. */
+  protected pointMoments(w: ArrayLike<number>, macsPerWeight: number): WeightMoments {
+    const mean = this.mask.zeroMasked(Float32Array.from(w));
+    return { name: `${this.name}.weight`, layer: this.name, shape: this.weightShape, mean, variance: new Float32Array(mean.length), macsPerWeight };
+  }
 
   abstract variables(): tf.Variable[];
 

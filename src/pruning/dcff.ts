@@ -279,15 +279,10 @@ export class DcffConv2d extends MaskedWeightLayer implements Layer {
   }
 
   moments(): WeightMoments {
-    const mean = tf.tidy(() => this.mask.zeroMasked(Float32Array.from(this.fused().w.dataSync())));
-    return {
-      name: `${this.name}.weight`,
-      layer: this.name,
-      shape: this.weightShape,
-      mean,
-      variance: new Float32Array(mean.length),
-      macsPerWeight: this.macsPerWeight,
-    };
+    return this.pointMoments(
+      tf.tidy(() => this.fused().w.dataSync() as Float32Array),
+      this.macsPerWeight,
+    );
   }
 
   /** A plain conv layer of the m fused filters (the compacted layer). */
