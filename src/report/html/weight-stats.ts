@@ -6,6 +6,7 @@
  * per input pixel (a 28×28 map for MNIST) under the given masks.
  * @module
  */
+import { imageGeometry } from '../../data/shifts.js';
 import type { WeightMoments } from '../../nn/layer.js';
 
 /** A fixed-range histogram: `counts[i]` counts values in [lo + i·width, lo + (i+1)·width); values outside go to the end bins. */
@@ -49,17 +50,6 @@ export function histogram(values: Iterable<number>, lo: number, width: number, n
   return { lo, width, counts };
 }
 
-/** Spatial geometry of an input shape: [h, w, c], [h, w] or a flat square [h·w]; null otherwise. */
-function geometry(shape: readonly number[]): { h: number; w: number; c: number } | null {
-  if (shape.length === 3) return { h: shape[0]!, w: shape[1]!, c: shape[2]! };
-  if (shape.length === 2) return { h: shape[0]!, w: shape[1]!, c: 1 };
-  if (shape.length === 1) {
-    const s = Math.round(Math.sqrt(shape[0]!));
-    if (s > 1 && s * s === shape[0]) return { h: s, w: s, c: 1 };
-  }
-  return null;
-}
-
 /**
  * Summaries of `moments` under `masks` (a weight is kept where its mask is non-zero; no mask:
  * all kept). `inputShape` is the data's example shape (for the first layer's pixel map).
@@ -98,7 +88,7 @@ export function weightStats(
   }
   let inputMap: WeightStats['inputMap'] = null;
   const first = moments[0];
-  const g = geometry(inputShape);
+  const g = imageGeometry(inputShape);
   if (first && g && first.shape.length === 2 && first.shape[0] === g.h * g.w * g.c) {
     const outputs = first.shape[1]!;
     const mask = masks?.get(first.name);
