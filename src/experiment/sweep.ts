@@ -571,8 +571,8 @@ async function runPoint(
 ) {
   const dir = join(sweepDir, 'runs', p.label);
   mkdirSync(dir, { recursive: true });
+  // The scan in driveSweep already waited for a killed driver's worker to let go of this partial run.
   const resume = partialRun(sweepDir, p.label);
-  if (resume) await waitForLock(resume);
   const log = createWriteStream(join(dir, 'log.txt'), { flags: 'a' });
   const started = new Date().toISOString();
   log.write(`=== ${started} point ${p.label} on ${hostname()}${resume ? `, resuming ${resume}` : ''} ===\n`);
