@@ -152,6 +152,12 @@ const laplaceOptions = z
     curvatureExamples: num().int().min(0).default(0),
     /** Batch size of the curvature and grid passes. */
     batchSize: posInt(65536).default(250),
+    /**
+     * Train the MAP under the Laplace prior N(0, 1/λ) (per-example penalty λ‖θ‖²/(2N)), λ the one value of priorPrecisions,
+     * so that q is the Laplace approximation of the posterior under the prior it is scored with (method laplace; false:
+     * maximum likelihood, λ post hoc).
+     */
+    mapPrior: z.boolean().default(false),
   })
   .strict();
 
@@ -357,6 +363,11 @@ const schema = z
           .default({}),
         /** Pruning protocols (post-hoc, fine-tune, iterative, at-init, rigl, sparsegpt), each a curve; see src/experiment/protocol-schema.ts. */
         protocols: protocolsSchema,
+        /** Criterion `bmr`'s own operating point prunes every weight whose ΔF₀ ≥ margin (nats; src/scores/bmr.ts, docs/guide.md). */
+        bmr: z
+          .object({ margin: num().min(0).max(50).default(3) })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -648,6 +659,19 @@ const CROSS_CHECKS: { uses: string[]; check: (c: ExperimentConfig, add: (path: s
         add(
           'model.init',
           `"${c.model.init}" draws biases too, which only the point-estimate layers of inference.method ${pointMethods.join(', ')} do (got "${c.inference.method}"); use ${INITIALIZERS.filter((k) => !BIAS_DRAWING_INITIALIZERS.includes(k)).join(', ')}`,
+        );
+    },
+  },
+  {
+    uses: ['inference.laplace', 'inference.method'],
+    check: (c, add) => {
+      const l = c.inference.laplace;
+      if (!l.mapPrior) return;
+      if (c.inference.method !== 'laplace') add('inference.laplace.mapPrior', `applies to inference.method laplace only (got "${c.inference.method}")`);
+      if (l.priorPrecisions.length !== 1)
+        add(
+          'inference.laplace.mapPrior',
+          `the MAP is trained under one prior precision: inference.laplace.priorPrecisions must have one value, got ${l.priorPrecisions.length}`,
         );
     },
   },

@@ -16,7 +16,7 @@ import { nmMasks } from '../pruning/nm.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RandomStream } from '../random.js';
 import { getCriterion, type ScoreSet } from '../scores/registry.js';
-import { BMR_EVIDENCE_MARGIN } from '../scores/bmr.js';
+import { BMR_EVIDENCE_MARGIN, bmrScores } from '../scores/bmr.js';
 import { evaluateSamples, meanLogits, predictSamples, softmaxRows, type Evaluation } from './evaluate.js';
 import { SharedEvaluator } from './mc-engine.js';
 import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
@@ -131,6 +131,8 @@ export interface CurveOptions {
   sparsities: number[];
   /** Threshold operating point on log α (prune where log α ≥ t), or null. */
   logAlphaThreshold: number | null;
+  /** Criterion bmr's own point prunes where ΔF₀ ≥ this many nats (`pruning.bmr.margin`; default BMR_EVIDENCE_MARGIN). */
+  bmrMargin?: number;
   samples: number;
   batchSize: number;
   stream: RandomStream;
@@ -202,12 +204,13 @@ export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samp
 /** The curve options a config sets (`pruning.*`, `eval.samples`, `eval.batchSize`); the caller adds model, data and stream. */
 export function curveOptionsFrom(
   cfg: ExperimentConfig,
-): Pick<CurveOptions, 'criteria' | 'scope' | 'sparsities' | 'logAlphaThreshold' | 'nm' | 'units' | 'deadInputs' | 'samples' | 'batchSize'> {
+): Pick<CurveOptions, 'criteria' | 'scope' | 'sparsities' | 'logAlphaThreshold' | 'bmrMargin' | 'nm' | 'units' | 'deadInputs' | 'samples' | 'batchSize'> {
   return {
     criteria: cfg.pruning.criteria,
     scope: cfg.pruning.scope,
     sparsities: cfg.pruning.sparsities,
     logAlphaThreshold: cfg.pruning.logAlphaThreshold,
+    bmrMargin: cfg.pruning.bmr.margin,
     nm: cfg.pruning.nm,
     units: cfg.pruning.units,
     deadInputs: cfg.pruning.deadInputs,
@@ -441,12 +444,12 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     }
     let bmr: CurveResult['bmr'];
     if (criteria.includes('bmr')) {
-      // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ BMR_EVIDENCE_MARGIN,
+      // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ the margin,
       // and every other criterion at the same sparsity for comparison.
-      const scores = await getCriterion('bmr').compute(posterior, { stream: o.stream.fork('scores/bmr') });
-      const p = evaluatePoint(posterior, masksAtThreshold(scores, 0), o, pred, {
+      const margin = o.bmrMargin ?? BMR_EVIDENCE_MARGIN;
+      const p = evaluatePoint(posterior, masksAtThreshold(bmrScores(posterior, margin), 0), o, pred, {
         variant: o.variant,
-        criterion: `bmr(ΔF≥${BMR_EVIDENCE_MARGIN})`,
+        criterion: `bmr(ΔF≥${margin})`,
         scope: 'threshold',
         targetSparsity: null,
       });

@@ -18,8 +18,11 @@
  * λ is chosen by grid search on the validation negative log-likelihood of the MC
  * predictive (the same random numbers for every grid value), as laplace-torch's
  * `optimize_prior_precision(method='gridsearch')`. The MAP itself is fitted by the
- * shared trainer (maximum likelihood, like method `map`); the prior only enters
- * through λ, post hoc, which is what the grid search tunes.
+ * shared trainer: by default maximum likelihood, like method `map`, the prior entering
+ * only through λ, post hoc, which is what the grid search tunes (so θ* is not the mode
+ * under N(0, 1/λ)); with `inference.laplace.mapPrior` the fit is the mode under the one
+ * prior N(0, 1/λ) the posterior then uses (per-example penalty λ‖θ‖²/(2N)), which is what
+ * Bayesian model reduction (src/scores/bmr.ts) needs for q to be that prior's posterior.
  *
  * Predictive: Monte Carlo over S draws θ ~ N(θ*, diag(P)⁻¹) of all weights and biases,
  * each assigned into the network (`WeightSamplingPosterior`).
@@ -190,13 +193,26 @@ export function laplaceAround(
 }
 
 /**
- * Train the MAP network a Laplace approximation is built around: the shared trainer with the
- * likelihood and the prior's weight decay at temperature 1, no KL warm-up (resumable from
- * checkpoints through `ctx.restore`). The network is disposed if training throws.
+ * Train the network a Laplace approximation is built around: the shared trainer at temperature 1, no KL warm-up
+ * (resumable from checkpoints through `ctx.restore`), on the likelihood alone (maximum likelihood, `priorPrecision`
+ * 0, the default) or on the log posterior under N(0, 1/λ) for `priorPrecision` λ > 0 (per-example loss
+ * mean NLL + λ‖θ‖²/(2N) over every weight and bias: the MAP). The network is disposed if training throws.
  */
-export async function fitMapNetwork(ctx: FitContext): Promise<{ net: Network; history: Awaited<ReturnType<Trainer['run']>> }> {
+export async function fitMapNetwork(ctx: FitContext, priorPrecision = 0): Promise<{ net: Network; history: Awaited<ReturnType<Trainer['run']>> }> {
   const net = pointNetworkFor(ctx.config, ctx.train, ctx.stream);
   const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(ctx.config), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
+  // The prior N(0, 1/λ) on every weight and bias as the trainer's per-example penalty λ‖θ‖²/(2N): the loss is then the negative
+  // log posterior over N, and the fit its mode (0: maximum likelihood). Carried by the first layer for the length of training.
+  const holder = net.layers[0]!;
+  const own = holder.penalty;
+  if (priorPrecision > 0) {
+    const vars = net.variables();
+    holder.penalty = () => {
+      const decay = tf.mul(tf.addN(vars.map((v) => tf.sum(tf.square(v)))), priorPrecision / (2 * ctx.train.n)) as tf.Scalar;
+      const p = own?.call(holder) ?? null;
+      return p ? (tf.add(decay, p) as tf.Scalar) : decay;
+    };
+  }
   try {
     await ctx.restore?.(net, trainer);
     return { net, history: await trainer.run(ctx.hooks) };
@@ -204,6 +220,10 @@ export async function fitMapNetwork(ctx: FitContext): Promise<{ net: Network; hi
     net.dispose();
     throw e;
   } finally {
+    if (priorPrecision > 0) {
+      if (own) holder.penalty = own;
+      else delete holder.penalty;
+    }
     trainer.dispose();
   }
 }
@@ -212,7 +232,7 @@ export async function fitMapNetwork(ctx: FitContext): Promise<{ net: Network; hi
 export async function fitLaplace(ctx: FitContext): Promise<FitResult & { grid: GridPoint[] }> {
   const c = ctx.config;
   const lc = c.inference.laplace;
-  const { net, history } = await fitMapNetwork(ctx);
+  const { net, history } = await fitMapNetwork(ctx, lc.mapPrior ? lc.priorPrecisions[0]! : 0);
   const { posterior, grid } = laplaceAround(
     net,
     ctx.train,
