@@ -278,7 +278,7 @@ export function uncertaintySections(results: VariantResult[], plot: (name: strin
     md.push(
       '## Bayesian model reduction',
       '',
-      '`bmr(ΔF≥3)` prunes, with no retraining, every weight whose removal raises the evidence by at least 3 nats (a Bayes factor ≥ e³, strong evidence): ΔF = ln(σ₀/s) − μ²/(2s²) ≥ 3 for a Gaussian posterior N(μ, s²) under the prior N(0, σ₀²) (σ₀ from the Gaussian prior, a Laplace prior precision, or an empirical-Bayes surrogate for priors without one; see docs/guide.md). `<criterion>@bmr-sparsity` rows prune the other criteria to the same sparsity; the log α threshold point is listed when present.',
+      '`bmr(ΔF≥m)` prunes, with no retraining, every weight whose removal raises the evidence by at least m nats (`pruning.bmr.margin`; default 3, a Bayes factor ≥ e³, strong evidence; 0: every removal that does not lower it): ΔF = ln(σ₀/s) − μ²/(2s²) ≥ m for a Gaussian posterior N(μ, s²) under the prior N(0, σ₀²) (σ₀ from the Gaussian prior, a Laplace prior precision, or an empirical-Bayes surrogate for priors without one; see docs/guide.md). `<criterion>@bmr-sparsity` rows prune the other criteria to the same sparsity; the log α threshold point is listed when present.',
       '',
       markdownTable(bmrRows),
       '',

@@ -10,9 +10,12 @@
  * (a Gaussian integral), with no retraining. Pruning is the limit σ̃ → 0 (p̃ → δ(w)):
  *   ΔF₀ = ln q(0) − ln p(0) = ln(σ₀/s) − μ²/(2 s²).
  * ΔF₀ ≥ 0 means that removing the weight does not lower the evidence. BMR's own operating
- * point prunes a weight only when the reduced model is favoured by at least
- * {@link BMR_EVIDENCE_MARGIN} = 3 nats, ΔF₀ ≥ 3 (a Bayes factor ≥ e³ ≈ 20, "strong evidence" on
- * the scale of Kass & Raftery 1995, 2 ln B ≥ 6). Why not ΔF₀ ≥ 0: ΔF is exact for the posterior
+ * point prunes a weight when the reduced model is favoured by at least m nats, ΔF₀ ≥ m, with m the
+ * config's `pruning.bmr.margin`, by default {@link BMR_EVIDENCE_MARGIN} = 3 nats (a Bayes factor
+ * ≥ e³ ≈ 20, "strong evidence" on the scale of Kass & Raftery 1995, 2 ln B ≥ 6); m = 0 is the rule
+ * as stated, "prune every weight whose reduction does not lower the evidence", and is what a
+ * Laplace posterior fitted under its own prior (`inference.laplace.mapPrior`) uses (see 2. below).
+ * Why not ΔF₀ ≥ 0 by default: ΔF is exact for the posterior
  * q it is computed from, and under a mean-field (or diagonal Laplace) q the ΔF of pruning a set
  * of weights is exactly the sum of the single-weight ΔF — q holds no correlations, so the kept
  * weights of the reduced posterior do not move to make up for the pruned ones, which the true
@@ -53,7 +56,7 @@ export function bmrDeltaFPrune(mu: number, s: number, sigma0: number): number {
   return Math.log(sigma0 / s) - (mu * mu) / (2 * s * s);
 }
 
-/** BMR's operating point prunes a weight when ΔF₀ ≥ this many nats (ln Bayes factor; "strong evidence"; see the module comment). */
+/** The default margin of BMR's operating point (`pruning.bmr.margin`): prune when ΔF₀ ≥ this many nats (ln Bayes factor; "strong evidence"; see the module comment). */
 export const BMR_EVIDENCE_MARGIN = 3;
 
 /** How σ₀ of a layer was found (see the module comment). */
@@ -98,7 +101,7 @@ export function bmrScores(posterior: Posterior, margin = BMR_EVIDENCE_MARGIN): S
 export function bmrCriterion(): Criterion {
   return {
     name: 'bmr',
-    description: `Bayesian model reduction: evidence lost by shrinking the weight’s Gaussian prior to 0, −ΔF = μ²/(2s²) − ln(σ₀/s); own operating point prunes every weight with ΔF ≥ ${BMR_EVIDENCE_MARGIN} (strong evidence for the reduced model)`,
+    description: `Bayesian model reduction: evidence lost by shrinking the weight’s Gaussian prior to 0, −ΔF = μ²/(2s²) − ln(σ₀/s); own operating point prunes every weight with ΔF ≥ pruning.bmr.margin (default ${BMR_EVIDENCE_MARGIN} nats, strong evidence for the reduced model)`,
     needsVariance: true,
     needsData: false,
     compute: (p) => {
