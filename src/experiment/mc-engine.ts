@@ -82,8 +82,10 @@ interface Prepared {
   layers: PreparedLayer[];
   /** Inputs restricted to the first layer's kept rows, per batch of a set (when rows are dropped). */
   inputs: Map<Batch, { x: tf.Tensor2D; x2: tf.Tensor2D | null }>;
-  /** The sparse first layer's moments per batch (live columns), when it runs on the host. */
+  /** The first layer's moments per batch (live columns, bias included): made once per point, shared by the MC predictive and the mean network. */
   first: Map<Batch, { mean: tf.Tensor2D; variance: tf.Tensor2D | null }>;
+  /** Every live column of the first layer keeps all its weights: its moments are those columns of the unmasked layer's (the live columns, as an index tensor). */
+  fromFull: tf.Tensor1D | null;
   /** Noise restricted to kept columns, by `batch/rows/layer` (when columns are dropped). */
   eps: Map<string, tf.Tensor2D>;
   /** Constant blocks of dead columns by `layer/rows/kind`. */
@@ -92,11 +94,48 @@ interface Prepared {
 }
 
 /**
- * The first layer runs on the host as a sparse product when its kept weights are fewer than
- * this fraction of the compacted dense product (a JavaScript multiply-add costs ~10× a wasm SIMD one;
- * the host product also skips the input's zeros).
+ * The first layer may run on the host as a sparse product (skipping the input's zeros) when its kept
+ * weights are fewer than this fraction of the compacted dense product; each batch then takes the host
+ * product only where {@link hostIsCheaper}. A threshold above 1 forces the host product (tests).
  */
 const SPARSE_FIRST_LAYER = 0.1;
+
+/**
+ * Costs of the two first-layer products, in ns on the 2-core dev machine (CPU time, measured in one
+ * process, 2026-11-30): the host sparse product ~3.5 ns per multiply-add plus ~10 ns per nonzero input
+ * it visits; the backend's SIMD gemm ~0.06 ns per multiply-add.
+ */
+const HOST_NS_PER_MAC = 3.5;
+const HOST_NS_PER_INPUT = 10;
+const GEMM_NS_PER_MAC = 0.06;
+
+/**
+ * A·B by tfjs's matMul. (The project's SIMD gemm, src/nn/fused/matmul.ts, is 10–20 % faster on these
+ * shapes in isolation, but measured in this engine's real workload it was slower: 15.6 s against
+ * 12.4 s of products for one quickstart model, 2026-11-30, same load; XNNPACK keeps the packed
+ * weights of a point across its batches.)
+ */
+function product(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(a, b);
+}
+
+/** Whether the sparse host product of the first layer is estimated cheaper than the backend's dense compacted product for this batch. */
+function hostIsCheaper(L: PreparedLayer, batch: Batch): boolean {
+  const sp = L.sparse!;
+  const m = batch.size;
+  const d = batch.host.length / m;
+  const dense = GEMM_NS_PER_MAC * m * (L.rows ? L.rows.length : d) * L.live;
+  let host = 0;
+  for (let i = 0; i < m; i++) {
+    const o = i * d;
+    for (let f = 0; f < d; f++) {
+      const len = sp.rowPtr[f + 1]! - sp.rowPtr[f]!;
+      if (len > 0 && batch.host[o + f] !== 0) host += HOST_NS_PER_INPUT + HOST_NS_PER_MAC * len;
+    }
+    if (host >= dense) return false;
+  }
+  return true;
+}
 
 interface Batch {
   index: number;
@@ -119,10 +158,14 @@ export interface EngineStats {
   noiseValues: number;
   /** Mean over points of the compacted network's multiply-adds per example over the dense network's. */
   macFraction: number;
-  /** Points whose first layer ran as a sparse product on the host. */
+  /** Points whose first layer may run as a sparse product on the host (kept weights below the density threshold). */
   sparseFirstLayer: number;
+  /** Batches whose first layer ran as that host product (where its cost model beats the backend's dense product, or always with a threshold > 1). */
+  hostFirstBatches: number;
   /** Dead columns (no kept incoming weight, pre-activation = bias) summed over points and layers. */
   deadColumns: number;
+  /** Points whose first layer's moments were gathered from the unmasked layer's (every live column keeps all its weights). */
+  firstFromFull: number;
 }
 
 export class SharedEvaluator {
@@ -135,11 +178,23 @@ export class SharedEvaluator {
   /** Full-width noise tensors [S·m, units], by `batch/rows/layer`, shared by every point. */
   private readonly fullEps = new Map<string, tf.Tensor2D>();
   private readonly seeds: number[] = [];
+  /** The unmasked first layer's weights, and its moments per batch (all columns, bias included): made when a point keeps whole columns. */
+  private fullWeights: { theta: tf.Tensor2D; sigma2: tf.Tensor2D | null; bias: tf.Tensor1D } | null = null;
+  private readonly full = new Map<Batch, { mean: tf.Tensor2D; variance: tf.Tensor2D | null }>();
   private prepared: Prepared | null = null;
   private readonly bayesian: boolean;
   private readonly denseMacs: number;
   private macSum = 0;
-  private readonly counters = { points: 0, mcPasses: 0, meanPasses: 0, noiseValues: 0, sparseFirstLayer: 0, deadColumns: 0 };
+  private readonly counters = {
+    points: 0,
+    mcPasses: 0,
+    meanPasses: 0,
+    noiseValues: 0,
+    sparseFirstLayer: 0,
+    hostFirstBatches: 0,
+    deadColumns: 0,
+    firstFromFull: 0,
+  };
 
   private constructor(
     ops: Op[],
@@ -325,7 +380,7 @@ export class SharedEvaluator {
         }
       }
       const bias = c ? Float32Array.from(c, (j) => o.bias[j]!) : o.bias;
-      const sparse = i === 0 && live > 0 && nnz < this.sparseFirstLayer * nr * live ? csr(o, m, live, c) : null;
+      const sparse = i === 0 && live > 0 && !fullColumns(m, o, c, live) && nnz < this.sparseFirstLayer * nr * live ? csr(o, m, live, c) : null;
       macs += sparse ? nnz : nr * live;
       if (sparse) this.counters.sparseFirstLayer++;
       this.counters.deadColumns += bias.length - live;
@@ -340,7 +395,13 @@ export class SharedEvaluator {
         sparse,
       };
     });
-    this.prepared = { masks, layers, inputs: new Map(), first: new Map(), eps: new Map(), dead: new Map(), meanLogits: new Map() };
+    const l0 = layers[0]!;
+    let fromFull: tf.Tensor1D | null = null;
+    if (l0.live > 0 && fullColumns(masks[0]!, this.weightOps[0]!, l0.cols, l0.live)) {
+      fromFull = tf.keep(tf.tensor1d(l0.cols ? l0.cols.subarray(0, l0.live) : Int32Array.from({ length: l0.live }, (_, j) => j), 'int32'));
+      this.counters.firstFromFull++;
+    }
+    this.prepared = { masks, layers, inputs: new Map(), first: new Map(), fromFull, eps: new Map(), dead: new Map(), meanLogits: new Map() };
     this.counters.points++;
     this.macSum += macs / this.denseMacs;
     return this.prepared;
@@ -367,9 +428,6 @@ export class SharedEvaluator {
 
   /** The sparse first layer's mean x·θ + b and variance (x∘x)·σ² (live columns) for one batch, on the host. */
   private sparseFirst(p: Prepared, batch: Batch, variance: boolean): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
-    const hit = p.first.get(batch);
-    if (hit && (hit.variance || !variance)) return hit;
-    if (hit) tf.dispose([hit.mean]);
     const L = p.layers[0]!;
     const sp = L.sparse!;
     const m = batch.size;
@@ -395,8 +453,64 @@ export class SharedEvaluator {
       }
       for (let q = 0; q < nc; q++) mean[oo + q] += sp.bias[q]!;
     }
-    const v = { mean: tf.keep(tf.tensor2d(mean, [m, nc])), variance: vari ? tf.keep(tf.tensor2d(vari, [m, nc])) : null };
+    return { mean: tf.tensor2d(mean, [m, nc]), variance: vari ? tf.tensor2d(vari, [m, nc]) : null };
+  }
+
+  /**
+   * The first weight layer's mean x·θ + b and (with `variance`) variance (x∘x)·σ² over its live
+   * columns for one batch, cached per point and batch: the mean network on the evaluation split
+   * reuses what the MC predictive computed. Where every live column keeps all its weights (unit
+   * pruning, the dense point) they are gathered from the unmasked layer's moments, computed once
+   * per batch for all points, instead of multiplied again.
+   */
+  private firstMoments(p: Prepared, batch: Batch, variance: boolean): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
+    const hit = p.first.get(batch);
+    variance = variance && this.weightOps[0]!.lrt;
+    if (hit && (hit.variance || !variance)) return hit;
+    const L = p.layers[0]!;
+    type M = { mean: tf.Tensor2D; variance: tf.Tensor2D | null };
+    const v = tf.tidy((): tf.TensorContainer => {
+      if (p.fromFull) {
+        const full = this.fullFirst(batch, variance);
+        const cols = p.fromFull;
+        const all = cols.size === this.weightOps[0]!.outF && !L.cols;
+        const pick = (t: tf.Tensor2D) => (all ? t.clone() : (tf.gather(t, cols, 1) as tf.Tensor2D));
+        return { mean: hit ? hit.mean.clone() : pick(full.mean), variance: full.variance ? pick(full.variance) : null } as unknown as tf.TensorContainer;
+      }
+      if (L.sparse && (this.sparseFirstLayer > 1 || hostIsCheaper(L, batch))) {
+        this.counters.hostFirstBatches++;
+        return this.sparseFirst(p, batch, variance) as unknown as tf.TensorContainer;
+      }
+      const inp = this.inputs(p, batch);
+      return {
+        mean: hit ? hit.mean.clone() : (tf.add(product(inp.x, L.theta), L.bias) as tf.Tensor2D),
+        variance: variance && L.sigma2 ? (product(inp.x2 ?? tf.square(inp.x), L.sigma2) as tf.Tensor2D) : null,
+      } as unknown as tf.TensorContainer;
+    }) as unknown as M;
+    tf.keep(v.mean);
+    if (v.variance) tf.keep(v.variance);
+    if (hit) tf.dispose([hit.mean, ...(hit.variance ? [hit.variance] : [])]);
     p.first.set(batch, v);
+    return v;
+  }
+
+  /** The unmasked first layer's moments for one batch, all columns (shared by every point that keeps whole columns). */
+  private fullFirst(batch: Batch, variance: boolean): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
+    const hit = this.full.get(batch);
+    if (hit && (hit.variance || !variance)) return hit;
+    const op = this.weightOps[0]!;
+    if (!this.fullWeights)
+      this.fullWeights = {
+        theta: tf.keep(tf.tensor2d(op.theta, [op.inF, op.outF])),
+        sigma2: op.sigma2 ? tf.keep(tf.tensor2d(op.sigma2, [op.inF, op.outF])) : null,
+        bias: tf.keep(tf.tensor1d(op.bias)),
+      };
+    const W = this.fullWeights;
+    const v = {
+      mean: hit ? hit.mean : tf.keep(tf.add(product(batch.x, W.theta), W.bias) as tf.Tensor2D),
+      variance: variance && W.sigma2 ? tf.keep(product(batch.x2 ?? tf.square(batch.x), W.sigma2) as tf.Tensor2D) : null,
+    };
+    this.full.set(batch, v);
     return v;
   }
 
@@ -433,13 +547,13 @@ export class SharedEvaluator {
       const rows = h.shape[0];
       return { mean: this.deadBlock(p, w, rows, 'bias'), variance: variance && L.sigma2 ? this.deadBlock(p, w, rows, 'zero') : null };
     }
-    if (L.sparse) {
-      const f = this.sparseFirst(p, batch, variance);
+    if (w === 0) {
+      const f = this.firstMoments(p, batch, variance);
       mean = f.mean;
       vari = f.variance;
     } else {
-      mean = tf.add(tf.matMul(h, L.theta), L.bias) as tf.Tensor2D;
-      if (variance && L.sigma2) vari = tf.matMul(h2 ?? tf.square(h), L.sigma2) as tf.Tensor2D;
+      mean = tf.add(product(h, L.theta), L.bias) as tf.Tensor2D;
+      if (variance && L.sigma2) vari = product(h2 ?? tf.square(h), L.sigma2);
     }
     if (L.deadBias) {
       const rows = h.shape[0];
@@ -458,7 +572,7 @@ export class SharedEvaluator {
     const out = new Float32Array(ds.n * k);
     for (const batch of this.batches(ds)) {
       const t = tf.tidy(() => {
-        let h: tf.Tensor2D = p.layers[0]!.sparse ? batch.x : this.inputs(p, batch).x;
+        let h: tf.Tensor2D = batch.x; // the first layer's moments come from firstMoments
         let w = 0;
         for (const op of this.ops) {
           if (op.kind === 'act') h = op.layer.forward(h) as tf.Tensor2D;
@@ -487,9 +601,8 @@ export class SharedEvaluator {
     for (const batch of this.batches(ds)) {
       const m = batch.size;
       const t = tf.tidy(() => {
-        const inp = p.layers[0]!.sparse ? { x: batch.x, x2: null } : this.inputs(p, batch);
-        let h: tf.Tensor2D = inp.x;
-        let h2: tf.Tensor2D | null = inp.x2;
+        let h: tf.Tensor2D = batch.x; // the first layer's moments come from firstMoments
+        let h2: tf.Tensor2D | null = null;
         let expanded = false;
         let w = 0;
         for (const op of this.ops) {
@@ -532,6 +645,7 @@ export class SharedEvaluator {
     for (const l of p.layers) for (const t of [l.theta, l.sigma2, l.bias]) t?.dispose();
     for (const v of p.inputs.values()) for (const t of [v.x, v.x2]) t?.dispose();
     for (const v of p.first.values()) for (const t of [v.mean, v.variance]) t?.dispose();
+    p.fromFull?.dispose();
     for (const t of p.dead.values()) t.dispose();
     for (const t of p.eps.values()) t.dispose();
     this.prepared = null;
@@ -544,6 +658,10 @@ export class SharedEvaluator {
     this.sets.clear();
     for (const t of this.fullEps.values()) t.dispose();
     this.fullEps.clear();
+    for (const v of this.full.values()) for (const t of [v.mean, v.variance]) t?.dispose();
+    this.full.clear();
+    if (this.fullWeights) for (const t of [this.fullWeights.theta, this.fullWeights.sigma2, this.fullWeights.bias]) t?.dispose();
+    this.fullWeights = null;
     this.noise.clear();
   }
 }
@@ -560,6 +678,19 @@ function unmaskedVariances(layer: LrtDense): Float32Array {
   } finally {
     layer.setMask(saved);
   }
+}
+
+/**
+ * Whether every live column of the first layer keeps all of its weights (or there is no mask): its
+ * pre-activation moments are then those of the unmasked layer, column by column.
+ */
+function fullColumns(mask: Float32Array | null, o: Extract<Op, { kind: 'weight' }>, cols: Int32Array | null, live: number): boolean {
+  if (!mask) return true;
+  for (let q = 0; q < live; q++) {
+    const j = cols ? cols[q]! : q;
+    for (let r = 0; r < o.inF; r++) if (mask[r * o.outF + j] === 0) return false;
+  }
+  return true;
 }
 
 /** 1 for each column of a [rows, cols] mask with at least one kept entry. */

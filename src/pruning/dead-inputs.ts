@@ -89,33 +89,71 @@ export interface DeadInputRanking {
   deadShare: number;
 }
 
-function median(a: Float32Array): number {
-  if (a.length === 0) return NaN;
-  const s = Float32Array.from(a).sort();
+/** Median of sorted values (NaN for none). */
+function medianSorted(s: Float32Array): number {
+  if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** How `scores` (as fitted) rank the dead-input weights against all the others. */
+/**
+ * How `scores` (as fitted) rank the dead-input weights against all the others. The top 10 % are
+ * the first ⌊0.1·N⌉ weights of a stable descending sort (ties in layer, then index order), found
+ * from the threshold value without sorting records (test/pruning/dead-input-ranking.test.ts holds
+ * it to that sort).
+ */
 export function deadInputDiagnostic(scores: ScoreSet, dead: DeadInputWeights): DeadInputRanking {
   const isDead = new Uint8Array(scores.get(dead.name)?.length ?? 0);
   for (const i of dead.indices) isDead[i] = 1;
-  const deadScores: number[] = [];
-  const other: number[] = [];
-  const all: { s: number; d: boolean }[] = [];
+  let total = 0;
+  let deadCount = 0;
   for (const [name, s] of scores) {
+    total += s.length;
+    if (name === dead.name) for (let i = 0; i < s.length; i++) deadCount += isDead[i]!;
+  }
+  const deadScores = new Float32Array(deadCount);
+  const other = new Float32Array(total - deadCount);
+  const all = new Float32Array(total);
+  let nd = 0;
+  let no = 0;
+  let na = 0;
+  for (const [name, s] of scores) {
+    const here = name === dead.name;
     for (let i = 0; i < s.length; i++) {
-      const d = name === dead.name && isDead[i] === 1;
-      (d ? deadScores : other).push(s[i]!);
-      all.push({ s: s[i]!, d });
+      const v = s[i]!;
+      all[na++] = v;
+      if (here && isDead[i] === 1) deadScores[nd++] = v;
+      else other[no++] = v;
     }
   }
-  all.sort((a, b) => b.s - a.s);
-  const top = all.slice(0, Math.max(1, Math.round(0.1 * all.length)));
+  deadScores.sort();
+  other.sort();
+  let deadInTop = 0;
+  const top = Math.max(1, Math.round(0.1 * total));
+  if (total > 0) {
+    const sorted = Float32Array.from(all).sort(); // ascending, NaN last
+    const threshold = sorted[total - top]!;
+    let greater = 0;
+    for (let i = 0; i < total; i++) if (all[i]! > threshold) greater++;
+    // Ties at the threshold enter in layer, then index order (the stable sort's order) until the top is full.
+    let ties = Math.min(top, total) - greater;
+    for (const [name, s] of scores) {
+      const here = name === dead.name;
+      for (let i = 0; i < s.length; i++) {
+        const v = s[i]!;
+        const d = here && isDead[i] === 1;
+        if (v > threshold) deadInTop += d ? 1 : 0;
+        else if (v === threshold && ties > 0) {
+          ties--;
+          deadInTop += d ? 1 : 0;
+        }
+      }
+    }
+  }
   return {
-    medianDead: median(Float32Array.from(deadScores)),
-    medianOther: median(Float32Array.from(other)),
-    deadInTop10: top.filter((t) => t.d).length / top.length,
-    deadShare: deadScores.length / all.length,
+    medianDead: medianSorted(deadScores),
+    medianOther: medianSorted(other),
+    deadInTop10: deadInTop / Math.min(top, total),
+    deadShare: deadCount / total,
   };
 }

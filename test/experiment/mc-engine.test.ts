@@ -102,8 +102,13 @@ function maskCases(net: Network): [string, MaskSet | null][] {
   const thin = new Map(
     layers.map((_, i) => [name(i), i === 0 ? Float32Array.from({ length: size(i) }, () => (rnd.uniform() < 0.95 ? 0 : 1)) : new Float32Array(size(i)).fill(1)]),
   );
+  // Whole units of fc1 removed (columns 2, 9, 14), every other weight kept: the first layer's moments are columns of the unmasked ones.
+  const units = new Map(layers.map((_, i) => [name(i), new Float32Array(size(i)).fill(1)]));
+  const u1 = units.get(name(0))!;
+  for (const u of [2, 9, 14]) for (let r = 0; r < D; r++) u1[r * 16 + u] = 0;
   return [
     ['none', null],
+    ['whole units removed', units],
     ['first layer 95 % sparse', thin],
     ['random 60 %', random],
     ['rows and units removed', structured],
@@ -141,13 +146,18 @@ describe('shared-work evaluation of many operating points (src/experiment/mc-eng
           if (label !== 'a layer fully pruned') expect(maxDiff(first[label]![0]!, first[label]![1]!)).toBeGreaterThan(1e-3);
         }
         // Common random numbers: an operating point evaluated again, after others, gives the same values bit for bit.
-        const [label, masks] = maskCases(net)[2]!;
+        const [label, masks] = maskCases(net)[3]!;
         post.setMasks(masks);
         const again = engine.predict(big);
         for (let s = 0; s < S; s++) expect(maxDiff(again[s]!, first[label]![s]!)).toBe(0);
         const st = engine.stats;
-        expect(st.points).toBe(6);
-        expect(st.sparseFirstLayer).toBe(hostFirstLayer ? 6 : 0);
+        expect(st.points).toBe(7);
+        // 'none', 'whole units removed' and 'a layer fully pruned' (fc1 unmasked) gather the unmasked first layer's moments.
+        expect(st.firstFromFull).toBe(3);
+        expect(st.sparseFirstLayer).toBe(hostFirstLayer ? 4 : 0);
+        // Forced (threshold > 1): every batch of those 4 points ran on the host, none otherwise.
+        if (hostFirstLayer) expect(st.hostFirstBatches).toBeGreaterThanOrEqual(4 * 3);
+        else expect(st.hostFirstBatches).toBe(0);
         expect(st.deadColumns).toBeGreaterThan(3);
         // Noise drawn once per batch and layer for all points: 37 rows (batch 0 redrawn longer: +9) × S × (16 + 8 + 4) units.
         expect(st.noiseValues).toBe((37 + 9) * S * (16 + 8 + K));
