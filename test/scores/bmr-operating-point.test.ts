@@ -125,4 +125,27 @@ describe('the Laplace MAP under its prior (fitMapNetwork with λ > 0)', { timeou
     ml.net.dispose();
     mp.net.dispose();
   });
+
+  it('method laplace with inference.laplace.mapPrior fits the MAP under its one λ and scores BMR with that λ', async () => {
+    const { fitLaplace } = await import('../../src/inference/laplace.js');
+    const { pointNetworkFor } = await import('../../src/inference/fit-utils.js');
+    const { bmrPriorSigma } = await import('../../src/scores/bmr.js');
+    const w0 = pointNetworkFor(cfg, train, new RandomStream('map-prior'));
+    const dead0 = w0.variables()[0]!.dataSync().slice(0, 6);
+    w0.dispose();
+    const c = validateConfig({
+      ...cfg,
+      train: { ...cfg.train, epochs: 40 },
+      inference: { method: 'laplace', laplace: { mapPrior: true, priorPrecisions: [50] } },
+    });
+    const { posterior } = await fitLaplace({ config: c, train, validation: train, stream: new RandomStream('map-prior'), hooks: {} });
+    const m = posterior.moments()[0]!;
+    expect((posterior as unknown as { priorPrecision: number }).priorPrecision).toBe(50);
+    expect(bmrPriorSigma(posterior, m).sigma0).toBeCloseTo(1 / Math.sqrt(50), 6);
+    const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
+    expect(norm(m.mean.slice(0, 6))).toBeLessThan(0.2 * norm(dead0));
+    // H = 0 for the dead weights: their posterior variance is the prior's, 1/λ
+    for (let j = 0; j < 6; j++) expect(m.variance[j]).toBeCloseTo(1 / 50, 6);
+    posterior.dispose();
+  });
 });
