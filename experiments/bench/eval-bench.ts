@@ -14,9 +14,12 @@
  * other processes on a shared machine), their ratios, the largest difference between the two
  * runs' numbers (float32 summation order only) and the load average.
  *
- * Used by experiments/bench/lrt-step.ts (`npm run bench`, section 3); standalone on a stored run:
+ * Used by experiments/bench/lrt-step.ts (`npm run bench`, section 3); standalone on a stored run it
+ * times every stored model of the run (the quickstart's three: main, gaussian-prior, map), each with
+ * the OOD / shift sets on and off, shared engine only (`--per-point` adds the per-point comparison on
+ * the first model, slow):
  *
- *   npx tsx experiments/bench/eval-bench.ts --run results/quickstart/<run id> [--model main] [--no-per-point]
+ *   npx tsx experiments/bench/eval-bench.ts --run results/quickstart/<run id> [--model all|main|gaussian-prior|map] [--per-point]
  *
  * writes results/bench/eval-<date>.json and results/bench/eval.json.
  */
@@ -27,7 +30,7 @@ import { curveOptionsFrom, pruningCurves, type CurveRow } from '../../src/experi
 import { UncertaintyEvaluator } from '../../src/experiment/ood-eval.js';
 import type { Posterior } from '../../src/inference/posterior.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
-import type { RandomStream } from '../../src/random.js';
+import { rootStream, type RandomStream } from '../../src/random.js';
 
 const cpuSeconds = () => {
   const c = process.cpuUsage();
@@ -50,6 +53,7 @@ export async function timedEvaluation(
   stream: RandomStream,
   evaluation: 'shared' | 'per-point',
   paths: FusedPaths,
+  variant = 'main',
 ): Promise<EvalRun> {
   const saved = { ...fusedPaths };
   setFusedPaths(paths);
@@ -58,7 +62,7 @@ export async function timedEvaluation(
     const c0 = cpuSeconds();
     const unc = new UncertaintyEvaluator(cfg, d.test, d.validation, stream.fork('uncertainty'));
     const curves = await pruningCurves(posterior, {
-      variant: 'main',
+      variant,
       ...curveOptionsFrom(cfg),
       stream,
       data: d.test,
@@ -138,16 +142,45 @@ export async function benchQuickstartEvaluation(
   };
 }
 
-// Standalone: evaluate a stored run's model.
+/** One model's pruning + evaluation timed with the OOD / shift sets on and off (shared engine), as the `models` section of eval.json. */
+export async function benchModel(
+  posterior: Posterior,
+  cfg: ExperimentConfig,
+  d: LoadedDataset,
+  name: string,
+  log: (s: string) => void,
+): Promise<Record<string, unknown>> {
+  const on: FusedPaths = { ...fusedPaths };
+  const stream = () => rootStream(cfg.seed).fork(`variant/${name}`).fork('eval');
+  const withOod = await timedEvaluation(posterior, cfg, d, stream(), 'shared', on, name);
+  const offCfg: ExperimentConfig = { ...cfg, eval: { ...cfg.eval, ood: { ...cfg.eval.ood, enabled: false } } };
+  const withoutOod = await timedEvaluation(posterior, offCfg, d, stream(), 'shared', on, name);
+  const points = new Set(withOod.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
+  log(
+    `${name}: ${points} operating points; OOD on ${withOod.seconds.toFixed(2)} s wall, ${withOod.cpuSeconds.toFixed(2)} s CPU (load ${withOod.load1}); ` +
+      `OOD off ${withoutOod.seconds.toFixed(2)} s wall, ${withoutOod.cpuSeconds.toFixed(2)} s CPU (load ${withoutOod.load1})`,
+  );
+  const t = (r: EvalRun) => ({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, load1: r.load1 });
+  return {
+    method: cfg.inference.method,
+    prior: cfg.inference.prior.type,
+    criteria: cfg.pruning.criteria,
+    operatingPoints: points,
+    rows: withOod.rows.length,
+    oodOn: t(withOod),
+    oodOff: t(withoutOod),
+  };
+}
+
+// Standalone: evaluate a stored run's models.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { mkdirSync } = await import('node:fs');
   const { cpus, totalmem } = await import('node:os');
   const { join } = await import('node:path');
   const { initBackend, parseBackendChoice } = await import('../../src/backend.js');
-  const { loadConfig } = await import('../../src/experiment/config.js');
+  const { loadConfig, variantConfig } = await import('../../src/experiment/config.js');
   const { loadData } = await import('../../src/experiment/run.js');
   const { loadTrainedModel } = await import('../../src/export/model-store.js');
-  const { rootStream } = await import('../../src/random.js');
   const { writeJsonAtomic } = await import('../../src/report/atomic.js');
   const args = process.argv.slice(2);
   const arg = (k: string, dflt: string) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1]! : dflt);
@@ -158,23 +191,41 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const backend = await initBackend(parseBackendChoice(arg('backend', 'auto'), '--backend'));
   const cfg = loadConfig(join(run, 'config.json'));
-  const d = loadData(cfg);
-  const model = arg('model', 'main');
-  const posterior = await loadTrainedModel(run, model, cfg);
+  const all = [{ name: 'main', config: cfg }, ...cfg.variants.map((v) => ({ name: v.name, config: variantConfig(cfg, v) }))];
+  const which = arg('model', 'all');
+  const chosen = which === 'all' ? all : all.filter((m) => m.name === which);
+  if (!chosen.length) {
+    process.stderr.write(`eval-bench: --model ${which}: the run has models ${all.map((m) => m.name).join(', ')} (or all)\n`);
+    process.exit(2);
+  }
+  const log = (s: string) => process.stderr.write(`${s}\n`);
   const loadStart = loadavg();
-  const evaluation = await benchQuickstartEvaluation(posterior, cfg, d, rootStream(cfg.seed).fork('variant/main'), {
-    perPoint: !args.includes('--no-per-point'),
-    log: (s) => process.stderr.write(`${s}\n`),
-  });
+  const models: Record<string, unknown> = {};
+  let evaluation: Record<string, unknown> | null = null;
+  for (const m of chosen) {
+    const d = loadData(m.config);
+    const posterior = await loadTrainedModel(run, m.name, m.config);
+    models[m.name] = await benchModel(posterior, m.config, d, m.name, log);
+    // The shared engine against the per-point path (as before the engine), on the first model only (slow).
+    if (args.includes('--per-point') && !evaluation)
+      evaluation = await benchQuickstartEvaluation(posterior, m.config, d, rootStream(m.config.seed).fork(`variant/${m.name}`), { perPoint: true, log });
+    posterior.dispose();
+  }
   const date = new Date();
   const result = {
     date: date.toISOString(),
     backend: backend.name,
     run,
-    model,
+    what:
+      'pruning + evaluation of each quickstart model (all curves, 10-sample predictive, selective prediction, temperature scaling, risk control), ' +
+      'with the OOD / shift sets (eval.ood) on and off; shared engine (src/experiment/mc-engine.ts)',
+    target: '≤ 5 s per model (issue 15 item 3)',
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), platform: process.platform, arch: process.arch },
     loadAverage: { start: loadStart, end: loadavg() },
-    evaluation,
+    samples: cfg.eval.samples,
+    ood: cfg.eval.ood.enabled ? { shifts: cfg.eval.ood.shifts, examplesPerShift: cfg.eval.ood.examples } : null,
+    models,
+    ...(evaluation ? { sharedVsPerPoint: evaluation } : {}),
     node: process.version,
   };
   mkdirSync('results/bench', { recursive: true });
@@ -182,5 +233,4 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   await writeJsonAtomic(dated, result);
   await writeJsonAtomic('results/bench/eval.json', result);
   console.log(`written: ${dated}, results/bench/eval.json`);
-  posterior.dispose();
 }

@@ -84,8 +84,8 @@ interface Prepared {
   inputs: Map<Batch, { x: tf.Tensor2D; x2: tf.Tensor2D | null }>;
   /** The first layer's moments per batch (live columns, bias included): made once per point, shared by the MC predictive and the mean network. */
   first: Map<Batch, { mean: tf.Tensor2D; variance: tf.Tensor2D | null }>;
-  /** Every live column of the first layer keeps all its weights: its moments are those columns of the unmasked layer's (the live columns, as an index tensor). */
-  fromFull: tf.Tensor1D | null;
+  /** Every live column of the first layer keeps all its weights: its moments are those columns of the unmasked layer's (the live columns' indices). */
+  fromFull: Int32Array | null;
   /** Noise restricted to kept columns, by `batch/rows/layer` (when columns are dropped). */
   eps: Map<string, tf.Tensor2D>;
   /** Constant blocks of dead columns by `layer/rows/kind`. */
@@ -180,7 +180,7 @@ export class SharedEvaluator {
   private readonly seeds: number[] = [];
   /** The unmasked first layer's weights, and its moments per batch (all columns, bias included): made when a point keeps whole columns. */
   private fullWeights: { theta: tf.Tensor2D; sigma2: tf.Tensor2D | null; bias: tf.Tensor1D } | null = null;
-  private readonly full = new Map<Batch, { mean: tf.Tensor2D; variance: tf.Tensor2D | null }>();
+  private readonly full = new Map<Batch, { mean: Float32Array; variance: Float32Array | null }>();
   private prepared: Prepared | null = null;
   private readonly bayesian: boolean;
   private readonly denseMacs: number;
@@ -396,9 +396,9 @@ export class SharedEvaluator {
       };
     });
     const l0 = layers[0]!;
-    let fromFull: tf.Tensor1D | null = null;
+    let fromFull: Int32Array | null = null;
     if (l0.live > 0 && fullColumns(masks[0]!, this.weightOps[0]!, l0.cols, l0.live)) {
-      fromFull = tf.keep(tf.tensor1d(l0.cols ? l0.cols.subarray(0, l0.live) : Int32Array.from({ length: l0.live }, (_, j) => j), 'int32'));
+      fromFull = l0.cols ? l0.cols.slice(0, l0.live) : Int32Array.from({ length: l0.live }, (_, j) => j);
       this.counters.firstFromFull++;
     }
     this.prepared = { masks, layers, inputs: new Map(), first: new Map(), fromFull, eps: new Map(), dead: new Map(), meanLogits: new Map() };
@@ -471,10 +471,21 @@ export class SharedEvaluator {
     type M = { mean: tf.Tensor2D; variance: tf.Tensor2D | null };
     const v = tf.tidy((): tf.TensorContainer => {
       if (p.fromFull) {
+        // Columns gathered on the host (tfjs-wasm's gather costs ~10× as much per element here).
         const full = this.fullFirst(batch, variance);
         const cols = p.fromFull;
-        const all = cols.size === this.weightOps[0]!.outF && !L.cols;
-        const pick = (t: tf.Tensor2D) => (all ? t.clone() : (tf.gather(t, cols, 1) as tf.Tensor2D));
+        const out = this.weightOps[0]!.outF;
+        const m = batch.size;
+        const nc = cols.length;
+        const pick = (src: Float32Array) => {
+          const g = new Float32Array(m * nc);
+          for (let i = 0; i < m; i++) {
+            const o = i * out;
+            const q0 = i * nc;
+            for (let q = 0; q < nc; q++) g[q0 + q] = src[o + cols[q]!]!;
+          }
+          return tf.tensor2d(g, [m, nc]);
+        };
         return { mean: hit ? hit.mean.clone() : pick(full.mean), variance: full.variance ? pick(full.variance) : null } as unknown as tf.TensorContainer;
       }
       if (L.sparse && (this.sparseFirstLayer > 1 || hostIsCheaper(L, batch))) {
@@ -495,7 +506,7 @@ export class SharedEvaluator {
   }
 
   /** The unmasked first layer's moments for one batch, all columns (shared by every point that keeps whole columns). */
-  private fullFirst(batch: Batch, variance: boolean): { mean: tf.Tensor2D; variance: tf.Tensor2D | null } {
+  private fullFirst(batch: Batch, variance: boolean): { mean: Float32Array; variance: Float32Array | null } {
     const hit = this.full.get(batch);
     if (hit && (hit.variance || !variance)) return hit;
     const op = this.weightOps[0]!;
@@ -506,9 +517,15 @@ export class SharedEvaluator {
         bias: tf.keep(tf.tensor1d(op.bias)),
       };
     const W = this.fullWeights;
+    const host = (f: () => tf.Tensor) => {
+      const t = tf.tidy(f);
+      const a = t.dataSync() as Float32Array;
+      t.dispose();
+      return a;
+    };
     const v = {
-      mean: hit ? hit.mean : tf.keep(tf.add(product(batch.x, W.theta), W.bias) as tf.Tensor2D),
-      variance: variance && W.sigma2 ? tf.keep(product(batch.x2 ?? tf.square(batch.x), W.sigma2) as tf.Tensor2D) : null,
+      mean: hit ? hit.mean : host(() => tf.add(product(batch.x, W.theta), W.bias)),
+      variance: variance && W.sigma2 ? host(() => product(batch.x2 ?? tf.square(batch.x), W.sigma2!)) : null,
     };
     this.full.set(batch, v);
     return v;
@@ -552,7 +569,7 @@ export class SharedEvaluator {
       mean = f.mean;
       vari = f.variance;
     } else {
-      mean = tf.add(product(h, L.theta), L.bias) as tf.Tensor2D;
+      mean = tf.fused.matMul({ a: h, b: L.theta, bias: L.bias }) as tf.Tensor2D;
       if (variance && L.sigma2) vari = product(h2 ?? tf.square(h), L.sigma2);
     }
     if (L.deadBias) {
@@ -645,7 +662,6 @@ export class SharedEvaluator {
     for (const l of p.layers) for (const t of [l.theta, l.sigma2, l.bias]) t?.dispose();
     for (const v of p.inputs.values()) for (const t of [v.x, v.x2]) t?.dispose();
     for (const v of p.first.values()) for (const t of [v.mean, v.variance]) t?.dispose();
-    p.fromFull?.dispose();
     for (const t of p.dead.values()) t.dispose();
     for (const t of p.eps.values()) t.dispose();
     this.prepared = null;
@@ -658,7 +674,6 @@ export class SharedEvaluator {
     this.sets.clear();
     for (const t of this.fullEps.values()) t.dispose();
     this.fullEps.clear();
-    for (const v of this.full.values()) for (const t of [v.mean, v.variance]) t?.dispose();
     this.full.clear();
     if (this.fullWeights) for (const t of [this.fullWeights.theta, this.fullWeights.sigma2, this.fullWeights.bias]) t?.dispose();
     this.fullWeights = null;
