@@ -5,7 +5,14 @@
  *    model carries an AUROC against every shift; the dense sparse-VD model (`main`) separates the test digits
  *    from uniform-noise images (and from Fashion-MNIST when it was evaluated) with AUROC ≥ 0.95 by mutual
  *    information or entropy; the dense rows' AUROCs equal an independent recomputation (rank sum with mid-ranks,
- *    written here) from the per-example scores in `uncertainty.json`.
+ *    written here) from the per-example scores in `uncertainty.json`. The Fashion-MNIST line states its threshold
+ *    and the independent references (2026-11-30, load ≈ 10–13; same 8,000 digits, same 500 + 500 images, same
+ *    preprocessing, tested in test/experiment/ood-parity.test.ts): one PyTorch LeNet-300-100 0.79 by entropy, deep
+ *    ensembles of 5 / 10 of them 0.88 / 0.90 by MI (experiments/uncertainty/ood_reference.py); this model at
+ *    S = 200 samples 0.87 by MI (ood-samples.ts), so the gap to 0.95 is the network and training set, not Monte
+ *    Carlo noise or the pipeline. Standardized pixels ((x − 0.1307) / 0.3081) lift the PyTorch references (one net
+ *    0.92, ensemble of 5 0.95 by MI) but not this model (0.83 / 0.83 by entropy / MI at S = 50 vs 0.84 / 0.87 with
+ *    [0, 1] pixels, retrained the same way; experiments/uncertainty/ood-standardize.ts).
  * 2. Risk control (quickstart, `main`, ε = 0.01, δ = 0.1): every criterion's chosen sparsity has a realized test
  *    drop ≤ ε; and, reloading the stored model, the posterior-mean network's per-example correctness at every
  *    candidate sparsity is recomputed and R random calibration / test splits of the evaluation set are drawn:
@@ -135,7 +142,12 @@ section('1. OOD evaluation at every operating point; dense sparse-VD model vs un
           const mi = d.extra?.[`ood.${shift}.mi.auroc`];
           const en = d.extra?.[`ood.${shift}.entropy.auroc`];
           if (mi === undefined || en === undefined) throw new Error(`no ood.${shift} AUROC in the dense row`);
-          return { value: `MI ${mi.toFixed(4)}, entropy ${en.toFixed(4)}`, pass: Math.max(mi, en) >= 0.95 };
+          const mapEn = denseRow(qsRows, 'map')?.extra?.[`ood.${shift}.entropy.auroc`];
+          const ref =
+            shift === 'fashion-mnist'
+              ? ` (threshold 0.95; same run's MAP network: entropy ${mapEn?.toFixed(4) ?? '—'}; independent references on the same digits and images: one PyTorch LeNet-300-100 0.79 by entropy, deep ensembles of 5 / 10 of them 0.88 / 0.90 by MI, this model at S = 200 0.87 by MI; see the header)`
+              : '';
+          return { value: `MI ${mi.toFixed(4)}, entropy ${en.toFixed(4)}${ref}`, pass: Math.max(mi, en) >= 0.95 };
         },
       ),
     );

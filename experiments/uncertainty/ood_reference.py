@@ -122,6 +122,10 @@ def main():
         'fashionTestStd': round(xf.std().item(), 4),
     }
     t0 = time.time()
+    # Pixels that are 0 in every training digit: their first-layer weights never get a gradient (unit inputs) and
+    # keep their random initial values; 'deadZeroed' below re-scores each member with those weights set to 0.
+    dead = (xtr != xtr[0:1]).sum(0) == 0 if a.input == 'standard' else (xtr != 0).sum(0) == 0
+    stats['deadPixels'] = int(dead.sum().item())
     probs = {k: ([], []) for k in pairs}
     members = []
     for m in range(a.members):
@@ -139,6 +143,10 @@ def main():
                 probs[key][1].append(po)
                 si, so = scores(pi[None]), scores(po[None])
                 rec[key] = {s: round(auroc(si[s], so[s]), 4) for s in ('entropy', 'maxprob')}
+            net[0].weight[:, dead] = 0
+            pi, po = F.softmax(net(xte[:500]), 1), F.softmax(net(xf[:500]), 1)
+            si, so = scores(pi[None]), scores(po[None])
+            rec['deadZeroed500'] = {s: round(auroc(si[s], so[s]), 4) for s in ('entropy', 'maxprob')}
         members.append(rec)
     ens = {}
     with torch.no_grad():
