@@ -7,8 +7,10 @@
  * (H the exact diagonal GGN over the training set at the posterior mean): what converged variances would do.
  *
  *   npx tsx experiments/uncertainty/bmr-margins.ts <run dir> [model] [--fixed-point]
+ *   npx tsx experiments/uncertainty/bmr-margins.ts --laplace <config.yaml> [key=value ...] [--all-lambdas] [--margins 0,0.5,1]
  *
- * model: a stored model of the run with a Gaussian posterior (default gaussian-prior).
+ * model: a stored model of the run with a Gaussian posterior (default gaussian-prior). Laplace posteriors are not stored
+ * with a run, so `--laplace` fits the config's main model as `bayesprune run` does (see {@link laplaceMargins}).
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -31,7 +33,7 @@ import { RandomStream, rootStream } from '../../src/random.js';
 import { bmrDeltaFPrune, bmrPriorSigma, bmrScores } from '../../src/scores/bmr.js';
 import { getCriterion } from '../../src/scores/registry.js';
 
-const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--margins');
 if (process.argv.includes('--laplace')) {
   await laplaceMargins(args[0], args.slice(1));
   process.exit(0);
@@ -40,7 +42,7 @@ const runDir = args[0];
 const model = args[1] ?? 'gaussian-prior';
 if (!runDir) {
   console.error('usage: npx tsx experiments/uncertainty/bmr-margins.ts <run dir> [model] [--fixed-point]');
-  console.error('       npx tsx experiments/uncertainty/bmr-margins.ts --laplace <config.yaml> [key=value ...]');
+  console.error('       npx tsx experiments/uncertainty/bmr-margins.ts --laplace <config.yaml> [key=value ...] [--all-lambdas] [--margins 0,0.5,1]');
   process.exit(2);
 }
 await initBackend('wasm' as never, 'default');
@@ -117,7 +119,7 @@ if (process.argv.includes('--fixed-point')) {
 post.dispose();
 
 /**
- * `--laplace <config> [key=value ...]`: the config's diagonal Laplace posterior of its main model (the same MAP, curvature and
+ * `--laplace <config> [key=value ...] [--all-lambdas] [--margins 0,0.5,1]`: the config's diagonal Laplace posterior of its main model (the same MAP, curvature and
  * grid as `bayesprune run`, seed and streams included; the MAP weights are cached under /tmp/bmr-laplace/ by config), then
  * for each prior precision λ of the grid: the dense MC accuracy, the evidence-optimal λ of MacKay's fixed point
  * λ = γ/‖θ*‖² (γ = Σ H/(H + λ)) for reference, and BMR's point ΔF₀ ≥ m for several margins m with magnitude at its sparsity.
@@ -202,6 +204,12 @@ async function laplaceMargins(configPath: string | undefined, overrides: string[
   };
   const mag = await getCriterion('magnitude').compute(posterior, { stream: new RandomStream('bmr-margins/magnitude') });
   const lambdas = process.argv.includes('--all-lambdas') ? lc.priorPrecisions : [chosen];
+  const mi = process.argv.indexOf('--margins');
+  const margins = mi > 0 ? (process.argv[mi + 1] ?? '').split(',').map(Number) : [0, 0.5, 1, 2, 3];
+  if (!margins.length || margins.some((m) => !Number.isFinite(m))) {
+    console.error(`--margins needs a comma-separated list of numbers, got ${process.argv[mi + 1]}`);
+    process.exit(2);
+  }
   for (const lambda of lambdas) {
     posterior.setPriorPrecision(lambda);
     const dense = evaluate(null);
@@ -212,7 +220,7 @@ async function laplaceMargins(configPath: string | undefined, overrides: string[
     console.log(
       `\nλ = ${lambda}${lambda === chosen ? ' (grid choice)' : ''}: dense ${f(dense)}; log α ≥ 3 ${(100 * maskSparsity(la)).toFixed(1)} % at ${f(laAcc)}`,
     );
-    for (const margin of [0, 0.5, 1, 2, 3]) {
+    for (const margin of margins) {
       const masks = masksAtThreshold(bmrScores(posterior, margin), 0);
       const sp = maskSparsity(masks);
       const b = evaluate(masks);
