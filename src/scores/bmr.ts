@@ -29,8 +29,12 @@
  * Prior σ₀ per layer, in this order:
  * 1. a Gaussian prior N(0, σ²) declared by the layer (`vi` with `inference.prior.type: gaussian`);
  * 2. the prior precision λ of a Laplace posterior: σ₀ = λ^{−½}, with q = N(θ*, 1/P), P = H/T + λ, the
- *    posterior the predictive uses. (θ* is the maximum-likelihood fit: the MAP trainer adds no weight
- *    decay and λ comes post hoc from the validation grid. Re-centring q at the mode under N(0, 1/λ),
+ *    posterior the predictive uses (its variance 1/P is what ΔF₀ is fed). By default θ* is the
+ *    maximum-likelihood fit and λ comes post hoc from the validation grid, so q is not the posterior under
+ *    N(0, 1/λ): on configs/laplace.yaml the grid's λ = 1000 is 165× MacKay's evidence-optimal precision of
+ *    those weights and ΔF₀ ≥ 0 prunes 0.3 %. With `inference.laplace.mapPrior` the MAP is trained under
+ *    N(0, 1/λ) and ΔF₀ ≥ 0 (`pruning.bmr.margin: 0`) is the rule as stated (docs/guide.md has the
+ *    measurements, including what it costs the posterior-mean network). Re-centring q at the mode under N(0, 1/λ),
  *    the Savage–Dickey form ½ ln(P/λ) − θ*²H²/(2P), was measured and rejected: with the flat
  *    diagonal GGN of a fit at 100 % training accuracy it ranks high-curvature weights first and
  *    kept 7.5 % accuracy at 50 % sparsity on configs/laplace.yaml; docs/guide.md.)
