@@ -125,16 +125,20 @@ function hostIsCheaper(L: PreparedLayer, batch: Batch): boolean {
   const m = batch.size;
   const d = batch.host.length / m;
   const dense = GEMM_NS_PER_MAC * m * (L.rows ? L.rows.length : d) * L.live;
-  let host = 0;
-  for (let i = 0; i < m; i++) {
-    const o = i * d;
-    for (let f = 0; f < d; f++) {
-      const len = sp.rowPtr[f + 1]! - sp.rowPtr[f]!;
-      if (len > 0 && batch.host[o + f] !== 0) host += HOST_NS_PER_INPUT + HOST_NS_PER_MAC * len;
+  if (!batch.nonzero) {
+    // Per input feature, the examples of the batch where it is nonzero (once per batch, for every point).
+    batch.nonzero = new Int32Array(d);
+    for (let i = 0; i < m; i++) {
+      const o = i * d;
+      for (let f = 0; f < d; f++) if (batch.host[o + f] !== 0) batch.nonzero[f]!++;
     }
-    if (host >= dense) return false;
   }
-  return true;
+  let host = 0;
+  for (let f = 0; f < d; f++) {
+    const len = sp.rowPtr[f + 1]! - sp.rowPtr[f]!;
+    if (len > 0) host += batch.nonzero[f]! * (HOST_NS_PER_INPUT + HOST_NS_PER_MAC * len);
+  }
+  return host < dense;
 }
 
 interface Batch {
@@ -145,6 +149,8 @@ interface Batch {
   host: Float32Array;
   x: tf.Tensor2D;
   x2: tf.Tensor2D | null;
+  /** Per input feature, how many examples of the batch have it nonzero (made when first needed). */
+  nonzero?: Int32Array;
 }
 
 /** Work counters (for the benchmark's report). */
