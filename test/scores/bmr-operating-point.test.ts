@@ -78,7 +78,7 @@ describe('the Laplace MAP under its prior (fitMapNetwork with λ > 0)', { timeou
     inference: { method: 'laplace' },
     train: { epochs: 1, batchSize: 80, optimizer: { lr: 0.05, schedule: 'constant' } },
   });
-  const fit = async (lambda: number, epochs: number) => {
+  const trainMap = async (lambda: number, epochs: number) => {
     const steps: { loss: number; nll: number }[] = [];
     const { net } = await fitMapNetwork(
       {
@@ -94,14 +94,14 @@ describe('the Laplace MAP under its prior (fitMapNetwork with λ > 0)', { timeou
   };
 
   it('adds λ‖θ‖²/(2N) over every weight and bias to the per-example loss (first full-batch step: at the initial weights)', async () => {
-    const init = await fit(0, 1); // one step from the same initial weights; record them by rebuilding (same stream)
+    const init = await trainMap(0, 1); // one step from the same initial weights; record them by rebuilding (same stream)
     const { pointNetworkFor } = await import('../../src/inference/fit-utils.js');
     const net0 = pointNetworkFor(cfg, train, new RandomStream('map-prior'));
     let sq = 0;
     for (const v of net0.variables()) for (const w of v.dataSync()) sq += w * w;
     net0.dispose();
     const lambda = 7;
-    const withPrior = await fit(lambda, 1);
+    const withPrior = await trainMap(lambda, 1);
     expect(withPrior.steps[0]!.nll).toBeCloseTo(init.steps[0]!.nll, 6);
     expect(init.steps[0]!.loss - init.steps[0]!.nll).toBe(0);
     expect(withPrior.steps[0]!.loss - withPrior.steps[0]!.nll).toBeCloseTo((lambda * sq) / (2 * train.n), 5);
@@ -116,8 +116,8 @@ describe('the Laplace MAP under its prior (fitMapNetwork with λ > 0)', { timeou
     const net0 = pointNetworkFor(cfg, train, new RandomStream('map-prior'));
     const w0 = net0.variables()[0]!.dataSync().slice(); // fc1 weight [4, 6]: row 0 is fed by the dead feature
     net0.dispose();
-    const ml = await fit(0, 40);
-    const mp = await fit(50, 40);
+    const ml = await trainMap(0, 40);
+    const mp = await trainMap(50, 40);
     const dead = (net: Network) => Array.from(net.variables()[0]!.dataSync().slice(0, 6));
     expect(dead(ml.net)).toEqual(Array.from(w0.slice(0, 6)));
     const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
