@@ -19,7 +19,7 @@
  *    Learn-then-Test run on each calibration half must pick a sparsity whose flip rate on the whole evaluation
  *    set exceeds ε in at most δ + 3·√(δ(1−δ)/R) of the splits.
  * 3. Bayesian model reduction: on the quickstart's Gaussian-prior network (`gaussian-prior`) and on every
- *    Laplace posterior of the newest `configs/laplace.yaml` run, BMR's own operating point (no retraining: the
+ *    Laplace posterior of the newest `configs/laplace-bmr.yaml` run, BMR's own operating point (no retraining: the
  *    same trained posterior, no epochs beyond the dense model's) prunes at least 1 % of the weights (a point
  *    that prunes nothing is a FAIL, not a vacuous pass) and is within 0.5 point of the dense network's
  *    test accuracy, and its sparsity is reported beside the log α ≥ 3 point and magnitude at the same sparsity;
@@ -296,8 +296,8 @@ else {
 all.push({ title: '2. Risk-controlled pruning (Learn-then-Test) on the quickstart model', claims: rcClaims });
 
 // 3. BMR.
-const lpDir = findRun('laplace', flag('laplace'));
-console.log(`laplace run:           ${lpDir ?? 'none (npx tsx src/cli.ts run configs/laplace.yaml)'}`);
+const lpDir = findRun('laplace-bmr', flag('laplace'));
+console.log(`laplace run:           ${lpDir ?? 'none (npx tsx src/cli.ts run configs/laplace-bmr.yaml)'}`);
 function bmrClaims(label: string, rows: Row[], variant: string): Claim[] {
   const dense = denseRow(rows, variant);
   const point = rows.find((r) => r.variant === variant && r.predictive === 'mc' && r.criterion.startsWith('bmr('));
