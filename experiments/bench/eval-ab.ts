@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { initBackend } from '../../src/backend.js';
-import { loadConfig } from '../../src/experiment/config.js';
+import { loadConfig, variantConfig } from '../../src/experiment/config.js';
 import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
 import { SharedEvaluator } from '../../src/experiment/mc-engine.js';
 import { UncertaintyEvaluator } from '../../src/experiment/ood-eval.js';
@@ -21,10 +21,13 @@ const args = process.argv.slice(2);
 const arg = (k: string, dflt: string) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1]! : dflt);
 const run = arg('run', '');
 await initBackend('auto');
-const cfg = loadConfig(join(run, 'config.json'));
+const model = arg('model', 'main');
+const runCfg = loadConfig(join(run, 'config.json'));
+const v = runCfg.variants.find((x) => x.name === model);
+const cfg = v ? variantConfig(runCfg, v) : runCfg;
 if (args.includes('--no-ood')) cfg.eval.ood.enabled = false;
 const d = loadData(cfg);
-const posterior = await loadTrainedModel(run, arg('model', 'main'), cfg);
+const posterior = await loadTrainedModel(run, model, cfg);
 const base = (await import(`../../src/experiment/${'mc-engine-base.js'}`)) as { SharedEvaluator: typeof SharedEvaluator };
 const create = SharedEvaluator.create;
 const cpu = () => {
@@ -35,12 +38,12 @@ const rows: Record<string, unknown[]> = {};
 for (let round = 0; round < Number(arg('rounds', '2')); round++) {
   for (const which of ['base', 'new']) {
     SharedEvaluator.create = which === 'base' ? (base.SharedEvaluator.create as typeof create) : create;
-    const stream = rootStream(cfg.seed).fork('variant/main').fork('eval');
+    const stream = rootStream(cfg.seed).fork(`variant/${model}`).fork('eval');
     const t0 = performance.now();
     const c0 = cpu();
     const unc = new UncertaintyEvaluator(cfg, d.test, d.validation, stream.fork('uncertainty'));
     const curves = await pruningCurves(posterior, {
-      variant: 'main',
+      variant: model,
       ...curveOptionsFrom(cfg),
       stream,
       data: d.test,
