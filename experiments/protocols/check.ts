@@ -8,7 +8,8 @@
  *     multiply-adds at 95 % are ≈ 5 % of dense (between 4 % and 8 %: 5 % plus the dense gradient
  *     of each topology update);
  *   - sparsegpt: at 80 % (uniform per layer), no retraining, within 2 points of dense and ≥ 15
- *     points above per-layer magnitude; 2:4 within 1 point of dense;
+ *     points above per-layer magnitude; 2:4 within 1 point of dense (the PyTorch mirror itself gives
+ *     12.3 points [9.3, 15.3] above per-layer magnitude over 20 seeds: experiments/protocols/mirror-parity.md);
  *   - every row has finite cost columns; post-hoc rows cost the model's training epochs.
  * Claims of protocols no run included are listed as not run (they are not counted).
  *
@@ -27,6 +28,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { validateConfig } from '../../src/experiment/config.js';
 import { describe } from '../../src/stats/describe.js';
 import { type Claim, claimsOrFail, findRun, pct, printClaims, readRun } from '../lib/check.js';
 
@@ -92,13 +94,26 @@ function load(dir: string): Run {
   return { dir, seed: config.seed ?? manifest.seed, rows: variant.curves, epochs: variant.epochs, types, config, seconds: manifest.durationSeconds };
 }
 
+/** The current schema's defaults (a config with only a name), for keys an older run's config.json lacks. */
+const DEFAULTS = validateConfig({ experiment: 'defaults' }) as unknown as Record<string, unknown>;
+
+/** `config` with every object key it lacks filled from `defaults` (recursively; arrays and set values kept). */
+function withDefaults(config: unknown, defaults: unknown): unknown {
+  if (!config || typeof config !== 'object' || Array.isArray(config) || !defaults || typeof defaults !== 'object' || Array.isArray(defaults)) return config;
+  const c = config as Record<string, unknown>;
+  const d = defaults as Record<string, unknown>;
+  return Object.fromEntries([...new Set([...Object.keys(d), ...Object.keys(c)])].map((k) => [k, k in c ? withDefaults(c[k], d[k]) : d[k]]));
+}
+
 /**
  * The config without what may differ between replicates: seed, experiment, description, sweep,
  * and null-valued keys (a key a later version of the framework adds with a null default, e.g.
- * inference.dcff.epochs, is the same config as its absence).
+ * inference.dcff.epochs, is the same config as its absence). A key a run's config lacks counts as
+ * the current default (a run written before the framework added inference.laplace.mapPrior is the
+ * same config as one with mapPrior false, its default), so only set values that differ are differences.
  */
 function replicateKey(config: Record<string, unknown>): string {
-  const { seed: _s, experiment: _e, description: _d, sweep: _w, ...rest } = config;
+  const { seed: _s, experiment: _e, description: _d, sweep: _w, ...rest } = withDefaults(config, DEFAULTS) as Record<string, unknown>;
   const canon = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canon)

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/experiment/config.js';
 import { ALL_PROTOCOLS, claimRows } from '../helpers/protocol-rows.js';
 
 // experiments/protocols/check.ts over several seeds: hand-written run and sweep directories,
@@ -96,5 +97,12 @@ describe('experiments/protocols/check.ts over seeds', () => {
       runDir(2, curves(0.62, 0.94), root, { inference: { dcff: { ratio: 0.5, epochs: null } } }),
     );
     expect(nul.stdout).toMatch(/PASS {2}the runs are replicates/);
+    // A key one run lacks (written before the framework had it) is the current default: the same config as that
+    // default, a difference from any other value.
+    const dflt = validateConfig({ experiment: 'x' }).eval.samples;
+    const absent = check(runDir(1, curves(0.62, 0.94)), runDir(2, curves(0.62, 0.94), root, { eval: { samples: dflt } }));
+    expect(absent.stdout).toMatch(/PASS {2}the runs are replicates/);
+    const set = check(runDir(1, curves(0.62, 0.94)), runDir(2, curves(0.62, 0.94), root, { eval: { samples: dflt + 3 } }));
+    expect(set.stdout).toMatch(/FAIL {2}the runs are replicates .*seed 2 differs from seed 1 in eval\.samples/);
   });
 });
