@@ -1,7 +1,11 @@
 /**
- * A/B of two engine versions in one process, interleaved (load-robust ratios): the committed
- * engine copied to src/experiment/mc-engine-base.ts (untracked, for this comparison only) vs the
- * working one. Dev tool for issue 15 item 3.
+ * A/B of two engine versions in one process (load-robust ratios): an earlier engine, copied to
+ * src/experiment/mc-engine-base.ts for this comparison only (untracked; delete it afterwards), e.g.
+ *
+ *   git show 46cecbe:src/experiment/mc-engine.ts > src/experiment/mc-engine-base.ts
+ *
+ * against the working one, in rounds (base, then new: the first round also pays warm-up). Dev tool
+ * for issue 15 item 3.
  *
  *   npx tsx experiments/bench/eval-ab.ts --run results/quickstart/<run id> [--model main] [--rounds 2] [--no-ood]
  */
