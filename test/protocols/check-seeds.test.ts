@@ -97,6 +97,9 @@ describe('experiments/protocols/check.ts over seeds', () => {
       runDir(2, curves(0.62, 0.94), root, { inference: { dcff: { ratio: 0.5, epochs: null } } }),
     );
     expect(nul.stdout).toMatch(/PASS {2}the runs are replicates/);
+  });
+
+  it('a key one run lacks counts as its current default when comparing replicates', () => {
     // A key one run lacks (written before the framework had it) is the current default: the same config as that
     // default, a difference from any other value.
     const dflt = validateConfig({ experiment: 'x' }).eval.samples;
