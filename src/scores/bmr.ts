@@ -33,7 +33,7 @@
  *    maximum-likelihood fit and λ comes post hoc from the validation grid, so q is not the posterior under
  *    N(0, 1/λ): on configs/laplace.yaml the grid's λ = 1000 is 165× MacKay's evidence-optimal precision of
  *    those weights and ΔF₀ ≥ 0 prunes 0.3 %. With `inference.laplace.mapPrior` the MAP is trained under
- *    N(0, 1/λ) and ΔF₀ ≥ 0 (`pruning.bmr.margin: 0`) is the rule as stated (docs/guide.md has the
+ *    N(0, 1/λ) and ΔF₀ ≥ 0 (`pruning.bmr.margin: 0`) is the rule as stated (configs/laplace-bmr.yaml; docs/guide.md has the
  *    measurements, including what it costs the posterior-mean network). Re-centring q at the mode under N(0, 1/λ),
  *    the Savage–Dickey form ½ ln(P/λ) − θ*²H²/(2P), was measured and rejected: with the flat
  *    diagonal GGN of a fit at 100 % training accuracy it ranks high-curvature weights first and
