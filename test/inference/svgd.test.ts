@@ -234,6 +234,17 @@ describe('SVGD over network particles', { timeout: 60_000 }, () => {
     net.dispose();
   });
 
+  /** The SVGD settings both blobs trainings share (particles, epochs and kernel set per test). */
+  const blobsTraining = {
+    batchSize: 50,
+    stepSize: 0.03,
+    priorSigma: 1,
+    temperature: 1,
+    init: 'shared',
+    initSpread: 0.1,
+    initializer: 'he-normal',
+  } as const;
+
   it('layer and weight kernels (with annealing) train on blobs; the weight kernel keeps a wider spread than the full one', async () => {
     const data = gaussianBlobs({ n: 300, dim: 4, numClasses: 3, separation: 4, stream: stream.fork('data') });
     const medVar = {} as Record<string, number>;
@@ -243,15 +254,9 @@ describe('SVGD over network particles', { timeout: 60_000 }, () => {
         net,
         data,
         {
+          ...blobsTraining,
           particles: 6,
           epochs: 6,
-          batchSize: 50,
-          stepSize: 0.03,
-          priorSigma: 1,
-          temperature: 1,
-          init: 'shared',
-          initSpread: 0.1,
-          initializer: 'he-normal',
           kernel,
           anneal: kernel === 'layer' ? 0.5 : 0,
           hooks: { validation: data },
@@ -274,15 +279,9 @@ describe('SVGD over network particles', { timeout: 60_000 }, () => {
       net,
       data,
       {
+        ...blobsTraining,
         particles: 8,
         epochs: 8,
-        batchSize: 50,
-        stepSize: 0.03,
-        priorSigma: 1,
-        temperature: 1,
-        init: 'shared',
-        initSpread: 0.1,
-        initializer: 'he-normal',
         hooks: { validation: data },
       },
       stream.fork('train'),
