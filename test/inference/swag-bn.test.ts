@@ -143,19 +143,26 @@ function meanConfidenceAndAccuracy(p: number[][], y: Int32Array): { confidence: 
   return { confidence: confidence / p.length, accuracy: accuracy / p.length };
 }
 
-describe('SWAG batch-norm refresh (Maddox et al. 2019, bn_update)', () => {
-  it('refreshed samples carry their own batch statistics; stale ones do not, and predict worse', async () => {
-    const all = gaussianBlobs({ n: 500, dim: 4, numClasses: 3, separation: 2.5, stream: new RandomStream('swag-bn-data') });
-    const train = subset(
+/** 500 three-class blobs in 4 dimensions at `separation`: the first 200 to train on, the other 300 to test. */
+function blobsSplit(separation: number, stream: RandomStream) {
+  const all = gaussianBlobs({ n: 500, dim: 4, numClasses: 3, separation, stream });
+  return {
+    train: subset(
       all,
       Int32Array.from({ length: 200 }, (_, i) => i),
       'train',
-    );
-    const test = subset(
+    ),
+    test: subset(
       all,
       Int32Array.from({ length: 300 }, (_, i) => 200 + i),
       'test',
-    );
+    ),
+  };
+}
+
+describe('SWAG batch-norm refresh (Maddox et al. 2019, bn_update)', () => {
+  it('refreshed samples carry their own batch statistics; stale ones do not, and predict worse', async () => {
+    const { train, test } = blobsSplit(2.5, new RandomStream('swag-bn-data'));
     const stream = new RandomStream('swag-bn');
     const net = bnMlp(stream.fork('init'));
     const hooks: WeightSamplingHooks = {};
@@ -208,17 +215,7 @@ describe('SWAG batch-norm refresh (Maddox et al. 2019, bn_update)', () => {
     const S = 12;
     const rows: { eceStale: number; eceFresh: number; drawStale: number; drawFresh: number; nllStale: number; nllFresh: number; gapStale: number }[] = [];
     for (const seed of seeds) {
-      const all = gaussianBlobs({ n: 500, dim: 4, numClasses: 3, separation: 3.5, stream: new RandomStream(`d${seed}`) });
-      const train = subset(
-        all,
-        Int32Array.from({ length: 200 }, (_, i) => i),
-        'train',
-      );
-      const test = subset(
-        all,
-        Int32Array.from({ length: 300 }, (_, i) => 200 + i),
-        'test',
-      );
+      const { train, test } = blobsSplit(3.5, new RandomStream(`d${seed}`));
       const stream = new RandomStream(`s${seed}`);
       const net = deepBnMlp(stream.fork('init'), 4, 16, 3);
       const hooks: WeightSamplingHooks = {};
