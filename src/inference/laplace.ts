@@ -200,19 +200,9 @@ export function laplaceAround(
  */
 export async function fitMapNetwork(ctx: FitContext, priorPrecision = 0): Promise<{ net: Network; history: Awaited<ReturnType<Trainer['run']>> }> {
   const net = pointNetworkFor(ctx.config, ctx.train, ctx.stream);
-  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(ctx.config), temperature: 1, warmup: undefined }, ctx.stream.fork('train'));
   // The prior N(0, 1/λ) on every weight and bias as the trainer's per-example penalty λ‖θ‖²/(2N): the loss is then the negative
-  // log posterior over N, and the fit its mode (0: maximum likelihood). Carried by the first layer for the length of training.
-  const holder = net.layers[0]!;
-  const own = holder.penalty;
-  if (priorPrecision > 0) {
-    const vars = net.variables();
-    holder.penalty = () => {
-      const decay = tf.mul(tf.addN(vars.map((v) => tf.sum(tf.square(v)))), priorPrecision / (2 * ctx.train.n)) as tf.Scalar;
-      const p = own?.call(holder) ?? null;
-      return p ? (tf.add(decay, p) as tf.Scalar) : decay;
-    };
-  }
+  // log posterior over N, and the fit its mode (0: maximum likelihood).
+  const trainer = new Trainer(net, ctx.train, { ...trainOptionsFrom(ctx.config), temperature: 1, warmup: undefined, priorPrecision }, ctx.stream.fork('train'));
   try {
     await ctx.restore?.(net, trainer);
     return { net, history: await trainer.run(ctx.hooks) };
@@ -220,10 +210,6 @@ export async function fitMapNetwork(ctx: FitContext, priorPrecision = 0): Promis
     net.dispose();
     throw e;
   } finally {
-    if (priorPrecision > 0) {
-      if (own) holder.penalty = own;
-      else delete holder.penalty;
-    }
     trainer.dispose();
   }
 }

@@ -29,6 +29,11 @@ export interface TrainOptions {
   warmup?: KlWarmup;
   /** Adam β1, β2, ε. */
   adam?: { beta1?: number; beta2?: number; epsilon?: number };
+  /**
+   * Precision λ of a Gaussian prior N(0, 1/λ) on every variable of the network: adds λ‖θ‖²/(2N) to the per-example
+   * loss, so that training finds the MAP under that prior (0 or absent: none). Used by the Laplace fit's `mapPrior`.
+   */
+  priorPrecision?: number;
 }
 
 /** What one epoch did. Losses are means over the epoch's steps. */
@@ -158,6 +163,10 @@ export class Trainer {
         }
         const penalty = net.penalty(); // layer regularizers, e.g. network slimming's λ·Σ|γ| (src/nn/batchnorm.ts)
         if (penalty) loss = tf.add(loss, penalty) as tf.Scalar;
+        if (opts.priorPrecision) {
+          const decay = tf.mul(tf.addN(vars.map((v) => tf.sum(tf.square(v)))), opts.priorPrecision / (2 * data.n));
+          loss = tf.add(loss, decay) as tf.Scalar;
+        }
         parts = tf.keep(tf.stack([loss, nll, klValue, correct]));
         return loss;
       };

@@ -105,7 +105,7 @@ describe('the Laplace MAP under its prior (fitMapNetwork with λ > 0)', { timeou
     expect(withPrior.steps[0]!.nll).toBeCloseTo(init.steps[0]!.nll, 6);
     expect(init.steps[0]!.loss - init.steps[0]!.nll).toBe(0);
     expect(withPrior.steps[0]!.loss - withPrior.steps[0]!.nll).toBeCloseTo((lambda * sq) / (2 * train.n), 5);
-    // the penalty is gone after training: the network's own penalty is null again
+    // the prior lives in the trainer's loss: the network carries no penalty of its own after training
     expect(withPrior.net.penalty()).toBeNull();
     init.net.dispose();
     withPrior.net.dispose();
