@@ -1,20 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LrtDense } from '../../src/bayes/lrt-dense.js';
 import { klLogUniform, logAlpha, SPARSE_VD_K } from '../../src/bayes/priors.js';
 import { setFusedPaths } from '../../src/nn/fused/settings.js';
 import { sparseVdKl, sparseVdKlFused, sparseVdKlLoop } from '../../src/nn/fused/sparse-vd-kl.js';
 import { RandomStream } from '../../src/random.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
-});
+useWasmBackend();
+
 afterAll(async () => {
   setFusedPaths({ klKernel: true });
-  await tf.setBackend(initial);
 });
 
 /** Random (θ, log σ²) covering log α inside and outside ±8, θ = 0 and tiny |θ|. */

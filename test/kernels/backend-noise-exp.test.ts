@@ -3,18 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expFused, expOp } from '../../src/nn/fused/exp.js';
 import { backendNoiseFused, laneSeeds, lrtNoise } from '../../src/nn/fused/lrt-noise.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 
-let initial = 'cpu';
+useWasmBackend();
+
 let saved: FusedPaths;
 beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
   saved = { ...fusedPaths };
 });
 afterAll(async () => {
   setFusedPaths(saved);
-  await tf.setBackend(initial);
 });
 
 /** Standard normal CDF (Abramowitz–Stegun 7.1.26 via erf, |error| < 1.5e-7). */

@@ -1,20 +1,15 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 import { randomDataset, trainMeanFieldMlp } from '../helpers/mean-field-training.js';
+
+useWasmBackend();
 
 const ALL_ON: FusedPaths = { ...fusedPaths };
 for (const k of Object.keys(ALL_ON) as (keyof FusedPaths)[]) ALL_ON[k] = true;
 const ALL_OFF = Object.fromEntries(Object.keys(ALL_ON).map((k) => [k, false])) as unknown as FusedPaths;
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
-});
 afterAll(async () => {
   setFusedPaths(ALL_ON);
-  await tf.setBackend(initial);
 });
 
 const data = randomDataset('fused-train-data', 300, 30, 4);

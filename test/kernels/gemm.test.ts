@@ -1,17 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gemmFused, matMulAB } from '../../src/nn/fused/matmul.js';
 import { RandomStream } from '../../src/random.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
-});
-afterAll(async () => {
-  await tf.setBackend(initial);
-});
+useWasmBackend();
 
 describe('SIMD gemm (wasm)', { timeout: 60_000 }, () => {
   it('A·B and Aᵀ·B equal a float64 loop to float32 rounding, for shapes off the 4×8 tiles and K across the 128-chunks', () => {

@@ -1,16 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { setFusedPaths } from '../../src/nn/fused/settings.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
-});
+useWasmBackend();
+
 afterAll(async () => {
   setFusedPaths({ copyFreeIdentity: true });
-  await tf.setBackend(initial);
 });
 
 const heapOffset = (t: tf.Tensor) => (tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(t).byteOffset;

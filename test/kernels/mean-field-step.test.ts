@@ -6,19 +6,17 @@ import { meanFieldStepPlan, type MeanFieldGroup } from '../../src/nn/fused/mean-
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
 import type { PriorSpec } from '../../src/bayes/priors.js';
 import { RandomStream } from '../../src/random.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 import { randomDataset, trainMeanFieldMlp } from '../helpers/mean-field-training.js';
 
-let initial = 'cpu';
+useWasmBackend();
+
 let saved: FusedPaths;
 beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
   saved = { ...fusedPaths };
 });
 afterAll(async () => {
   setFusedPaths(saved);
-  await tf.setBackend(initial);
 });
 
 /**

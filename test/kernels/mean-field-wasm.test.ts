@@ -1,18 +1,11 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileMeanFieldWat, generatedSource } from '../../src/kernels/build.js';
 import { meanFieldWasm } from '../../src/kernels/mean-field.js';
-import { useTestBackend } from '../setup-backend.js';
+import { useWasmBackend } from '../setup-backend.js';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = await useTestBackend();
-  expect(await tf.setBackend('wasm')).toBe(true);
-});
-afterAll(async () => {
-  await tf.setBackend(initial);
-});
+useWasmBackend();
 
 describe('mean-field SIMD module', { timeout: 60_000 }, () => {
   it('the committed bytes are a fresh compile of mean-field.wat (npm run build:wasm)', async () => {
