@@ -3,9 +3,12 @@
  * shared engine's work per operating point (compacted multiply-adds per layer and set, time in
  * the MC predictive, the mean network, the uncertainty hook), by wrapping the engine's methods.
  *
- *   npx tsx experiments/bench/eval-profile.ts --run results/quickstart/<run id> [--model main]
+ *   npx tsx experiments/bench/eval-profile.ts --run results/quickstart/<run id> [--model main] [--no-ood] [--kernels]
+ *
+ * `--kernels` also times every kernel of the backend (wall seconds and calls per kernel name).
  */
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend.js';
 import { loadConfig } from '../../src/experiment/config.js';
 import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
@@ -24,6 +27,28 @@ if (args.includes('--no-ood')) cfg.eval.ood.enabled = false;
 const d = loadData(cfg);
 const posterior = await loadTrainedModel(run, arg('model', 'main'), cfg);
 const acc: Record<string, number> = {};
+// --kernels: time every wasm kernel (wall ms per kernel name, calls), printed at the end.
+const kernelMs: Record<string, [number, number]> = {};
+if (args.includes('--kernels')) {
+  for (const k of tf.getKernelsForBackend(tf.getBackend())) {
+    const f = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, k.backendName);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: ((a: never) => {
+        const t = performance.now();
+        try {
+          return (f as (x: never) => unknown)(a);
+        } finally {
+          kernelMs[k.kernelName] ??= [0, 0];
+          const e = kernelMs[k.kernelName]!;
+          e[0] += performance.now() - t;
+          e[1]++;
+        }
+      }) as tf.KernelFunc,
+    });
+  }
+}
 const add = (k: string, v: number) => (acc[k] = (acc[k] ?? 0) + v);
 const proto = SharedEvaluator.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
 for (const name of ['predict', 'meanLogits', 'prepare', 'hostNoise', 'epsFor', 'sparseFirst', 'inputs']) {
@@ -83,3 +108,4 @@ console.log(times.map((t, i) => `${t}  ${dims[i] ?? ''}`).join('\n'));
 console.log(`curves ${((t1 - t0) / 1000).toFixed(2)} s, summary ${((t2 - t1) / 1000).toFixed(2)} s, rows ${curves.rows.length}`);
 console.log(`hook (own work, without predict/meanLogits) ${(hookMs / 1000).toFixed(2)} s`);
 for (const [k, v] of Object.entries(acc)) console.log(`${k} ${(v / 1000).toFixed(2)} s (inclusive)`);
+for (const [k, [ms, n]] of Object.entries(kernelMs).sort((a, b) => b[1][0] - a[1][0])) console.log(`kernel ${k} ${(ms / 1000).toFixed(2)} s, ${n} calls`);

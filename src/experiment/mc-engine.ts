@@ -39,6 +39,7 @@ import { Activation, Flatten } from '../nn/activations.js';
 import { Dense } from '../nn/dense.js';
 import type { RandomStream } from '../random.js';
 import { softmaxRows } from './evaluate.js';
+import { SPARSE_PATH_DENSITY, SparsePath, type SparseLayer } from './sparse-path.js';
 
 /** Variance floor inside the LRT square root (as src/bayes/mean-field.ts lrtStd). */
 const VAR_EPS = 1e-8;
@@ -91,6 +92,8 @@ interface Prepared {
   /** Constant blocks of dead columns by `layer/rows/kind`. */
   dead: Map<string, tf.Tensor2D>;
   meanLogits: Map<Dataset, Float32Array>;
+  /** The point's layers for the sparse path (src/experiment/sparse-path.ts) when it is cheaper there, else null. */
+  sparse: SparseLayer[] | null;
 }
 
 /**
@@ -172,6 +175,8 @@ export interface EngineStats {
   deadColumns: number;
   /** Points whose first layer's moments were gathered from the unmasked layer's (every live column keeps all its weights). */
   firstFromFull: number;
+  /** Points evaluated by the sparse path (kept weights only; src/experiment/sparse-path.ts). */
+  sparsePoints: number;
 }
 
 export class SharedEvaluator {
@@ -200,7 +205,10 @@ export class SharedEvaluator {
     hostFirstBatches: 0,
     deadColumns: 0,
     firstFromFull: 0,
+    sparsePoints: 0,
   };
+  /** The sparse path (made at the first point that takes it), null until then or where it cannot run. */
+  private sparsePath: SparsePath | null | undefined;
 
   private constructor(
     ops: Op[],
@@ -210,13 +218,26 @@ export class SharedEvaluator {
     private readonly seedStream: RandomStream,
     readonly batchSize: number,
     private readonly sparseFirstLayer: number,
+    /** Points whose kept weights' work is below this fraction of the dense path's take the sparse path (0: never). */
+    private readonly sparsePathDensity: number,
   ) {
     this.ops = ops;
     this.weightOps = ops.filter((o): o is Extract<Op, { kind: 'weight' }> => o.kind === 'weight');
     this.lrtOps = this.weightOps.filter((o) => o.lrt);
     this.bayesian = bayesian && samples > 0;
     this.denseMacs = this.weightOps.reduce((a, o) => a + o.inF * o.outF, 0);
+    // The sparse path covers LRT layers with ReLU (or nothing) between them.
+    let eligible = this.bayesian && this.lrtOps.length === this.weightOps.length && ops[0]!.kind === 'weight';
+    for (let i = 1; i < ops.length; i++) {
+      const o = ops[i]!;
+      if (o.kind === 'act' && (o.layer.fn !== 'relu' || ops[i - 1]!.kind === 'act')) eligible = false;
+    }
+    this.reluAfter = this.weightOps.map((w) => ops[ops.indexOf(w) + 1]?.kind === 'act');
+    this.sparseEligible = eligible && sparsePathDensity > 0;
   }
+
+  private readonly reluAfter: boolean[];
+  private readonly sparseEligible: boolean;
 
   /**
    * An engine for `posterior`, drawing its MC noise from `stream` (pass a fresh fork: the
@@ -230,6 +251,8 @@ export class SharedEvaluator {
     batchSize: number,
     /** The density of the compacted first layer below which it runs as a sparse host product (default {@link SPARSE_FIRST_LAYER}). */
     sparseFirstLayer = SPARSE_FIRST_LAYER,
+    /** Work fraction below which a point takes the sparse path (default {@link SPARSE_PATH_DENSITY}; 0 never, above 1 always). */
+    sparsePathDensity = SPARSE_PATH_DENSITY,
   ): SharedEvaluator | null {
     if (!(posterior instanceof NetworkPosterior) || posterior.predictSamples !== NetworkPosterior.prototype.predictSamples) return null;
     const net = posterior.network;
@@ -254,7 +277,7 @@ export class SharedEvaluator {
     }
     if (net.inputShape.length !== 1 && net.layers[0]?.constructor !== Flatten) return null;
     if (!ops.some((o) => o.kind === 'weight') || ops.at(-1)!.kind !== 'weight') return null;
-    return new SharedEvaluator(ops, net.isBayesian, samples, stream, batchSize, sparseFirstLayer);
+    return new SharedEvaluator(ops, net.isBayesian, samples, stream, batchSize, sparseFirstLayer, sparsePathDensity);
   }
 
   /**
@@ -367,6 +390,7 @@ export class SharedEvaluator {
       return { order, live: live.length };
     });
     let macs = 0;
+    const kept: number[] = [];
     const layers = this.weightOps.map((o, i): PreparedLayer => {
       const r = i === 0 ? rows[0]! : cols[i - 1]!.order;
       const { order: c, live } = cols[i]!;
@@ -385,6 +409,7 @@ export class SharedEvaluator {
           if (s2) s2[a * live + q] = o.sigma2![j]! * keep;
         }
       }
+      kept.push(nnz);
       const bias = c ? Float32Array.from(c, (j) => o.bias[j]!) : o.bias;
       const sparse = i === 0 && live > 0 && !fullColumns(m, o, c, live) && nnz < this.sparseFirstLayer * nr * live ? csr(o, m, live, c) : null;
       macs += sparse ? nnz : nr * live;
@@ -407,7 +432,31 @@ export class SharedEvaluator {
       fromFull = l0.cols ? l0.cols.slice(0, l0.live) : Int32Array.from({ length: l0.live }, (_, j) => j);
       this.counters.firstFromFull++;
     }
-    this.prepared = { masks, layers, inputs: new Map(), first: new Map(), fromFull, eps: new Map(), dead: new Map(), meanLogits: new Map() };
+    let sparse: SparseLayer[] | null = null;
+    if (this.sparseEligible) {
+      // Work per example: the first layer's moments once, the later layers per sample.
+      const S = this.samples;
+      let sparseWork = 0;
+      let denseWork = 0;
+      layers.forEach((L, i) => {
+        const per = i === 0 ? 1 : S;
+        sparseWork += kept[i]! * per;
+        if (!(i === 0 && fromFull)) denseWork += (L.rows ? L.rows.length : this.weightOps[i]!.inF) * L.live * per;
+      });
+      if (sparseWork < this.sparsePathDensity * denseWork) {
+        this.sparsePath ??= SparsePath.create(
+          this.weightOps.map((o) => ({ inF: o.inF, outF: o.outF })),
+          S,
+          this.batchSize,
+        );
+        if (this.sparsePath) {
+          sparse = this.weightOps.map((o, i) => sparseLayer(o, masks[i]!, rows[0]!, i === 0 ? null : cols[i - 1]!.order, cols[i]!, i, this.reluAfter[i]!));
+          this.sparsePath.setPoint(sparse);
+          this.counters.sparsePoints++;
+        }
+      }
+    }
+    this.prepared = { masks, layers, inputs: new Map(), first: new Map(), fromFull, eps: new Map(), dead: new Map(), meanLogits: new Map(), sparse };
     this.counters.points++;
     this.macSum += macs / this.denseMacs;
     return this.prepared;
@@ -594,6 +643,11 @@ export class SharedEvaluator {
     const k = this.weightOps.at(-1)!.outF;
     const out = new Float32Array(ds.n * k);
     for (const batch of this.batches(ds)) {
+      if (p.sparse) {
+        this.sparsePath!.meanLogits(batch, batch.host, batch.size, out, batch.start);
+        this.counters.meanPasses++;
+        continue;
+      }
       const t = tf.tidy(() => {
         let h: tf.Tensor2D = batch.x; // the first layer's moments come from firstMoments
         let w = 0;
@@ -623,6 +677,11 @@ export class SharedEvaluator {
     const out = Array.from({ length: S }, () => new Float32Array(ds.n * k));
     for (const batch of this.batches(ds)) {
       const m = batch.size;
+      if (p.sparse) {
+        this.sparsePath!.predict(batch, batch.host, m, `${batch.index}/${m}`, () => this.hostNoise(batch.index, m), out, batch.start);
+        this.counters.mcPasses++;
+        continue;
+      }
       const t = tf.tidy(() => {
         let h: tf.Tensor2D = batch.x; // the first layer's moments come from firstMoments
         let h2: tf.Tensor2D | null = null;
@@ -712,6 +771,51 @@ function fullColumns(mask: Float32Array | null, o: Extract<Op, { kind: 'weight' 
     for (let r = 0; r < o.inF; r++) if (mask[r * o.outF + j] === 0) return false;
   }
   return true;
+}
+
+/**
+ * Weight op `i` of a point as the sparse path lists it: kept weights by computed column (the
+ * compaction's order, live columns then dead ones, whose lists are empty), input rows as original
+ * features (first layer) or positions in the previous layer's computed columns (`prevOrder`).
+ */
+function sparseLayer(
+  o: Extract<Op, { kind: 'weight' }>,
+  mask: Float32Array | null,
+  firstRows: Int32Array | null,
+  prevOrder: Int32Array | null,
+  col: { order: Int32Array | null; live: number },
+  i: number,
+  relu: boolean,
+): SparseLayer {
+  // Input rows in the compacted order, as indices into the original weight's rows.
+  const rows = i === 0 ? firstRows : prevOrder;
+  const nr = rows ? rows.length : o.inF;
+  const cols = col.order ?? Int32Array.from({ length: o.outF }, (_, j) => j);
+  const colPtr = new Int32Array(cols.length + 1);
+  const rowIdx: number[] = [];
+  const theta: number[] = [];
+  const sigma2: number[] = [];
+  for (let q = 0; q < col.live; q++) {
+    for (let a = 0; a < nr; a++) {
+      const r = rows ? rows[a]! : a;
+      const j = r * o.outF + cols[q]!;
+      if (mask && mask[j] === 0) continue;
+      rowIdx.push(i === 0 ? r : a);
+      theta.push(o.theta[j]!);
+      sigma2.push(o.sigma2![j]!);
+    }
+    colPtr[q + 1] = rowIdx.length;
+  }
+  colPtr.fill(rowIdx.length, col.live + 1);
+  return {
+    colPtr,
+    rowIdx: Int32Array.from(rowIdx),
+    theta: Float32Array.from(theta),
+    sigma2: Float32Array.from(sigma2),
+    bias: Float32Array.from(cols, (j) => o.bias[j]!),
+    cols,
+    relu,
+  };
 }
 
 /** 1 for each column of a [rows, cols] mask with at least one kept entry. */

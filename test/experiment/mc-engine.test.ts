@@ -118,15 +118,16 @@ function maskCases(net: Network): [string, MaskSet | null][] {
 
 describe('shared-work evaluation of many operating points (src/experiment/mc-engine.ts)', { timeout: 120_000 }, () => {
   for (const backend of ['cpu', 'wasm'])
-    for (const hostFirstLayer of [false, true])
-      it(`equals independent per-sample forward passes, with the same draws, under every kind of mask on ${backend}${hostFirstLayer ? ' (first layer as a sparse host product)' : ''}`, async () => {
+    for (const path of ['dense', 'host first layer', 'sparse'] as const)
+      it(`equals independent per-sample forward passes, with the same draws, under every kind of mask on ${backend} (${path} path)`, async () => {
+        const hostFirstLayer = path === 'host first layer';
         expect(await tf.setBackend(backend)).toBe(true);
         const net = lrtNet();
         const post = new NetworkPosterior('vi', net);
         const S = 5;
         const bs = 16;
-        // Density threshold 1.01: the first layer always runs as a host product; 0: never.
-        const engine = SharedEvaluator.create(post, S, new RandomStream('mc-noise'), bs, hostFirstLayer ? 1.01 : 0)!;
+        // Density threshold 1.01: the first layer always runs as a host product; 0: never. Sparse path: every point (Infinity) or none (0).
+        const engine = SharedEvaluator.create(post, S, new RandomStream('mc-noise'), bs, hostFirstLayer ? 1.01 : 0, path === 'sparse' ? Infinity : 0)!;
         expect(engine).not.toBeNull();
         // 37 = 16 + 16 + 5 (a partial batch); the short set first, so the noise of batch 0 is drawn again, longer.
         const small = data('small', 9);
@@ -155,7 +156,8 @@ describe('shared-work evaluation of many operating points (src/experiment/mc-eng
         // 'none', 'whole units removed' and 'a layer fully pruned' (fc1 unmasked) gather the unmasked first layer's moments.
         expect(st.firstFromFull).toBe(3);
         expect(st.sparseFirstLayer).toBe(hostFirstLayer ? 4 : 0);
-        // Forced (threshold > 1): every batch of those 4 points ran on the host, none otherwise.
+        expect(st.sparsePoints).toBe(path === 'sparse' ? 7 : 0);
+        // Forced (threshold > 1): every batch of those 4 points ran on the host, none otherwise (nor on the sparse path).
         if (hostFirstLayer) expect(st.hostFirstBatches).toBeGreaterThanOrEqual(4 * 3);
         else expect(st.hostFirstBatches).toBe(0);
         expect(st.deadColumns).toBeGreaterThan(3);
