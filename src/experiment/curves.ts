@@ -371,113 +371,138 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     ? { weight: dead.name, features: dead.features, weights: dead.indices.length, policy, criteria: {} }
     : undefined;
 
+  // Every operating point is planned first (scores and masks), then evaluated in order; a
+  // point's `done` records its rows. Planning first lets a worker pool evaluate points ahead
+  // (src/experiment/eval-pool.ts) while the rows keep their order.
+  type Point = Parameters<typeof evaluatePoint>[4];
+  type Evaluated = ReturnType<typeof evaluatePoint>;
+  const plan: { masks: MaskSet | null; point: Point; done: (p: Evaluated) => void }[] = [];
+  let denseMc: Evaluation | undefined;
+  plan.push({
+    masks: null,
+    point: { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 },
+    done: (p) => {
+      denseMc = p.mc;
+      for (const c of criteria) rows.push(...p.rows.map((r) => ({ ...r, criterion: c })));
+      tick(p.rows[0]!);
+    },
+  });
+  const pointDone = (p: Evaluated) => {
+    rows.push(...p.rows);
+    tick(p.rows[0]!);
+  };
+  for (const c of criteria) {
+    let scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+    if (dead) {
+      deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
+      if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
+    }
+    const bySparsity = masksAtSparsities(
+      scores,
+      o.sparsities.filter((s) => s !== 0),
+      o.scope,
+    );
+    for (const s of o.sparsities) {
+      if (s === 0) continue;
+      plan.push({ masks: bySparsity.get(s)!, point: { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s }, done: pointDone });
+    }
+    if (nm.length) {
+      const shapes = new Map(moments.map((m) => [m.name, m.shape]));
+      for (const pattern of nm) {
+        const [n, m] = pattern.split(':').map(Number) as [number, number];
+        plan.push({
+          masks: nmMasks(scores, shapes, n, m),
+          point: { variant: o.variant, criterion: c, scope: 'layer', targetSparsity: 1 - n / m, structure: pattern },
+          done: pointDone,
+        });
+      }
+    }
+    if (unitRatios.length) {
+      const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
+      for (const ratio of unitRatios) {
+        const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
+        plan.push({
+          masks,
+          point: { variant: o.variant, criterion: c, scope: o.units!.scope, targetSparsity: null, structure: 'units', unitRatio: ratio },
+          done: pointDone,
+        });
+      }
+    }
+  }
+  let threshold: CurveResult['threshold'];
+  if (doThreshold) {
+    // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
+    const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
+    const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
+    plan.push({
+      masks,
+      point: { variant: o.variant, criterion: `log-alpha≥${o.logAlphaThreshold}`, scope: 'threshold', targetSparsity: null },
+      done: (p) => {
+        rows.push(...p.rows);
+        threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows, weightStats: weightStats(moments, masks, o.data.shape, o.logAlphaThreshold) }; // HTML report (src/report/html)
+        tick(p.rows[0]!);
+      },
+    });
+  }
+  let bmr: CurveResult['bmr'];
+  if (criteria.includes('bmr')) {
+    // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ the margin,
+    // and every other criterion at the same sparsity for comparison.
+    const margin = o.bmrMargin ?? BMR_EVIDENCE_MARGIN;
+    const masks = masksAtThreshold(bmrScores(posterior, margin), 0);
+    const sparsity = accountSparsity(posterior, masks).weights.sparsity;
+    const others = criteria.filter((c) => c !== 'bmr');
+    const same: CurveRow[] = [];
+    let own: Evaluated;
+    plan.push({
+      masks,
+      point: { variant: o.variant, criterion: `bmr(ΔF≥${margin})`, scope: 'threshold', targetSparsity: null },
+      done: (p) => {
+        own = p;
+        rows.push(...p.rows);
+      },
+    });
+    for (const [i, c] of others.entries()) {
+      const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
+      plan.push({
+        masks: masksAtSparsity(cs, sparsity, o.scope),
+        point: { variant: o.variant, criterion: `${c}@bmr-sparsity`, scope: 'threshold', targetSparsity: sparsity },
+        done: (q) => {
+          same.push(...q.rows);
+          if (i === others.length - 1) finishBmr();
+        },
+      });
+    }
+    const finishBmr = () => {
+      rows.push(...same);
+      bmr = { evaluation: own.mc, sparsity: own.report, rows: [...own.rows, ...same] };
+      tick(own.rows[0]!);
+    };
+    if (!others.length)
+      plan.at(-1)!.done = (p) => {
+        own = p;
+        rows.push(...p.rows);
+        finishBmr();
+      };
+  }
+  let gates: CurveResult['gates'];
+  if (hasGates) {
+    const masks = gateMasks(posterior.network);
+    plan.push({
+      masks,
+      point: { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null },
+      done: (p) => {
+        rows.push(...p.rows);
+        gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
+        tick(p.rows[0]!);
+      },
+    });
+  }
+
   const pred = pointPredictor(posterior, o);
   try {
-    const dense = evaluatePoint(posterior, null, o, pred, { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 });
-    for (const c of criteria) rows.push(...dense.rows.map((r) => ({ ...r, criterion: c })));
-    tick(dense.rows[0]!);
-
-    for (const c of criteria) {
-      let scores = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
-      if (dead) {
-        deadInputs!.criteria[c] = deadInputDiagnostic(scores, dead);
-        if (policy === 'prune-first' && c !== 'random') scores = pruneDeadFirst(scores, dead);
-      }
-      const bySparsity = masksAtSparsities(
-        scores,
-        o.sparsities.filter((s) => s !== 0),
-        o.scope,
-      );
-      for (const s of o.sparsities) {
-        if (s === 0) continue;
-        const masks = bySparsity.get(s)!;
-        const p = evaluatePoint(posterior, masks, o, pred, { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s });
-        rows.push(...p.rows);
-        tick(p.rows[0]!);
-      }
-      if (nm.length) {
-        const shapes = new Map(moments.map((m) => [m.name, m.shape]));
-        for (const pattern of nm) {
-          const [n, m] = pattern.split(':').map(Number) as [number, number];
-          const p = evaluatePoint(posterior, nmMasks(scores, shapes, n, m), o, pred, {
-            variant: o.variant,
-            criterion: c,
-            scope: 'layer',
-            targetSparsity: 1 - n / m,
-            structure: pattern,
-          });
-          rows.push(...p.rows);
-          tick(p.rows[0]!);
-        }
-      }
-      if (unitRatios.length) {
-        const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
-        for (const ratio of unitRatios) {
-          const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
-          const p = evaluatePoint(posterior, masks, o, pred, {
-            variant: o.variant,
-            criterion: c,
-            scope: o.units!.scope,
-            targetSparsity: null,
-            structure: 'units',
-            unitRatio: ratio,
-          });
-          rows.push(...p.rows);
-          tick(p.rows[0]!);
-        }
-      }
-    }
-    let threshold: CurveResult['threshold'];
-    if (doThreshold) {
-      // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
-      const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
-      const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
-      const p = evaluatePoint(posterior, masks, o, pred, {
-        variant: o.variant,
-        criterion: `log-alpha≥${o.logAlphaThreshold}`,
-        scope: 'threshold',
-        targetSparsity: null,
-      });
-      rows.push(...p.rows);
-      threshold = { evaluation: p.mc, sparsity: p.report, rows: p.rows, weightStats: weightStats(moments, masks, o.data.shape, o.logAlphaThreshold) }; // HTML report (src/report/html)
-      tick(p.rows[0]!);
-    }
-    let bmr: CurveResult['bmr'];
-    if (criteria.includes('bmr')) {
-      // Bayesian model reduction's own operating point (src/scores/bmr.ts): prune every weight whose ΔF ≥ the margin,
-      // and every other criterion at the same sparsity for comparison.
-      const margin = o.bmrMargin ?? BMR_EVIDENCE_MARGIN;
-      const p = evaluatePoint(posterior, masksAtThreshold(bmrScores(posterior, margin), 0), o, pred, {
-        variant: o.variant,
-        criterion: `bmr(ΔF≥${margin})`,
-        scope: 'threshold',
-        targetSparsity: null,
-      });
-      rows.push(...p.rows);
-      const same: CurveRow[] = [];
-      for (const c of criteria.filter((c) => c !== 'bmr')) {
-        const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
-        const q = evaluatePoint(posterior, masksAtSparsity(cs, p.report.weights.sparsity, o.scope), o, pred, {
-          variant: o.variant,
-          criterion: `${c}@bmr-sparsity`,
-          scope: 'threshold',
-          targetSparsity: p.report.weights.sparsity,
-        });
-        same.push(...q.rows);
-      }
-      rows.push(...same);
-      bmr = { evaluation: p.mc, sparsity: p.report, rows: [...p.rows, ...same] };
-      tick(p.rows[0]!);
-    }
-    let gates: CurveResult['gates'];
-    if (hasGates) {
-      const masks = gateMasks(posterior.network);
-      const p = evaluatePoint(posterior, masks, o, pred, { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null });
-      rows.push(...p.rows);
-      gates = { evaluation: p.mc, sparsity: p.report, rows: p.rows, ...compactionAgreement(posterior, masks, o.data) };
-      tick(p.rows[0]!);
-    }
-    return { rows, dense: dense.mc, threshold, bmr, gates, deadInputs };
+    for (const job of plan) job.done(evaluatePoint(posterior, job.masks, o, pred, job.point));
+    return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs };
   } finally {
     pred.dispose();
   }
