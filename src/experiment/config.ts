@@ -314,6 +314,12 @@ const schema = z
         /** Posterior samples S averaged by the predictive. */
         samples: num().int().min(1).max(10000).default(10),
         batchSize: posInt(100000).default(1000),
+        /**
+         * Worker threads that evaluate operating points on other cores (src/experiment/eval-pool.ts):
+         * a number (0 = main thread only) or `auto` (one per spare core on curves of 12 points or more;
+         * none inside sweep workers, which already fill the cores). The results do not depend on it.
+         */
+        workers: z.union([z.literal('auto'), num().int().min(0).max(64)]).default('auto'),
         /** Which split the curves are measured on. */
         split: z.enum(['test', 'validation']).default('test'),
         /** Out-of-distribution / dataset-shift evaluation (src/experiment/uncertainty-config.ts). */

@@ -19,6 +19,7 @@ import { getCriterion, type ScoreSet } from '../scores/registry.js';
 import { BMR_EVIDENCE_MARGIN, bmrScores } from '../scores/bmr.js';
 import { evaluateSamples, meanLogits, predictSamples, softmaxRows, type Evaluation } from './evaluate.js';
 import { SharedEvaluator } from './mc-engine.js';
+import { closeEvalPool, evalPool, resolveWorkers, type EvalPool, type PointResult } from './eval-pool.js';
 import type { PointMetricsHook, UncertaintySummary } from './ood-eval.js';
 import { weightStats, type WeightStats } from '../report/html/weight-stats.js';
 
@@ -161,7 +162,16 @@ export interface CurveOptions {
    * float32 rounding (test/mc-engine.test.ts).
    */
   evaluation?: 'shared' | 'per-point';
+  /**
+   * Worker threads evaluating points ahead on other cores (src/experiment/eval-pool.ts; shared
+   * engine only): a number, or `auto` (one per spare core on long curves). Default 0. The numbers
+   * do not depend on it.
+   */
+  workers?: number | 'auto';
 }
+
+/** Points queued per evaluation worker: enough that it does not run dry while the main thread evaluates a dense point. */
+const QUEUE = 3;
 
 /** Memory the shared engine may hold for the evaluation split (else the curve is evaluated point by point). */
 const MAX_ENGINE_BYTES = 768 * 2 ** 20;
@@ -175,6 +185,8 @@ export interface PointPredictor {
   /** Called when the masks change (drops per-point caches). */
   reset(): void;
   dispose(): void;
+  /** The shared engine behind it, if any. */
+  engine?: SharedEvaluator;
 }
 
 /** The predictor of a curve: the shared engine where the posterior allows it, else the per-point path. */
@@ -185,7 +197,8 @@ export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samp
     engine.dispose();
     engine = null;
   }
-  if (engine) return { predict: (ds) => engine.predict(ds), meanLogits: (ds) => engine.meanLogits(ds), reset: () => {}, dispose: () => engine.dispose() };
+  if (engine)
+    return { predict: (ds) => engine.predict(ds), meanLogits: (ds) => engine.meanLogits(ds), reset: () => {}, dispose: () => engine.dispose(), engine };
   const logits = new Map<Dataset, Float32Array>();
   return {
     predict: (ds) => predictSamples(posterior, ds, { samples: o.samples, stream: o.stream.fork('mc'), batchSize: o.batchSize }),
@@ -204,7 +217,10 @@ export function pointPredictor(posterior: Posterior, o: Pick<CurveOptions, 'samp
 /** The curve options a config sets (`pruning.*`, `eval.samples`, `eval.batchSize`); the caller adds model, data and stream. */
 export function curveOptionsFrom(
   cfg: ExperimentConfig,
-): Pick<CurveOptions, 'criteria' | 'scope' | 'sparsities' | 'logAlphaThreshold' | 'bmrMargin' | 'nm' | 'units' | 'deadInputs' | 'samples' | 'batchSize'> {
+): Pick<
+  CurveOptions,
+  'criteria' | 'scope' | 'sparsities' | 'logAlphaThreshold' | 'bmrMargin' | 'nm' | 'units' | 'deadInputs' | 'samples' | 'batchSize' | 'workers'
+> {
   return {
     criteria: cfg.pruning.criteria,
     scope: cfg.pruning.scope,
@@ -216,6 +232,7 @@ export function curveOptionsFrom(
     deadInputs: cfg.pruning.deadInputs,
     samples: cfg.eval.samples,
     batchSize: cfg.eval.batchSize,
+    workers: cfg.eval.workers,
   };
 }
 
@@ -312,6 +329,8 @@ export interface CurveResult {
   };
   /** Bayesian model reduction's own point (prune where ΔF ≥ 0) when `bmr` is a criterion; rows include the other criteria at its sparsity. */
   bmr?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
+  /** Evaluation workers used (eval.workers) and how many of the points they evaluated (the rest ran on the main thread). */
+  workers?: { threads: number; points: number };
   /** OOD, selective prediction and risk control summaries (src/experiment/ood-eval.ts), filled in by the run. */
   uncertainty?: UncertaintySummary;
   /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
@@ -500,9 +519,79 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   }
 
   const pred = pointPredictor(posterior, o);
+  const engine = pred.engine;
+  const workers = engine ? resolveWorkers(o.workers ?? 0, plan.length) : 0;
+  let pool: EvalPool | null = workers > 0 ? evalPool(workers) : null;
   try {
-    for (const job of plan) job.done(evaluatePoint(posterior, job.masks, o, pred, job.point));
-    return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs };
+    // The main thread evaluates points from the front, the workers from the back (QUEUE queued each);
+    // every point's metrics are computed here, in order, from the worker's predictives where it ran.
+    const ahead = new Map<number, Promise<PointResult>>();
+    let back = plan.length - 1;
+    let onWorkers = 0;
+    const masksOf = (i: number) => {
+      posterior.setMasks(plan[i]!.masks);
+      try {
+        return engine!.currentMasks();
+      } finally {
+        posterior.setMasks(null);
+      }
+    };
+    for (let i = 0; i < plan.length; i++) {
+      const job = plan[i]!;
+      let use: PointPredictor = pred;
+      const remote = ahead.get(i);
+      if (remote) {
+        ahead.delete(i);
+        try {
+          const r = await remote;
+          onWorkers++;
+          use = {
+            ...pred,
+            predict: (ds) => r.predict.get(ds) ?? pred.predict(ds),
+            meanLogits: (ds) => r.mean.get(ds) ?? pred.meanLogits(ds),
+            dispose: () => {},
+          };
+        } catch (e) {
+          process.stderr.write(`warning: ${(e as Error).message}; evaluating the remaining points on the main thread\n`);
+          await closeEvalPool();
+          pool = null;
+          ahead.clear();
+          back = -1;
+        }
+      }
+      // The first point shows which sets the curve evaluates (the split, the hook's OOD and validation sets).
+      const seen = i === 0 && pool ? new Map<Dataset, { ds: Dataset; predict: boolean; mean: boolean }>() : null;
+      if (seen) {
+        const note = (ds: Dataset, k: 'predict' | 'mean') => {
+          const s = seen.get(ds) ?? { ds, predict: false, mean: false };
+          s[k] = true;
+          seen.set(ds, s);
+        };
+        use = {
+          ...pred,
+          predict: (ds) => (note(ds, 'predict'), pred.predict(ds)),
+          meanLogits: (ds) => (note(ds, 'mean'), pred.meanLogits(ds)),
+          dispose: () => {},
+        };
+      }
+      job.done(evaluatePoint(posterior, job.masks, o, use, job.point));
+      if (seen) pool!.load(engine!, [...seen.values()]);
+      if (pool) {
+        await new Promise((r) => setImmediate(r)); // let finished workers report
+        if (pool.failure) {
+          process.stderr.write(`warning: ${pool.failure.message}; evaluating on the main thread only\n`);
+          await closeEvalPool();
+          pool = null;
+          continue;
+        }
+        for (let slot = pool.freeSlot(QUEUE); slot !== null && back > i + 1; slot = pool.freeSlot(QUEUE)) {
+          const p = pool.submit(slot, masksOf(back));
+          p.catch(() => {}); // handled where awaited
+          ahead.set(back--, p);
+        }
+      }
+    }
+    return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs, workers: { threads: workers, points: onWorkers } };
   } finally {
     pred.dispose();
   }

@@ -35,7 +35,7 @@ import { LrtDense } from '../bayes/lrt-dense.js';
 import type { Dataset } from '../data/dataset.js';
 import { NetworkPosterior } from '../inference/network-posterior.js';
 import type { Posterior } from '../inference/posterior.js';
-import { Activation, Flatten } from '../nn/activations.js';
+import { Activation, Flatten, type ActivationName } from '../nn/activations.js';
 import { Dense } from '../nn/dense.js';
 import type { RandomStream } from '../random.js';
 import { softmaxRows } from './evaluate.js';
@@ -54,10 +54,36 @@ type Op =
       theta: Float32Array;
       sigma2: Float32Array | null;
       bias: Float32Array;
-      layer: LrtDense | Dense;
+      /** The weight's current mask (the network's, or a worker's copy of it). */
+      mask: () => Float32Array | null;
+      /** The layer's own LRT draw (for the noise), or null where the noise is given ({@link SharedEvaluator.fromSpec}). */
+      draw: LrtDense['lrtDraw'] | null;
       noiseIndex: number;
     }
   | { kind: 'act'; layer: Activation };
+
+/** What a copy of an engine in another thread needs (src/experiment/eval-pool.ts): weights, layout and settings; all cloneable. */
+export interface EngineSpec {
+  ops: (
+    | {
+        kind: 'weight';
+        lrt: boolean;
+        name: string;
+        inF: number;
+        outF: number;
+        theta: Float32Array;
+        sigma2: Float32Array | null;
+        bias: Float32Array;
+        noiseIndex: number;
+      }
+    | { kind: 'act'; name: string; fn: ActivationName }
+  )[];
+  bayesian: boolean;
+  samples: number;
+  batchSize: number;
+  sparseFirstLayer: number;
+  sparsePathDensity: number;
+}
 
 /** One weight op compacted for an operating point. */
 interface PreparedLayer {
@@ -272,12 +298,80 @@ export class SharedEvaluator {
         const theta = ((lrt ? (d as LrtDense).theta : (d as Dense).w).dataSync() as Float32Array).slice();
         const sigma2 = lrt ? unmaskedVariances(d as LrtDense) : null;
         const bias = (d.b.dataSync() as Float32Array).slice();
-        ops.push({ kind: 'weight', lrt, name: `${l.name}.weight`, inF, outF, theta, sigma2, bias, layer: d, noiseIndex: lrt ? noiseIndex++ : -1 });
+        ops.push({
+          kind: 'weight',
+          lrt,
+          name: `${l.name}.weight`,
+          inF,
+          outF,
+          theta,
+          sigma2,
+          bias,
+          mask: () => d.getMask(),
+          draw: lrt ? (d as LrtDense).lrtDraw.bind(d) : null,
+          noiseIndex: lrt ? noiseIndex++ : -1,
+        });
       } else return null;
     }
     if (net.inputShape.length !== 1 && net.layers[0]?.constructor !== Flatten) return null;
     if (!ops.some((o) => o.kind === 'weight') || ops.at(-1)!.kind !== 'weight') return null;
     return new SharedEvaluator(ops, net.isBayesian, samples, stream, batchSize, sparseFirstLayer, sparsePathDensity);
+  }
+
+  /** This engine's weights, layout and settings, for a copy in another thread. */
+  spec(): EngineSpec {
+    return {
+      ops: this.ops.map((o) =>
+        o.kind === 'act'
+          ? { kind: 'act', name: o.layer.name, fn: o.layer.fn }
+          : { kind: 'weight', lrt: o.lrt, name: o.name, inF: o.inF, outF: o.outF, theta: o.theta, sigma2: o.sigma2, bias: o.bias, noiseIndex: o.noiseIndex },
+      ),
+      bayesian: this.bayesian,
+      samples: this.samples,
+      batchSize: this.batchSize,
+      sparseFirstLayer: this.sparseFirstLayer,
+      sparsePathDensity: this.sparsePathDensity,
+    };
+  }
+
+  /**
+   * A copy of an engine from its {@link spec}: masks read from `masks()` (one per weight op), the
+   * noise of every batch key given by `noise` (as the original's {@link noiseFor}), so it computes
+   * exactly what the original computes under the same masks.
+   */
+  static fromSpec(spec: EngineSpec, masks: () => (Float32Array | null)[], noise: (key: string) => Float32Array[] | undefined): SharedEvaluator {
+    let w = 0;
+    const ops: Op[] = spec.ops.map((o): Op => {
+      if (o.kind === 'act') return { kind: 'act', layer: new Activation(o.name, o.fn) };
+      const i = w++;
+      return { ...o, mask: () => masks()[i] ?? null, draw: null };
+    });
+    const e = new SharedEvaluator(
+      ops,
+      spec.bayesian,
+      spec.samples,
+      null as unknown as RandomStream,
+      spec.batchSize,
+      spec.sparseFirstLayer,
+      spec.sparsePathDensity,
+    );
+    e.givenNoise = noise;
+    return e;
+  }
+
+  /** Noise given to a copy made by {@link fromSpec} (by `batch/rows` key). */
+  private givenNoise: ((key: string) => Float32Array[] | undefined) | null = null;
+
+  /** The host noise of every batch of these sets (by `batch/rows` key, as a copy made by {@link fromSpec} takes it). */
+  noiseFor(sets: Dataset[]): Map<string, Float32Array[]> {
+    const out = new Map<string, Float32Array[]>();
+    if (!this.bayesian) return out;
+    for (const ds of sets)
+      for (let s = 0, b = 0; s < ds.n; s += this.batchSize, b++) {
+        const m = Math.min(this.batchSize, ds.n - s);
+        out.set(`${b}/${m}`, this.hostNoise(b, m));
+      }
+    return out;
   }
 
   /**
@@ -288,6 +382,11 @@ export class SharedEvaluator {
     const inputs = rows * this.weightOps[0]!.inF * 4 * 3;
     if (!this.bayesian) return inputs;
     return inputs + 3 * 4 * this.samples * rows * this.lrtOps.reduce((a, o) => a + o.outF, 0);
+  }
+
+  /** The masks the engine sees now, one per weight op (what {@link fromSpec}'s `masks` gives a copy). */
+  currentMasks(): (Float32Array | null)[] {
+    return this.weightOps.map((o) => o.mask());
   }
 
   /** Work done so far. */
@@ -320,19 +419,25 @@ export class SharedEvaluator {
     const key = `${b}/${rows}`;
     const have = this.noise.get(key);
     if (have) return have;
+    if (this.givenNoise) {
+      const given = this.givenNoise(key);
+      if (!given) throw new Error(`engine copy: no noise was given for batch ${key}`);
+      this.noise.set(key, given);
+      return given;
+    }
     const S = this.samples;
     const L = this.lrtOps.length;
     while (this.seeds.length < (b + 1) * S * L) this.seeds.push(this.seedStream.nextSeed());
     const perLayer = this.lrtOps.map((o, l) => {
       const buf = new Float32Array(S * rows * o.outF);
-      const layer = o.layer as LrtDense;
+      const draw = o.draw!;
       tf.tidy(() => {
         const zero = tf.zeros([rows, o.outF]);
         const one = tf.ones([rows, o.outF]);
         for (let s = 0; s < S; s++) {
           const seed = this.seeds[(b * S + s) * L + l]!;
           // 0 + 1·ε = ε exactly: the layer's LRT draw with mean 0 and std 1 is its noise.
-          const eps = layer.lrtDraw(zero, one, { nextSeed: () => seed } as RandomStream);
+          const eps = draw(zero, one, { nextSeed: () => seed } as RandomStream);
           buf.set(eps.dataSync() as Float32Array, s * rows * o.outF);
         }
       });
@@ -369,7 +474,7 @@ export class SharedEvaluator {
 
   /** Compacted weights for the masks currently set on the network (rebuilt when they change). */
   private prepare(): Prepared {
-    const masks = this.weightOps.map((o) => o.layer.getMask());
+    const masks = this.weightOps.map((o) => o.mask());
     if (this.prepared?.masks.every((m, i) => m === masks[i])) return this.prepared;
     this.release();
     const n = this.weightOps.length;

@@ -32,6 +32,7 @@ import { newManifest, type Manifest } from './manifest.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { writeReport } from './report.js';
 import { UncertaintyEvaluator, uncertaintyForMetrics, writeUncertaintyScores } from './ood-eval.js';
+import { closeEvalPool, evalPool, resolveWorkers } from './eval-pool.js';
 import { fsErrorMessage, makeDirs, resolveResultsRoot, safeJoin } from './paths.js';
 import { saveTrainedModel } from '../export/model-store.js';
 import { withLabelNoise } from '../data/label-noise.js';
@@ -549,7 +550,14 @@ async function finishRun(
   lock: RunLock,
 ): Promise<RunResult> {
   const results: VariantResult[] = [];
-  for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(dataKey(v.config))!, partial, sink)));
+  // Evaluation workers (eval.workers) start now, while the first model trains on this thread.
+  const workers = Math.max(...variants.map((v) => resolveWorkers(v.config.eval.workers, plannedCurvePoints(v.config))));
+  if (workers > 0) evalPool(workers);
+  try {
+    for (const v of variants) results.push(...(await runVariant(v.name, v.config, dataByKey.get(dataKey(v.config))!, partial, sink)));
+  } finally {
+    await closeEvalPool();
+  }
 
   const rows: CurveRow[] = results.flatMap((r) => allCurveRows(r.curves));
   await writeFileAtomic(join(partial, 'curves.csv'), toCsv(rows.map(flattenRow)));
@@ -606,6 +614,13 @@ async function finishRun(
   renameSync(partial, finalDir);
   sink?.write(`results: ${finalDir}\n`);
   return { runDir: finalDir, manifest, variants: results };
+}
+
+/** About how many operating points a model's curves have under `cfg` (to decide on evaluation workers before training). */
+function plannedCurvePoints(cfg: ExperimentConfig): number {
+  const p = cfg.pruning;
+  const perCriterion = p.sparsities.filter((x) => x > 0).length + (p.nm?.length ?? 0) + (p.units?.ratios.length ?? 0);
+  return 2 + p.criteria.length * perCriterion;
 }
 
 function summarizeEval(e: CurveResult['dense']) {

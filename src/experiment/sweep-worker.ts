@@ -34,6 +34,9 @@ export type WorkerMessage =
   | { type: 'done'; runDir: string }
   | { type: 'error'; message: string };
 
+// The sweep's processes already fill the cores: no evaluation worker threads on top (eval.workers: auto).
+process.env.BAYESPRUNE_EVAL_WORKERS ??= '0';
+
 const send = (m: WorkerMessage) => new Promise<void>((res) => (process.send ? process.send(m, undefined, {}, () => res()) : res()));
 
 function fault(label: string): string | undefined {

@@ -1,0 +1,140 @@
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeDataset, type Dataset } from '../../src/data/dataset.js';
+import { pruningCurves, type CurveRow } from '../../src/experiment/curves.js';
+import { closeEvalPool, resolveWorkers } from '../../src/experiment/eval-pool.js';
+import { meanFieldFactory } from '../../src/inference/layer-factories.js';
+import { NetworkPosterior } from '../../src/inference/network-posterior.js';
+import { buildNetwork } from '../../src/nn/builders.js';
+import { RandomStream, rootStream } from '../../src/random.js';
+import { useTestBackend } from '../setup-backend.js';
+
+let initial = 'cpu';
+beforeAll(async () => {
+  initial = await useTestBackend();
+});
+afterAll(async () => {
+  await closeEvalPool();
+  await tf.setBackend(initial);
+});
+
+const D = 12;
+const K = 4;
+
+function data(name: string, n: number): Dataset {
+  const s = new RandomStream(`eval-pool-data/${name}`);
+  return makeDataset({
+    name,
+    x: Float32Array.from({ length: n * D }, () => s.uniform() * 2 - 1),
+    y: Int32Array.from({ length: n }, () => s.int(K)),
+    n,
+    shape: [D],
+    numClasses: K,
+  });
+}
+
+/** A small sparse-VD MLP with log σ² spread over [−6, 0] so the noise matters. */
+function lrtPosterior(): NetworkPosterior {
+  const net = buildNetwork(
+    { arch: 'mlp', hidden: [16, 8], activation: 'relu' },
+    [D],
+    K,
+    meanFieldFactory({ type: 'log-uniform' }, -3),
+    rootStream(7).fork('init'),
+  );
+  const s = new RandomStream('eval-pool-logsigma');
+  for (const v of net.variables().filter((v) => v.name.includes('logSigma2')))
+    v.assign(
+      tf.tensor(
+        Float32Array.from({ length: v.size }, () => -6 + 6 * s.uniform()),
+        v.shape,
+      ),
+    );
+  return new NetworkPosterior('vi', net);
+}
+
+/** Every criterion, sparsity, 2:4, unit ratio and the log α threshold (17 points), with a hook that reads a second set. */
+function curves(post: NetworkPosterior, workers: number, evalSet: Dataset, other: Dataset) {
+  return pruningCurves(post, {
+    variant: 'main',
+    criteria: ['snr', 'magnitude', 'random'],
+    scope: 'global',
+    sparsities: [0, 0.5, 0.8, 0.9, 0.95],
+    logAlphaThreshold: 0,
+    nm: ['2:4'],
+    units: { ratios: [0.5], aggregate: 'l2', scope: 'layer' },
+    samples: 4,
+    batchSize: 16,
+    stream: new RandomStream('curves'),
+    data: evalSet,
+    workers,
+    pointMetrics: (ctx) => {
+      const p = ctx.predict(other);
+      const l = ctx.meanLogits(other);
+      return { mc: { otherP: p[3]![17]!, otherSum: p.reduce((a, s) => a + s.reduce((b, v) => b + v, 0), 0) }, mean: { otherLogit: l[5]! } };
+    },
+  });
+}
+
+const numbers = (rows: CurveRow[]) => rows.map((r) => ({ ...r }));
+
+describe('evaluation workers (src/experiment/eval-pool.ts)', { timeout: 120_000 }, () => {
+  it('a curve evaluated with worker threads has exactly the rows of the main thread alone, in the same order', async () => {
+    const post = lrtPosterior();
+    const evalSet = data('eval', 40);
+    const other = data('other', 25);
+    const alone = await curves(post, 0, evalSet, other);
+    const pooled = await curves(post, 2, evalSet, other);
+    expect(alone.rows.length).toBe(2 * (3 + 3 * (4 + 1 + 1) + 1)); // the dense rows once per criterion
+    expect(numbers(pooled.rows)).toEqual(numbers(alone.rows));
+    expect(alone.workers).toEqual({ threads: 0, points: 0 });
+    expect(pooled.workers!.threads).toBe(2);
+    expect(pooled.workers!.points).toBeGreaterThan(0);
+    expect(pooled.threshold!.sparsity).toEqual(alone.threshold!.sparsity);
+    // Worker threads evaluated points: a curve evaluated again with the pool already started gives the same rows.
+    const again = await curves(post, 2, evalSet, other);
+    expect(numbers(again.rows)).toEqual(numbers(alone.rows));
+    post.network.dispose();
+  });
+
+  it('a worker that fails to start leaves the curve to the main thread, with a warning and the same rows', async () => {
+    await closeEvalPool();
+    const post = lrtPosterior();
+    const evalSet = data('eval', 40);
+    const other = data('other', 25);
+    const alone = await curves(post, 0, evalSet, other);
+    const warnings: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.env.BAYESPRUNE_EVAL_WORKER_FAULT = 'init';
+    process.stderr.write = ((s: string) => (warnings.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      const failed = await curves(post, 1, evalSet, other);
+      expect(numbers(failed.rows)).toEqual(numbers(alone.rows));
+      expect(failed.workers!.points).toBe(0);
+    } finally {
+      process.stderr.write = write;
+      delete process.env.BAYESPRUNE_EVAL_WORKER_FAULT;
+      await closeEvalPool();
+    }
+    expect(warnings.join('')).toMatch(/warning: evaluation worker: .*injected fault.*main thread/);
+    post.network.dispose();
+  });
+
+  it('eval.workers auto: none for short curves or inside sweep workers, else one per spare core', () => {
+    const saved = process.env.BAYESPRUNE_EVAL_WORKERS;
+    delete process.env.BAYESPRUNE_EVAL_WORKERS;
+    try {
+      expect(resolveWorkers(3, 5)).toBe(3);
+      expect(resolveWorkers(0, 100)).toBe(0);
+      expect(resolveWorkers('auto', 11)).toBe(0);
+      expect(resolveWorkers('auto', 36)).toBe(Math.max(0, Math.min(availableParallelism() - 1, 6)));
+      process.env.BAYESPRUNE_EVAL_WORKERS = '0';
+      expect(resolveWorkers('auto', 36)).toBe(0);
+      expect(resolveWorkers(2, 36)).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.BAYESPRUNE_EVAL_WORKERS;
+      else process.env.BAYESPRUNE_EVAL_WORKERS = saved;
+    }
+  });
+});
