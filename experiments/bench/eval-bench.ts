@@ -68,6 +68,7 @@ export async function timedEvaluation(
       data: d.test,
       scoreData: d.train,
       pointMetrics: unc.hook,
+      pointSets: unc.pointSets(),
       evaluation,
     });
     curves.uncertainty = unc.summary(stream.fork('uncertainty'));

@@ -13,9 +13,11 @@ import { initBackend } from '../../src/backend.js';
 import { loadConfig } from '../../src/experiment/config.js';
 import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
 import { SharedEvaluator } from '../../src/experiment/mc-engine.js';
+import { AUTO_WORKERS_MIN_POINTS, closeEvalPool, evalPool, resolveWorkers } from '../../src/experiment/eval-pool.js';
 import { UncertaintyEvaluator } from '../../src/experiment/ood-eval.js';
 import { loadData } from '../../src/experiment/run.js';
 import { loadTrainedModel } from '../../src/export/model-store.js';
+import { setFusedPaths } from '../../src/nn/fused/settings.js';
 import { rootStream } from '../../src/random.js';
 
 const args = process.argv.slice(2);
@@ -24,6 +26,15 @@ const run = arg('run', '');
 await initBackend('auto');
 const cfg = loadConfig(join(run, 'config.json'));
 if (args.includes('--no-ood')) cfg.eval.ood.enabled = false;
+// --fused-off NAME[,NAME]: turn fused paths off (src/nn/fused/settings.ts) for an A/B comparison.
+if (args.includes('--fused-off'))
+  setFusedPaths(
+    Object.fromEntries(
+      arg('fused-off', '')
+        .split(',')
+        .map((k) => [k, false]),
+    ),
+  );
 const d = loadData(cfg);
 const posterior = await loadTrainedModel(run, arg('model', 'main'), cfg);
 const acc: Record<string, number> = {};
@@ -67,11 +78,21 @@ const dims: string[] = [];
 const prep = proto.prepare!;
 proto.prepare = function (this: { prepared: unknown }, ...a: unknown[]) {
   const before = this.prepared;
-  const r = prep.apply(this, a) as { layers: { theta: { shape: number[] }; sparse: unknown; deadBias: Float32Array | null }[] };
-  if (r !== before) dims.push(r.layers.map((l) => `${l.theta.shape.join('x')}${l.sparse ? 's' : ''}${l.deadBias ? `+${l.deadBias.length}d` : ''}`).join(' '));
+  const r = prep.apply(this, a) as {
+    layers: { theta: { shape: number[] }; sparse: unknown; deadBias: Float32Array | null }[];
+    sparse: { rowIdx: Int32Array }[] | null;
+  };
+  if (r !== before)
+    dims.push(
+      r.layers.map((l) => `${l.theta.shape.join('x')}${l.sparse ? 's' : ''}${l.deadBias ? `+${l.deadBias.length}d` : ''}`).join(' ') +
+        (r.sparse ? ` [sparse path, kept ${r.sparse.map((l) => l.rowIdx.length).join('/')}]` : ''),
+    );
   return r;
 };
 const stream = rootStream(cfg.seed).fork('variant/main').fork('eval');
+// Evaluation workers started and ready before timing, as a run starts them before training (src/experiment/run.ts).
+const workers = resolveWorkers(cfg.eval.workers, AUTO_WORKERS_MIN_POINTS);
+if (workers > 0) await evalPool(workers).ready();
 const t0 = performance.now();
 const unc = new UncertaintyEvaluator(cfg, d.test, d.validation, stream.fork('uncertainty'));
 const hook = unc.hook;
@@ -95,6 +116,7 @@ const curves = await pruningCurves(posterior, {
   data: d.test,
   scoreData: d.train,
   pointMetrics: wrapped,
+  pointSets: unc.pointSets(),
   onPoint: (i, n, r) => {
     const now = performance.now();
     times.push(`${i}/${n} ${r.criterion} ${r.structure} ${r.targetSparsity ?? r.unitRatio} ${((now - last) / 1000).toFixed(3)} s`);
@@ -102,6 +124,8 @@ const curves = await pruningCurves(posterior, {
   },
 });
 const t1 = performance.now();
+console.log(`evaluation workers: ${workers}, points on workers: ${curves.workers?.points ?? 0}`);
+await closeEvalPool();
 unc.summary(stream.fork('uncertainty'));
 const t2 = performance.now();
 console.log(times.map((t, i) => `${t}  ${dims[i] ?? ''}`).join('\n'));

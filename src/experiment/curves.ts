@@ -152,6 +152,12 @@ export interface CurveOptions {
   deadInputs?: DeadInputPolicy;
   /** Extra per-point metrics computed from the MC predictive's samples while the point's masks are set (src/experiment/ood-eval.ts). */
   pointMetrics?: PointMetricsHook;
+  /**
+   * The further sets `pointMetrics` asks the predictor for at every point (beside `data`, which
+   * every point evaluates with both predictives); with them, evaluation workers start at once
+   * instead of after the first point shows which sets are used.
+   */
+  pointSets?: { ds: Dataset; predict: boolean; mean: boolean }[];
   /** Called after each operating point (progress). */
   onPoint?: (done: number, total: number, row: CurveRow) => void;
   /**
@@ -393,11 +399,74 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   // Every operating point is planned first (scores and masks), then evaluated in order; a
   // point's `done` records its rows. Planning first lets a worker pool evaluate points ahead
   // (src/experiment/eval-pool.ts) while the rows keep their order.
+  const pred = pointPredictor(posterior, o);
+  const engine = pred.engine;
+  const workers = engine ? resolveWorkers(o.workers ?? 0, total) : 0;
+  let pool: EvalPool | null = workers > 0 ? evalPool(workers) : null;
+  // Points evaluated ahead (by a worker, or by this thread while a worker holds the next one), by plan index.
+  const ahead = new Map<number, { result: Promise<PointResult>; remote: boolean }>();
+  let nextFree = 0; // plan points before this one are taken (evaluated, or queued on a worker)
+  let onWorkers = 0;
+  let sets: { ds: Dataset; predict: boolean; mean: boolean }[] | null = null;
+  const masksOf = (i: number) => {
+    posterior.setMasks(plan[i]!.masks);
+    try {
+      return engine!.currentMasks();
+    } finally {
+      posterior.setMasks(null);
+    }
+  };
+  // Keeps the workers' queues full with the next points of the plan (as soon as they are planned).
+  const topUp = () => {
+    if (!pool || !sets) return;
+    for (let slot = pool.freeSlot(QUEUE); slot !== null && nextFree < plan.length; slot = pool.freeSlot(QUEUE)) {
+      const p = pool.submit(slot, masksOf(nextFree));
+      p.then(() => onWorkers++).catch(() => {}); // failures handled where awaited
+      ahead.set(nextFree++, { result: p, remote: true });
+    }
+  };
+  /** Every set's predictives under point i's masks, on this thread (what a worker returns). */
+  const local = (i: number): PointResult => {
+    posterior.setMasks(plan[i]!.masks);
+    pred.reset();
+    try {
+      const r: PointResult = { predict: new Map(), mean: new Map() };
+      for (const s of sets!) {
+        if (s.predict) r.predict.set(s.ds, pred.predict(s.ds));
+        if (s.mean) r.mean.set(s.ds, pred.meanLogits(s.ds));
+      }
+      return r;
+    } finally {
+      posterior.setMasks(null);
+      pred.reset();
+    }
+  };
+  /** A predictor serving a point's predictives from `r` (anything else computed here). */
+  const replayOf = (r: PointResult): PointPredictor => ({
+    ...pred,
+    predict: (ds) => r.predict.get(ds) ?? pred.predict(ds),
+    meanLogits: (ds) => r.mean.get(ds) ?? pred.meanLogits(ds),
+    dispose: () => {},
+  });
+  if (pool && o.pointSets) {
+    // The sets are known: the workers start on the first points while the rest are planned.
+    const known = new Map<Dataset, { ds: Dataset; predict: boolean; mean: boolean }>([[o.data, { ds: o.data, predict: true, mean: true }]]);
+    for (const s of o.pointSets) {
+      const have = known.get(s.ds);
+      known.set(s.ds, have ? { ds: s.ds, predict: have.predict || s.predict, mean: have.mean || s.mean } : s);
+    }
+    sets = [...known.values()];
+    pool.load(engine!, sets);
+  }
   type Point = Parameters<typeof evaluatePoint>[4];
   type Evaluated = ReturnType<typeof evaluatePoint>;
   const plan: { masks: MaskSet | null; point: Point; done: (p: Evaluated) => void }[] = [];
+  const add = (job: (typeof plan)[number]) => {
+    plan.push(job);
+    topUp();
+  };
   let denseMc: Evaluation | undefined;
-  plan.push({
+  add({
     masks: null,
     point: { variant: o.variant, criterion: 'none', scope: o.scope, targetSparsity: 0 },
     done: (p) => {
@@ -423,13 +492,13 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     );
     for (const s of o.sparsities) {
       if (s === 0) continue;
-      plan.push({ masks: bySparsity.get(s)!, point: { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s }, done: pointDone });
+      add({ masks: bySparsity.get(s)!, point: { variant: o.variant, criterion: c, scope: o.scope, targetSparsity: s }, done: pointDone });
     }
     if (nm.length) {
       const shapes = new Map(moments.map((m) => [m.name, m.shape]));
       for (const pattern of nm) {
         const [n, m] = pattern.split(':').map(Number) as [number, number];
-        plan.push({
+        add({
           masks: nmMasks(scores, shapes, n, m),
           point: { variant: o.variant, criterion: c, scope: 'layer', targetSparsity: 1 - n / m, structure: pattern },
           done: pointDone,
@@ -440,7 +509,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
       const us = unitScores(posterior.network, scores, o.units!.aggregate, o.units!.layers);
       for (const ratio of unitRatios) {
         const { masks } = unitMasksAtRatio(posterior.network, us, ratio, o.units!.scope);
-        plan.push({
+        add({
           masks,
           point: { variant: o.variant, criterion: c, scope: o.units!.scope, targetSparsity: null, structure: 'units', unitRatio: ratio },
           done: pointDone,
@@ -453,7 +522,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     // log α ≥ t  ⇔  −log α ≤ −t: keep scores strictly above −t.
     const scores = await getCriterion('log-alpha').compute(posterior, { stream: o.stream.fork('scores/threshold') });
     const masks = masksAtThreshold(scores, -o.logAlphaThreshold!);
-    plan.push({
+    add({
       masks,
       point: { variant: o.variant, criterion: `log-alpha≥${o.logAlphaThreshold}`, scope: 'threshold', targetSparsity: null },
       done: (p) => {
@@ -473,7 +542,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     const others = criteria.filter((c) => c !== 'bmr');
     const same: CurveRow[] = [];
     let own: Evaluated;
-    plan.push({
+    add({
       masks,
       point: { variant: o.variant, criterion: `bmr(ΔF≥${margin})`, scope: 'threshold', targetSparsity: null },
       done: (p) => {
@@ -483,7 +552,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     });
     for (const [i, c] of others.entries()) {
       const cs = await getCriterion(c).compute(posterior, { stream: o.stream.fork(`scores/${c}`), data: o.scoreData });
-      plan.push({
+      add({
         masks: masksAtSparsity(cs, sparsity, o.scope),
         point: { variant: o.variant, criterion: `${c}@bmr-sparsity`, scope: 'threshold', targetSparsity: sparsity },
         done: (q) => {
@@ -507,7 +576,7 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
   let gates: CurveResult['gates'];
   if (hasGates) {
     const masks = gateMasks(posterior.network);
-    plan.push({
+    add({
       masks,
       point: { variant: o.variant, criterion: 'gates', scope: 'threshold', targetSparsity: null },
       done: (p) => {
@@ -518,77 +587,88 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
     });
   }
 
-  const pred = pointPredictor(posterior, o);
-  const engine = pred.engine;
-  const workers = engine ? resolveWorkers(o.workers ?? 0, plan.length) : 0;
-  let pool: EvalPool | null = workers > 0 ? evalPool(workers) : null;
   try {
-    // The main thread evaluates points from the front, the workers from the back (QUEUE queued each);
-    // every point's metrics are computed here, in order, from the worker's predictives where it ran.
-    const ahead = new Map<number, Promise<PointResult>>();
-    let back = plan.length - 1;
-    let onWorkers = 0;
-    const masksOf = (i: number) => {
-      posterior.setMasks(plan[i]!.masks);
-      try {
-        return engine!.currentMasks();
-      } finally {
-        posterior.setMasks(null);
-      }
-    };
     for (let i = 0; i < plan.length; i++) {
       const job = plan[i]!;
-      let use: PointPredictor = pred;
-      const remote = ahead.get(i);
-      if (remote) {
-        ahead.delete(i);
-        try {
-          const r = await remote;
-          onWorkers++;
-          use = {
-            ...pred,
-            predict: (ds) => r.predict.get(ds) ?? pred.predict(ds),
-            meanLogits: (ds) => r.mean.get(ds) ?? pred.meanLogits(ds),
-            dispose: () => {},
-          };
-        } catch (e) {
-          process.stderr.write(`warning: ${(e as Error).message}; evaluating the remaining points on the main thread\n`);
-          await closeEvalPool();
-          pool = null;
-          ahead.clear();
-          back = -1;
-        }
+      if (!pool && !ahead.has(i)) {
+        job.done(evaluatePoint(posterior, job.masks, o, pred, job.point));
+        continue;
       }
-      // The first point shows which sets the curve evaluates (the split, the hook's OOD and validation sets).
-      const seen = i === 0 && pool ? new Map<Dataset, { ds: Dataset; predict: boolean; mean: boolean }>() : null;
-      if (seen) {
+      if (pool && !sets) {
+        // The first point shows which sets the curve evaluates (the split, the hook's OOD and validation sets).
+        const seen = new Map<Dataset, { ds: Dataset; predict: boolean; mean: boolean }>();
         const note = (ds: Dataset, k: 'predict' | 'mean') => {
           const s = seen.get(ds) ?? { ds, predict: false, mean: false };
           s[k] = true;
           seen.set(ds, s);
         };
-        use = {
+        const recording: PointPredictor = {
           ...pred,
-          predict: (ds) => (note(ds, 'predict'), pred.predict(ds)),
-          meanLogits: (ds) => (note(ds, 'mean'), pred.meanLogits(ds)),
+          predict: (ds) => {
+            note(ds, 'predict');
+            return pred.predict(ds);
+          },
+          meanLogits: (ds) => {
+            note(ds, 'mean');
+            return pred.meanLogits(ds);
+          },
           dispose: () => {},
         };
+        job.done(evaluatePoint(posterior, job.masks, o, recording, job.point));
+        nextFree = i + 1;
+        sets = [...seen.values()];
+        pool.load(engine!, sets);
+        topUp();
+        continue;
       }
-      job.done(evaluatePoint(posterior, job.masks, o, use, job.point));
-      if (seen) pool!.load(engine!, [...seen.values()]);
-      if (pool) {
-        await new Promise((r) => setImmediate(r)); // let finished workers report
-        if (pool.failure) {
-          process.stderr.write(`warning: ${pool.failure.message}; evaluating on the main thread only\n`);
-          await closeEvalPool();
-          pool = null;
-          continue;
+      if (!pool) {
+        // The pool failed after this point was evaluated ahead on this thread.
+        const done = await ahead.get(i)!.result;
+        ahead.delete(i);
+        job.done(evaluatePoint(posterior, job.masks, o, replayOf(done), job.point));
+        continue;
+      }
+      // Point i's predictives: queued on a worker (this thread evaluates later points meanwhile), or evaluated here.
+      let r: PointResult | null = null;
+      while (!r) {
+        topUp();
+        const mine = ahead.get(i)?.result;
+        if (!mine) {
+          r = local(i);
+          nextFree = Math.max(nextFree, i + 1);
+          break;
         }
-        for (let slot = pool.freeSlot(QUEUE); slot !== null && back > i + 1; slot = pool.freeSlot(QUEUE)) {
-          const p = pool.submit(slot, masksOf(back));
-          p.catch(() => {}); // handled where awaited
-          ahead.set(back--, p);
-        }
+        const settled = await Promise.race([
+          mine.then(
+            () => true,
+            () => true,
+          ),
+          new Promise<boolean>((res) => setImmediate(() => res(false))),
+        ]);
+        if (settled) {
+          try {
+            r = await mine;
+          } catch (e) {
+            // A worker failed: its queued points are evaluated here from now on.
+            process.stderr.write(`warning: ${(e as Error).message}; evaluating the remaining points on the main thread\n`);
+            await closeEvalPool();
+            pool = null;
+            for (const [k, v] of ahead) if (v.remote) ahead.delete(k);
+            r = local(i);
+          }
+        } else if (nextFree < plan.length) {
+          // A worker still holds point i: evaluate the next free point here meanwhile.
+          const j = nextFree++;
+          ahead.set(j, { result: Promise.resolve(local(j)), remote: false });
+        } else await mine.catch(() => {}); // settled now: taken (or its failure handled) on the next pass
+      }
+      ahead.delete(i);
+      job.done(evaluatePoint(posterior, job.masks, o, replayOf(r), job.point));
+      if (pool?.failure) {
+        process.stderr.write(`warning: ${pool.failure.message}; evaluating on the main thread only\n`);
+        await closeEvalPool();
+        pool = null;
+        for (const [k, v] of ahead) if (v.remote) ahead.delete(k);
       }
     }
     return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs, workers: { threads: workers, points: onWorkers } };

@@ -38,11 +38,9 @@ import type { Posterior } from '../inference/posterior.js';
 import { Activation, Flatten, type ActivationName } from '../nn/activations.js';
 import { Dense } from '../nn/dense.js';
 import type { RandomStream } from '../random.js';
+import { lrtSample } from '../nn/fused/lrt-sample.js';
 import { softmaxRows } from './evaluate.js';
 import { SPARSE_PATH_DENSITY, SparsePath, type SparseLayer } from './sparse-path.js';
-
-/** Variance floor inside the LRT square root (as src/bayes/mean-field.ts lrtStd). */
-const VAR_EPS = 1e-8;
 
 type Op =
   | {
@@ -791,11 +789,15 @@ export class SharedEvaluator {
         let h: tf.Tensor2D = batch.x; // the first layer's moments come from firstMoments
         let h2: tf.Tensor2D | null = null;
         let expanded = false;
+        let applied = false; // the activation after the last LRT layer was applied with its draws
         let w = 0;
-        for (const op of this.ops) {
+        for (const [i, op] of this.ops.entries()) {
           if (op.kind === 'act') {
-            h = op.layer.forward(h) as tf.Tensor2D;
-            h2 = null;
+            if (!applied) {
+              h = op.layer.forward(h) as tf.Tensor2D;
+              h2 = null;
+            }
+            applied = false;
             continue;
           }
           const L = p.layers[w]!;
@@ -805,15 +807,16 @@ export class SharedEvaluator {
             h = mo.mean;
             continue;
           }
-          const std = tf.sqrt(tf.add(mo.variance!, VAR_EPS));
+          // The first LRT layer's moments [m, n] are shared by the S draws [S·m, n] (lrtSample broadcasts them).
           const eps = this.epsFor(p, batch.index, m, op.noiseIndex, L.cols);
-          if (expanded) h = tf.add(mo.mean, tf.mul(std, eps)) as tf.Tensor2D;
-          else {
-            // The first LRT layer's moments are shared by the S draws: [m, n] broadcast against the noise [S, m, n].
-            const nc = eps.shape[1];
-            h = tf.reshape(tf.add(mo.mean, tf.mul(std, tf.reshape(eps, [S, m, nc]))), [S * m, nc]);
-            expanded = true;
-          }
+          const next = this.ops[i + 1];
+          const relu = next?.kind === 'act' && next.layer.fn === 'relu';
+          // ReLU is applied with the draws; their squares are the next LRT layer's input for its variance.
+          const d = lrtSample(mo.mean, mo.variance!, eps, relu, relu && i + 2 < this.ops.length);
+          h = d.h;
+          h2 = d.h2;
+          applied = relu;
+          expanded = true;
         }
         if (!expanded) h = tf.concat(Array.from({ length: S }, () => h));
         return tf.softmax(h);

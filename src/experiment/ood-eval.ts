@@ -193,6 +193,13 @@ export class UncertaintyEvaluator {
     }
   }
 
+  /** The sets {@link hook} asks the predictor for at every point (so evaluation workers can start on them at once). */
+  pointSets(): { ds: Dataset; predict: boolean; mean: boolean }[] {
+    const out = this.sets.map((set) => ({ ds: set.data, predict: true, mean: false }));
+    if (this.validation && this.validation.n > 0) out.push({ ds: this.validation, predict: false, mean: true });
+    return out;
+  }
+
   readonly hook: PointMetricsHook = (ctx) => {
     const k = this.evalSet.numClasses;
     const y = this.evalSet.y;

@@ -394,6 +394,7 @@ async function evaluateModel(
     data: evalSet,
     scoreData: data.train,
     pointMetrics: unc.hook,
+    pointSets: unc.pointSets(),
     onPoint: (d, total, r) => {
       pbar.total = total;
       pbar.update(d, `${r.criterion} @ ${(100 * r.sparsity).toFixed(1)}%: acc ${(100 * r.accuracy).toFixed(2)}% ece ${r.ece.toFixed(4)}`);

@@ -35,6 +35,8 @@ export interface MeanFieldWasm {
   gemm(a: number, sar: number, sak: number, b: number, sb: number, c: number, sc: number, m: number, n: number, k: number): void;
   /** n standard normal draws into dst from the four lane seeds (xoshiro128** per lane, Box–Muller). */
   normal(dst: number, n: number, k0: number, k1: number, k2: number, k3: number): void;
+  /** LRT draws from moments repeating every `period` entries: out = relu?(mean + √(var + 1e-8)·eps), out2 = out² (0: none). */
+  lrtSample(mean: number, v: number, eps: number, out: number, out2: number, n: number, period: number, relu: number): void;
   /** Elementwise ln / exp of n entries (n a multiple of 4), for tests of the approximations. */
   log4(src: number, dst: number, n: number): void;
   exp4(src: number, dst: number, n: number): void;

@@ -652,4 +652,41 @@
           (f32.load (i32.add (local.get $x) (local.get $o)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next2))))
+
+  ;; LRT draws from pre-activation moments (the evaluation engine's dense path): for e < n,
+  ;; with j = e mod period (the moments repeat every `period` entries: the first layer's [m, N]
+  ;; moments shared by the S draws of [S·m, N]; period = n otherwise),
+  ;;   x = mean[j] + √(var[j] + 1e-8)·eps[e],  out[e] = relu(x) if relu else x,  out2[e] = out[e]²
+  ;; (out2 = 0: not written). Each operation rounded to float32, as the composed tfjs ops.
+  (func (export "lrtSample") (param $mean i32) (param $var i32) (param $eps i32) (param $out i32) (param $out2 i32)
+    (param $n i32) (param $period i32) (param $relu i32)
+    (local $b i32) (local $j i32) (local $e i32) (local $x v128) (local $xs f32) (local $zero v128) (local $p4 i32)
+    (local.set $p4 (i32.and (local.get $period) (i32.const -4)))
+    (block $doneB (loop $block
+      (br_if $doneB (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $j (i32.const 0))
+      (block $doneV (loop $vec
+        (br_if $doneV (i32.ge_u (local.get $j) (local.get $p4)))
+        (local.set $e (i32.shl (i32.add (local.get $b) (local.get $j)) (i32.const 2)))
+        (local.set $x (f32x4.add (v128.load (i32.add (local.get $mean) (i32.shl (local.get $j) (i32.const 2))))
+          (f32x4.mul (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $var) (i32.shl (local.get $j) (i32.const 2)))) (f32x4.splat (f32.const 1e-8))))
+                     (v128.load (i32.add (local.get $eps) (local.get $e))))))
+        (if (local.get $relu) (then (local.set $x (f32x4.max (local.get $x) (local.get $zero)))))
+        (v128.store (i32.add (local.get $out) (local.get $e)) (local.get $x))
+        (if (local.get $out2) (then (v128.store (i32.add (local.get $out2) (local.get $e)) (f32x4.mul (local.get $x) (local.get $x)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $vec)))
+      (block $doneS (loop $sca
+        (br_if $doneS (i32.ge_u (local.get $j) (local.get $period)))
+        (local.set $e (i32.shl (i32.add (local.get $b) (local.get $j)) (i32.const 2)))
+        (local.set $xs (f32.add (f32.load (i32.add (local.get $mean) (i32.shl (local.get $j) (i32.const 2))))
+          (f32.mul (f32.sqrt (f32.add (f32.load (i32.add (local.get $var) (i32.shl (local.get $j) (i32.const 2)))) (f32.const 1e-8)))
+                   (f32.load (i32.add (local.get $eps) (local.get $e))))))
+        (if (local.get $relu) (then (local.set $xs (f32.max (local.get $xs) (f32.const 0)))))
+        (f32.store (i32.add (local.get $out) (local.get $e)) (local.get $xs))
+        (if (local.get $out2) (then (f32.store (i32.add (local.get $out2) (local.get $e)) (f32.mul (local.get $xs) (local.get $xs)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $sca)))
+      (local.set $b (i32.add (local.get $b) (local.get $period)))
+      (br $block))))
 )

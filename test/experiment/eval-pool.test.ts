@@ -55,7 +55,7 @@ function lrtPosterior(): NetworkPosterior {
 }
 
 /** Every criterion, sparsity, 2:4, unit ratio and the log α threshold (17 points), with a hook that reads a second set. */
-function curves(post: NetworkPosterior, workers: number, evalSet: Dataset, other: Dataset) {
+function curves(post: NetworkPosterior, workers: number, evalSet: Dataset, other: Dataset, declareSets = false) {
   return pruningCurves(post, {
     variant: 'main',
     criteria: ['snr', 'magnitude', 'random'],
@@ -69,6 +69,8 @@ function curves(post: NetworkPosterior, workers: number, evalSet: Dataset, other
     stream: new RandomStream('curves'),
     data: evalSet,
     workers,
+    // Declared: the workers start while the points are planned; else the first point shows the sets.
+    pointSets: declareSets ? [{ ds: other, predict: true, mean: true }] : undefined,
     pointMetrics: (ctx) => {
       const p = ctx.predict(other);
       const l = ctx.meanLogits(other);
@@ -92,9 +94,10 @@ describe('evaluation workers (src/experiment/eval-pool.ts)', { timeout: 120_000 
     expect(pooled.workers!.threads).toBe(2);
     expect(pooled.workers!.points).toBeGreaterThan(0);
     expect(pooled.threshold!.sparsity).toEqual(alone.threshold!.sparsity);
-    // Worker threads evaluated points: a curve evaluated again with the pool already started gives the same rows.
-    const again = await curves(post, 2, evalSet, other);
+    // Again with the pool already started, the sets declared up front: the same rows.
+    const again = await curves(post, 2, evalSet, other, true);
     expect(numbers(again.rows)).toEqual(numbers(alone.rows));
+    expect(again.workers!.points).toBeGreaterThan(0);
     post.network.dispose();
   });
 

@@ -26,6 +26,8 @@ export interface FusedPaths {
   adamKernel: boolean;
   /** `Identity` on wasm shares the input's memory instead of copying it (bit-identical). */
   copyFreeIdentity: boolean;
+  /** The evaluation engine's LRT draws (mean + √(var + 1e-8)·ε, ReLU, square) as one kernel (wasm; same float32 operations). */
+  lrtSampleKernel: boolean;
 }
 
 /**
@@ -50,6 +52,7 @@ function fusedFromEnv(v: string | undefined): FusedPaths {
     klAdamStep: on,
     adamKernel: on,
     copyFreeIdentity: on,
+    lrtSampleKernel: on,
   };
 }
 
