@@ -27,6 +27,7 @@ import { loadavg } from 'node:os';
 import type { LoadedDataset } from '../../src/data/registry.js';
 import type { ExperimentConfig } from '../../src/experiment/config.js';
 import { curveOptionsFrom, pruningCurves, type CurveRow } from '../../src/experiment/curves.js';
+import { AUTO_WORKERS_MIN_POINTS, closeEvalPool, evalPool, resolveWorkers } from '../../src/experiment/eval-pool.js';
 import { UncertaintyEvaluator } from '../../src/experiment/ood-eval.js';
 import type { Posterior } from '../../src/inference/posterior.js';
 import { fusedPaths, setFusedPaths, type FusedPaths } from '../../src/nn/fused/settings.js';
@@ -43,6 +44,9 @@ export interface EvalRun {
   load1: number;
   rows: CurveRow[];
   engine: 'shared' | 'per-point';
+  /** Evaluation worker threads (eval.workers) and the points they evaluated. */
+  workers: number;
+  pointsOnWorkers: number;
 }
 
 /** One timed pruning + evaluation of `posterior` with the quickstart's hooks (as src/experiment/run.ts evaluateModel). */
@@ -54,10 +58,14 @@ export async function timedEvaluation(
   evaluation: 'shared' | 'per-point',
   paths: FusedPaths,
   variant = 'main',
+  /** Evaluation workers (default: the config's eval.workers), started before the clock as a run starts them before training. */
+  workers: number | 'auto' = cfg.eval.workers,
 ): Promise<EvalRun> {
   const saved = { ...fusedPaths };
   setFusedPaths(paths);
   try {
+    const n = evaluation === 'shared' ? resolveWorkers(workers, AUTO_WORKERS_MIN_POINTS) : 0;
+    if (n > 0) await evalPool(n).ready();
     const t0 = performance.now();
     const c0 = cpuSeconds();
     const unc = new UncertaintyEvaluator(cfg, d.test, d.validation, stream.fork('uncertainty'));
@@ -70,9 +78,18 @@ export async function timedEvaluation(
       pointMetrics: unc.hook,
       pointSets: unc.pointSets(),
       evaluation,
+      workers: n,
     });
     curves.uncertainty = unc.summary(stream.fork('uncertainty'));
-    return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - c0, load1: +loadavg()[0]!.toFixed(2), rows: curves.rows, engine: evaluation };
+    return {
+      seconds: (performance.now() - t0) / 1000,
+      cpuSeconds: cpuSeconds() - c0, // the whole process: the main thread and the evaluation workers
+      load1: +loadavg()[0]!.toFixed(2),
+      rows: curves.rows,
+      engine: evaluation,
+      workers: n,
+      pointsOnWorkers: curves.workers?.points ?? 0,
+    };
   } finally {
     setFusedPaths(saved);
   }
@@ -113,7 +130,8 @@ export async function benchQuickstartEvaluation(
   const on: FusedPaths = { ...fusedPaths };
   const shared = await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'shared', on);
   o.log(
-    `quickstart prune+eval of one model (OOD on): ${shared.seconds.toFixed(2)} s wall, ${shared.cpuSeconds.toFixed(2)} s CPU (${shared.rows.length} rows, load ${shared.load1})`,
+    `quickstart prune+eval of one model (OOD on): ${shared.seconds.toFixed(2)} s wall, ${shared.cpuSeconds.toFixed(2)} s CPU ` +
+      `(${shared.rows.length} rows, ${shared.workers} evaluation worker(s), load ${shared.load1})`,
   );
   const slow = o.perPoint ? await timedEvaluation(posterior, cfg, d, stream.fork('eval'), 'per-point', on) : null;
   if (slow)
@@ -128,6 +146,8 @@ export async function benchQuickstartEvaluation(
     seconds: shared.seconds,
     cpuSeconds: shared.cpuSeconds,
     load1: shared.load1,
+    workers: shared.workers,
+    pointsOnWorkers: shared.pointsOnWorkers,
     perPoint: slow ? { seconds: slow.seconds, cpuSeconds: slow.cpuSeconds, load1: slow.load1 } : null,
     sharedOverPerPoint: slow ? { wall: shared.seconds / slow.seconds, cpu: shared.cpuSeconds / slow.cpuSeconds } : null,
     maxDifferenceToPerPoint: slow ? maxRowDifference(shared.rows, slow.rows) : null,
@@ -154,14 +174,17 @@ export async function benchModel(
   const on: FusedPaths = { ...fusedPaths };
   const stream = () => rootStream(cfg.seed).fork(`variant/${name}`).fork('eval');
   const withOod = await timedEvaluation(posterior, cfg, d, stream(), 'shared', on, name);
+  // The same on the main thread alone (eval.workers: 0): the work the workers share.
+  const alone = await timedEvaluation(posterior, cfg, d, stream(), 'shared', on, name, 0);
   const offCfg: ExperimentConfig = { ...cfg, eval: { ...cfg.eval, ood: { ...cfg.eval.ood, enabled: false } } };
   const withoutOod = await timedEvaluation(posterior, offCfg, d, stream(), 'shared', on, name);
   const points = new Set(withOod.rows.map((r) => `${r.criterion}/${r.structure}/${r.targetSparsity}/${r.unitRatio}`)).size;
   log(
-    `${name}: ${points} operating points; OOD on ${withOod.seconds.toFixed(2)} s wall, ${withOod.cpuSeconds.toFixed(2)} s CPU (load ${withOod.load1}); ` +
-      `OOD off ${withoutOod.seconds.toFixed(2)} s wall, ${withoutOod.cpuSeconds.toFixed(2)} s CPU (load ${withoutOod.load1})`,
+    `${name}: ${points} operating points; OOD on ${withOod.seconds.toFixed(2)} s wall with ${withOod.workers} worker(s) (${withOod.pointsOnWorkers} points on them), ` +
+      `${alone.seconds.toFixed(2)} s on the main thread alone (load ${withOod.load1}, ${alone.load1}); ` +
+      `OOD off ${withoutOod.seconds.toFixed(2)} s wall (load ${withoutOod.load1})`,
   );
-  const t = (r: EvalRun) => ({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, load1: r.load1 });
+  const t = (r: EvalRun) => ({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, load1: r.load1, workers: r.workers, pointsOnWorkers: r.pointsOnWorkers });
   return {
     method: cfg.inference.method,
     prior: cfg.inference.prior.type,
@@ -169,6 +192,7 @@ export async function benchModel(
     operatingPoints: points,
     rows: withOod.rows.length,
     oodOn: t(withOod),
+    oodOnMainThreadOnly: t(alone),
     oodOff: t(withoutOod),
   };
 }
@@ -212,6 +236,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       evaluation = await benchQuickstartEvaluation(posterior, m.config, d, rootStream(m.config.seed).fork(`variant/${m.name}`), { perPoint: true, log });
     posterior.dispose();
   }
+  await closeEvalPool();
   const date = new Date();
   const result = {
     date: date.toISOString(),
@@ -219,7 +244,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     run,
     what:
       'pruning + evaluation of each quickstart model (all curves, 10-sample predictive, selective prediction, temperature scaling, risk control), ' +
-      'with the OOD / shift sets (eval.ood) on and off; shared engine (src/experiment/mc-engine.ts)',
+      'with the OOD / shift sets (eval.ood) on and off; shared engine (src/experiment/mc-engine.ts) with its evaluation workers ' +
+      '(eval.workers, started before the clock as a run starts them before training; src/experiment/eval-pool.ts) and on the main thread alone',
     target: '≤ 5 s per model (issue 15 item 3)',
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), platform: process.platform, arch: process.arch },
     loadAverage: { start: loadStart, end: loadavg() },

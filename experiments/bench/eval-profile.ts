@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend.js';
-import { loadConfig } from '../../src/experiment/config.js';
+import { loadConfig, variantConfig } from '../../src/experiment/config.js';
 import { curveOptionsFrom, pruningCurves } from '../../src/experiment/curves.js';
 import { SharedEvaluator } from '../../src/experiment/mc-engine.js';
 import { AUTO_WORKERS_MIN_POINTS, closeEvalPool, evalPool, resolveWorkers } from '../../src/experiment/eval-pool.js';
@@ -24,7 +24,10 @@ const args = process.argv.slice(2);
 const arg = (k: string, dflt: string) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1]! : dflt);
 const run = arg('run', '');
 await initBackend('auto');
-const cfg = loadConfig(join(run, 'config.json'));
+const base = loadConfig(join(run, 'config.json'));
+// The model's own config (a variant's settings, e.g. the gaussian-prior model's criteria).
+const variant = base.variants.find((v) => v.name === arg('model', 'main'));
+const cfg = variant ? variantConfig(base, variant) : base;
 if (args.includes('--no-ood')) cfg.eval.ood.enabled = false;
 // --fused-off NAME[,NAME]: turn fused paths off (src/nn/fused/settings.ts) for an A/B comparison.
 if (args.includes('--fused-off'))
@@ -89,7 +92,9 @@ proto.prepare = function (this: { prepared: unknown }, ...a: unknown[]) {
     );
   return r;
 };
-const stream = rootStream(cfg.seed).fork('variant/main').fork('eval');
+const stream = rootStream(cfg.seed)
+  .fork(`variant/${arg('model', 'main')}`)
+  .fork('eval');
 // Evaluation workers started and ready before timing, as a run starts them before training (src/experiment/run.ts).
 const workers = resolveWorkers(cfg.eval.workers, AUTO_WORKERS_MIN_POINTS);
 if (workers > 0) await evalPool(workers).ready();
