@@ -319,7 +319,9 @@ const schema = z
          * a number (0 = main thread only) or `auto` (one per spare core on curves of 12 points or more;
          * none inside sweep workers, which already fill the cores). The results do not depend on it.
          */
-        workers: z.union([z.literal('auto'), num().int().min(0).max(64)]).default('auto'),
+        workers: z
+          .union([z.literal('auto'), num().int().min(0).max(64)], { errorMap: () => ({ message: 'must be "auto" or a whole number of threads from 0 to 64' }) })
+          .default('auto'),
         /** Which split the curves are measured on. */
         split: z.enum(['test', 'validation']).default('test'),
         /** Out-of-distribution / dataset-shift evaluation (src/experiment/uncertainty-config.ts). */

@@ -81,6 +81,15 @@ describe('config validation', () => {
     expect(later).toEqual([{ path: 'pruning.criteria.1', message: expect.stringMatching(/unknown criterion "bogus"; allowed: .*magnitude/) }]);
   });
 
+  it('eval.workers: "auto" (default) or a whole number of threads; anything else names the key and what is allowed', () => {
+    expect(validateConfig({ experiment: 'x' }).eval.workers).toBe('auto');
+    expect(validateConfig({ experiment: 'x', eval: { workers: 3 } }).eval.workers).toBe(3);
+    expect(issuesOf(() => validateConfig({ experiment: 'x', eval: { workers: 'many' } }))).toEqual([
+      { path: 'eval.workers', message: 'must be "auto" or a whole number of threads from 0 to 64' },
+    ]);
+    expect(issuesOf(() => validateConfig({ experiment: 'x', eval: { workers: -1 } }))[0]!.path).toBe('eval.workers');
+  });
+
   it('the error text is stable (snapshot)', () => {
     try {
       loadConfig(file('experiment: q\ntrain:\n  epochs: 100000\n  optimizer: { lr: 0 }\nfoo: 1\n'));
