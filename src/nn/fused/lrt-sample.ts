@@ -41,10 +41,17 @@ export function lrtSampleFused(): boolean {
  * Draws [S·m, N] (S = eps rows / mean rows) from moments [m, N]: relu?(mean + √(var + 1e-8)·ε),
  * and with `squares` their squares (else null). Not differentiable (evaluation only).
  */
-export function lrtSample(mean: tf.Tensor2D, variance: tf.Tensor2D, eps: tf.Tensor2D, relu: boolean, squares: boolean): { h: tf.Tensor2D; h2: tf.Tensor2D | null } {
+export function lrtSample(
+  mean: tf.Tensor2D,
+  variance: tf.Tensor2D,
+  eps: tf.Tensor2D,
+  relu: boolean,
+  squares: boolean,
+): { h: tf.Tensor2D; h2: tf.Tensor2D | null } {
   const [m, N] = mean.shape;
   const [r, n2] = eps.shape;
-  if (N !== n2 || r % m !== 0 || variance.shape[0] !== m || variance.shape[1] !== N) throw new Error(`lrtSample: moments [${m}, ${N}] do not fit noise [${r}, ${n2}]`);
+  if (N !== n2 || r % m !== 0 || variance.shape[0] !== m || variance.shape[1] !== N)
+    throw new Error(`lrtSample: moments [${m}, ${N}] do not fit noise [${r}, ${n2}]`);
   if (lrtSampleFused() && mean.dtype === 'float32' && variance.dtype === 'float32' && eps.dtype === 'float32') {
     const out = tf.engine().runKernel(LRT_SAMPLE_KERNEL, { mean, variance, eps }, { relu, squares } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
     return { h: out[0]!, h2: squares ? out[1]! : null };
