@@ -173,7 +173,13 @@ export class EvalPool {
 
   /** Waits for every worker to start (rejects if one fails). */
   async ready(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.ready));
+    // Referenced while waiting: an idle, unreferenced worker would not keep the process alive for its reply.
+    for (const s of this.slots) s.worker.ref();
+    try {
+      await Promise.all(this.slots.map((s) => s.ready));
+    } finally {
+      for (const s of this.slots) if (s.pending.size === 0) s.worker.unref();
+    }
   }
 
   async close(): Promise<void> {
