@@ -40,6 +40,7 @@ import { Dense } from '../nn/dense.js';
 import type { RandomStream } from '../random.js';
 import { lrtSample } from '../nn/fused/lrt-sample.js';
 import { softmaxRows } from './evaluate.js';
+import { WasmArenaFull } from '../kernels/sparse-lrt.js';
 import { SPARSE_PATH_DENSITY, SparsePath, type SparseLayer } from './sparse-path.js';
 
 type Op =
@@ -201,6 +202,8 @@ export interface EngineStats {
   firstFromFull: number;
   /** Points evaluated by the sparse path (kept weights only; src/experiment/sparse-path.ts). */
   sparsePoints: number;
+  /** Times the sparse path ran out of its memory and the engine went back to the dense path. */
+  sparseFallbacks: number;
 }
 
 export class SharedEvaluator {
@@ -230,6 +233,7 @@ export class SharedEvaluator {
     deadColumns: 0,
     firstFromFull: 0,
     sparsePoints: 0,
+    sparseFallbacks: 0,
   };
   /** The sparse path (made at the first point that takes it), null until then or where it cannot run. */
   private sparsePath: SparsePath | null | undefined;
@@ -261,7 +265,18 @@ export class SharedEvaluator {
   }
 
   private readonly reluAfter: boolean[];
-  private readonly sparseEligible: boolean;
+  private sparseEligible: boolean;
+  /** Memory the sparse path may use (bytes; tests set it small to exercise the fallback). */
+  sparseMemoryBytes = 3 * 2 ** 30;
+
+  /** The sparse path ran out of memory: back to the dense path for good (the current point is prepared again). */
+  private leaveSparsePath(e: unknown): void {
+    if (!(e instanceof WasmArenaFull)) throw e;
+    this.sparseEligible = false;
+    this.sparsePath = null;
+    this.release();
+    this.counters.sparseFallbacks++;
+  }
 
   /**
    * An engine for `posterior`, drawing its MC noise from `stream` (pass a fresh fork: the
@@ -547,15 +562,24 @@ export class SharedEvaluator {
         if (!(i === 0 && fromFull)) denseWork += (L.rows ? L.rows.length : this.weightOps[i]!.inF) * L.live * per;
       });
       if (sparseWork < this.sparsePathDensity * denseWork) {
-        this.sparsePath ??= SparsePath.create(
-          this.weightOps.map((o) => ({ inF: o.inF, outF: o.outF })),
-          S,
-          this.batchSize,
-        );
-        if (this.sparsePath) {
-          sparse = this.weightOps.map((o, i) => sparseLayer(o, masks[i]!, rows[0]!, i === 0 ? null : cols[i - 1]!.order, cols[i]!, i, this.reluAfter[i]!));
-          this.sparsePath.setPoint(sparse);
-          this.counters.sparsePoints++;
+        try {
+          this.sparsePath ??= SparsePath.create(
+            this.weightOps.map((o) => ({ inF: o.inF, outF: o.outF })),
+            S,
+            this.batchSize,
+            this.sparseMemoryBytes,
+          );
+          if (this.sparsePath) {
+            sparse = this.weightOps.map((o, i) => sparseLayer(o, masks[i]!, rows[0]!, i === 0 ? null : cols[i - 1]!.order, cols[i]!, i, this.reluAfter[i]!));
+            this.sparsePath.setPoint(sparse);
+            this.counters.sparsePoints++;
+          }
+        } catch (e) {
+          if (!(e instanceof WasmArenaFull)) throw e;
+          this.sparseEligible = false;
+          this.sparsePath = null;
+          this.counters.sparseFallbacks++;
+          sparse = null;
         }
       }
     }
@@ -747,7 +771,12 @@ export class SharedEvaluator {
     const out = new Float32Array(ds.n * k);
     for (const batch of this.batches(ds)) {
       if (p.sparse) {
-        this.sparsePath!.meanLogits(batch, batch.host, batch.size, out, batch.start);
+        try {
+          this.sparsePath!.meanLogits(batch, batch.host, batch.size, out, batch.start);
+        } catch (e) {
+          this.leaveSparsePath(e);
+          return this.meanLogits(ds);
+        }
         this.counters.meanPasses++;
         continue;
       }
@@ -781,7 +810,12 @@ export class SharedEvaluator {
     for (const batch of this.batches(ds)) {
       const m = batch.size;
       if (p.sparse) {
-        this.sparsePath!.predict(batch, batch.host, m, `${batch.index}/${m}`, () => this.hostNoise(batch.index, m), out, batch.start);
+        try {
+          this.sparsePath!.predict(batch, batch.host, m, `${batch.index}/${m}`, () => this.hostNoise(batch.index, m), out, batch.start);
+        } catch (e) {
+          this.leaveSparsePath(e);
+          return this.predict(ds);
+        }
         this.counters.mcPasses++;
         continue;
       }

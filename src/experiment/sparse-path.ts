@@ -64,8 +64,9 @@ export class SparsePath {
     private readonly widths: { inF: number; outF: number }[],
     private readonly samples: number,
     maxBatch: number,
+    maxBytes: number,
   ) {
-    this.arena = new WasmArena(mod);
+    this.arena = new WasmArena(mod, maxBytes);
     const S = samples;
     const mp = pad4(maxBatch);
     const wide = Math.max(...widths.map((w) => w.outF));
@@ -84,10 +85,19 @@ export class SparsePath {
     this.pointBase = this.arena.alloc(this.pointCapacity);
   }
 
-  /** The sparse path for LRT layers of these widths, or null where WebAssembly SIMD is unavailable. */
-  static create(widths: { inF: number; outF: number }[], samples: number, maxBatch: number): SparsePath | null {
+  /**
+   * The sparse path for LRT layers of these widths, or null where WebAssembly SIMD is unavailable;
+   * its memory may grow to `maxBytes` (beyond, an allocation throws {@link WasmArenaFull} and the
+   * engine goes back to the dense path).
+   */
+  static create(widths: { inF: number; outF: number }[], samples: number, maxBatch: number, maxBytes?: number): SparsePath | null {
     const mod = sparseLrtModule();
-    return mod ? new SparsePath(mod, widths, samples, maxBatch) : null;
+    return mod ? new SparsePath(mod, widths, samples, maxBatch, maxBytes ?? 3 * 2 ** 30) : null;
+  }
+
+  /** Bytes of the module's memory in use (scratch, a point's capacity, and the inputs and noise made so far). */
+  get bytes(): number {
+    return this.arena.mark();
   }
 
   /** Writes a point's layers into the module's memory (replacing the previous point's). */

@@ -40,6 +40,13 @@ export function sparseLrtModule(): SparseLrtExports | null {
   return compiled ? (new WebAssembly.Instance(compiled, {}).exports as unknown as SparseLrtExports) : null;
 }
 
+/** The arena would outgrow its limit. */
+export class WasmArenaFull extends Error {
+  constructor(need: number, max: number) {
+    super(`sparse evaluation path: needs ${(need / 2 ** 20).toFixed(0)} MiB of WebAssembly memory, more than its ${(max / 2 ** 20).toFixed(0)} MiB`);
+  }
+}
+
 /**
  * A bump allocator over an instance's memory (16-byte aligned blocks, grown on demand). Views
  * are re-made after every growth: read them through {@link f32} / {@link i32} each time.
@@ -49,7 +56,11 @@ export class WasmArena {
   private f32View: Float32Array;
   private i32View: Int32Array;
 
-  constructor(readonly mod: SparseLrtExports) {
+  constructor(
+    readonly mod: SparseLrtExports,
+    /** Largest memory the arena may grow to (bytes); beyond it {@link alloc} throws {@link WasmArenaFull}. */
+    readonly maxBytes = 3 * 2 ** 30,
+  ) {
     this.f32View = new Float32Array(mod.memory.buffer);
     this.i32View = new Int32Array(mod.memory.buffer);
   }
@@ -57,7 +68,9 @@ export class WasmArena {
   /** Byte offset of a fresh block of `n` 4-byte entries. */
   alloc(n: number): number {
     const p = this.top;
-    this.top += Math.ceil((n * 4) / 16) * 16 + 16;
+    const top = p + Math.ceil((n * 4) / 16) * 16 + 16;
+    if (top > this.maxBytes) throw new WasmArenaFull(top, this.maxBytes);
+    this.top = top;
     const need = this.top - this.mod.memory.buffer.byteLength;
     if (need > 0) this.mod.memory.grow(Math.ceil(need / 65536));
     return p;

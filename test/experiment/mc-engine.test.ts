@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDataset, type Dataset } from '../../src/data/dataset.js';
 import { pruningCurves } from '../../src/experiment/curves.js';
 import { SharedEvaluator } from '../../src/experiment/mc-engine.js';
+import { SparsePath } from '../../src/experiment/sparse-path.js';
 import { meanFieldFactory, pointFactory } from '../../src/inference/layer-factories.js';
 import { NetworkPosterior } from '../../src/inference/network-posterior.js';
 import { buildNetwork } from '../../src/nn/builders.js';
@@ -167,6 +168,33 @@ describe('shared-work evaluation of many operating points (src/experiment/mc-eng
         engine.dispose();
         net.dispose();
       });
+
+  it('the sparse path out of memory (at its start, or later on a batch) leaves the engine on the dense path with the same values', async () => {
+    const net = lrtNet();
+    const post = new NetworkPosterior('vi', net);
+    const S = 4;
+    const big = data('big', 37);
+    const [, masks] = maskCases(net)[3]!; // random 60 %
+    post.setMasks(masks);
+    const want = naivePredict(net, big, S, 'mc-noise', 16);
+    // What the sparse path holds before it sees any data: scratch and one point's weights.
+    const base = SparsePath.create(
+      net.weightLayers().map((l) => ({ inF: l.weightShape![0]!, outF: l.weightShape![1]! })),
+      S,
+      16,
+    )!.bytes;
+    for (const limit of [1024, base + 64]) {
+      const engine = SharedEvaluator.create(post, S, new RandomStream('mc-noise'), 16, 0, Infinity)!;
+      engine.sparseMemoryBytes = limit;
+      const got = engine.predict(big);
+      for (let s = 0; s < S; s++) expect(maxDiff(got[s]!, want[s]!), `limit ${limit} sample ${s}`).toBeLessThan(2e-6);
+      expect(maxDiff(engine.meanLogits(big), naiveMeanLogits(net, big))).toBeLessThan(2e-5);
+      expect(engine.stats.sparseFallbacks, `limit ${limit}`).toBe(1);
+      engine.dispose();
+    }
+    post.setMasks(null);
+    net.dispose();
+  });
 
   it('evaluates a point-estimate network by its single deterministic pass', () => {
     const net = buildNetwork({ arch: 'mlp', hidden: [10], activation: 'tanh' }, [D], K, pointFactory(), rootStream(2).fork('init'));
