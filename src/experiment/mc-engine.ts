@@ -22,7 +22,12 @@
  * - the first LRT layer's moments once per batch for all S samples, and the later layers
  *   for all S samples in one product ([S·n, K] × [K, N]);
  * - the posterior-mean network's logits per set, computed once per point for the mean row,
- *   temperature scaling and risk control together.
+ *   temperature scaling and risk control together;
+ * - a sparse path for points that keep little (src/experiment/sparse-path.ts: kept weights only,
+ *   activations transposed, one SIMD module), and on the dense path the LRT draws, ReLU and squares
+ *   in one SIMD pass (src/nn/fused/lrt-sample.ts);
+ * - copies of the engine for evaluation workers ({@link SharedEvaluator.spec} / {@link SharedEvaluator.fromSpec},
+ *   src/experiment/eval-pool.ts) that compute exactly what the original computes.
  *
  * Covers networks made of {@link LrtDense} and {@link Dense} layers with elementwise
  * activations (the MLPs, LeNet-300-100) under a {@link NetworkPosterior} that keeps the
