@@ -337,6 +337,8 @@ export interface CurveResult {
   bmr?: { evaluation: Evaluation; sparsity: SparsityReport; rows: CurveRow[] };
   /** Evaluation workers used (eval.workers) and how many of the points they evaluated (the rest ran on the main thread). */
   workers?: { threads: number; points: number };
+  /** Wall time of the whole curve evaluation (scores, masks, every point), seconds. */
+  seconds?: number;
   /** OOD, selective prediction and risk control summaries (src/experiment/ood-eval.ts), filled in by the run. */
   uncertainty?: UncertaintySummary;
   /** The weights the training data never reach, the policy applied, and how each criterion ranked them as scored. */
@@ -372,6 +374,7 @@ function compactionAgreement(
 
 /** All operating points of all criteria. Masks are cleared afterwards. */
 export async function pruningCurves(posterior: Posterior, o: CurveOptions): Promise<CurveResult> {
+  const started = performance.now();
   const rows: CurveRow[] = [];
   const moments = posterior.moments();
   const hasVariance = moments.some((m) => m.variance.some((v) => v > 0));
@@ -671,7 +674,8 @@ export async function pruningCurves(posterior: Posterior, o: CurveOptions): Prom
         for (const [k, v] of ahead) if (v.remote) ahead.delete(k);
       }
     }
-    return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs, workers: { threads: workers, points: onWorkers } };
+    const seconds = (performance.now() - started) / 1000;
+    return { rows, dense: denseMc!, threshold, bmr, gates, deadInputs, workers: { threads: workers, points: onWorkers }, seconds };
   } finally {
     pred.dispose();
   }

@@ -574,6 +574,8 @@ async function finishRun(
           network: r.network,
           numWeights: r.numWeights,
           trainSeconds: r.trainSeconds,
+          // Pruning + evaluation of the curves: wall seconds, evaluation worker threads and the points they evaluated.
+          evaluation: { seconds: r.curves.seconds ?? null, workers: r.curves.workers?.threads ?? 0, pointsOnWorkers: r.curves.workers?.points ?? 0 },
           sharedTrainingWith: r.sharedTrainingWith ?? null,
           epochs: r.history.length,
           final: r.history.at(-1) ?? null,
