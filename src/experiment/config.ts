@@ -316,8 +316,9 @@ const schema = z
         batchSize: posInt(100000).default(1000),
         /**
          * Worker threads that evaluate operating points on other cores (src/experiment/eval-pool.ts):
-         * a number (0 = main thread only) or `auto` (one per spare core on curves of 12 points or more;
-         * none inside sweep workers, which already fill the cores). The results do not depend on it.
+         * a number (0 = main thread only) or `auto` (on the wasm backend one per spare core on curves of
+         * 12 points or more; none inside sweep workers, which already fill the cores, or on tfjs-node).
+         * The results do not depend on it.
          */
         workers: z
           .union([z.literal('auto'), num().int().min(0).max(64)], { errorMap: () => ({ message: 'must be "auto" or a whole number of threads from 0 to 64' }) })

@@ -55,16 +55,17 @@ const BOOT = `const { workerData, parentPort } = require('node:worker_threads');
 export const AUTO_WORKERS_MIN_POINTS = 12;
 
 /**
- * Workers to use for `points` operating points: `eval.workers`, or with `auto` the environment's
- * BAYESPRUNE_EVAL_WORKERS if set, else one per spare core (at most 7) on curves of
- * {@link AUTO_WORKERS_MIN_POINTS} points or more.
+ * Workers to use for `points` operating points on `backend`: `eval.workers`, or with `auto` the
+ * environment's BAYESPRUNE_EVAL_WORKERS if set, else, on the single-threaded wasm backend, one per
+ * spare core (at most 7) on curves of {@link AUTO_WORKERS_MIN_POINTS} points or more (none on other
+ * backends: tfjs-node threads its kernels itself, and its native addon need not load in a worker).
  */
-export function resolveWorkers(setting: number | 'auto', points: number): number {
+export function resolveWorkers(setting: number | 'auto', points: number, backend = tf.getBackend()): number {
   if (setting !== 'auto') return setting;
   // Sweep workers (src/experiment/sweep-worker.ts) set 0: their processes already fill the cores.
   const env = process.env.BAYESPRUNE_EVAL_WORKERS;
   if (env !== undefined && /^\d+$/.test(env)) return Number(env);
-  if (points < AUTO_WORKERS_MIN_POINTS) return 0;
+  if (points < AUTO_WORKERS_MIN_POINTS || backend !== 'wasm') return 0;
   return Math.max(0, Math.min(availableParallelism() - 1, 7, Math.floor(points / 6)));
 }
 

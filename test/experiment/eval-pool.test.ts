@@ -124,17 +124,19 @@ describe('evaluation workers (src/experiment/eval-pool.ts)', { timeout: 120_000 
     post.network.dispose();
   });
 
-  it('eval.workers auto: none for short curves or inside sweep workers, else one per spare core', () => {
+  it('eval.workers auto: none for short curves, off the wasm backend or inside sweep workers, else one per spare core', () => {
     const saved = process.env.BAYESPRUNE_EVAL_WORKERS;
     delete process.env.BAYESPRUNE_EVAL_WORKERS;
     try {
-      expect(resolveWorkers(3, 5)).toBe(3);
-      expect(resolveWorkers(0, 100)).toBe(0);
-      expect(resolveWorkers('auto', 11)).toBe(0);
-      expect(resolveWorkers('auto', 36)).toBe(Math.max(0, Math.min(availableParallelism() - 1, 6)));
+      expect(resolveWorkers(3, 5, 'wasm')).toBe(3);
+      expect(resolveWorkers(0, 100, 'wasm')).toBe(0);
+      expect(resolveWorkers('auto', 11, 'wasm')).toBe(0);
+      expect(resolveWorkers('auto', 36, 'wasm')).toBe(Math.max(0, Math.min(availableParallelism() - 1, 6)));
+      expect(resolveWorkers('auto', 36, 'tensorflow')).toBe(0); // tfjs-node: multi-threaded kernels already
+      expect(resolveWorkers(2, 36, 'cpu')).toBe(2);
       process.env.BAYESPRUNE_EVAL_WORKERS = '0';
-      expect(resolveWorkers('auto', 36)).toBe(0);
-      expect(resolveWorkers(2, 36)).toBe(2);
+      expect(resolveWorkers('auto', 36, 'wasm')).toBe(0);
+      expect(resolveWorkers(2, 36, 'wasm')).toBe(2);
     } finally {
       if (saved === undefined) delete process.env.BAYESPRUNE_EVAL_WORKERS;
       else process.env.BAYESPRUNE_EVAL_WORKERS = saved;
