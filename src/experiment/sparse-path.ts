@@ -3,9 +3,10 @@
  * point's LRT network evaluated by the SIMD module of src/kernels/sparse-lrt.wat, over the point's
  * kept weights only. Activations run transposed ([units, examples]); each layer lists its kept
  * weights by output column, so a mask costs nothing and a layer costs in proportion to the weights
- * it keeps (~4·10⁹ kept-weight × example updates per second here, against ~6·10⁹ dense entries for
- * the two XNNPACK products of the dense path): the engine takes this path where a point keeps
- * less than {@link SPARSE_PATH_DENSITY} of its compacted products' entries.
+ * it keeps (2.5–4·10⁹ kept-weight × example updates per second here — each a multiply-add for μ and
+ * one for v —, against ~6·10⁹ dense entries for the two XNNPACK products of the dense path): the
+ * engine takes this path where a point's kept-weight work is below {@link SPARSE_PATH_DENSITY} of
+ * its compacted products' entries.
  *
  * Same arithmetic as the dense path: μ = b + Σ θ·h, v = Σ σ²·h², pre-activation μ + √(v + 1e-8)·ε
  * with the same ε, then ReLU; only the order of the float32 sums differs.
