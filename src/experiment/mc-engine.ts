@@ -48,40 +48,31 @@ import { softmaxRows } from './evaluate.js';
 import { WasmArenaFull } from '../kernels/sparse-lrt.js';
 import { SPARSE_PATH_DENSITY, SparsePath, type SparseLayer } from './sparse-path.js';
 
+/** A weight op's data: what the engine multiplies (cloneable, so a copy in another thread gets it as is). */
+interface WeightData {
+  kind: 'weight';
+  lrt: boolean;
+  name: string;
+  inF: number;
+  outF: number;
+  theta: Float32Array;
+  sigma2: Float32Array | null;
+  bias: Float32Array;
+  noiseIndex: number;
+}
+
 type Op =
-  | {
-      kind: 'weight';
-      lrt: boolean;
-      name: string;
-      inF: number;
-      outF: number;
-      theta: Float32Array;
-      sigma2: Float32Array | null;
-      bias: Float32Array;
+  | (WeightData & {
       /** The weight's current mask (the network's, or a worker's copy of it). */
       mask: () => Float32Array | null;
       /** The layer's own LRT draw (for the noise), or null where the noise is given ({@link SharedEvaluator.fromSpec}). */
       draw: LrtDense['lrtDraw'] | null;
-      noiseIndex: number;
-    }
+    })
   | { kind: 'act'; layer: Activation };
 
 /** What a copy of an engine in another thread needs (src/experiment/eval-pool.ts): weights, layout and settings; all cloneable. */
 export interface EngineSpec {
-  ops: (
-    | {
-        kind: 'weight';
-        lrt: boolean;
-        name: string;
-        inF: number;
-        outF: number;
-        theta: Float32Array;
-        sigma2: Float32Array | null;
-        bias: Float32Array;
-        noiseIndex: number;
-      }
-    | { kind: 'act'; name: string; fn: ActivationName }
-  )[];
+  ops: (WeightData | { kind: 'act'; name: string; fn: ActivationName })[];
   bayesian: boolean;
   samples: number;
   batchSize: number;

@@ -1,13 +1,11 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDataset, type Dataset } from '../../src/data/dataset.js';
+import type { Dataset } from '../../src/data/dataset.js';
 import { pruningCurves, type CurveRow } from '../../src/experiment/curves.js';
 import { closeEvalPool, resolveWorkers } from '../../src/experiment/eval-pool.js';
-import { meanFieldFactory } from '../../src/inference/layer-factories.js';
 import { NetworkPosterior } from '../../src/inference/network-posterior.js';
-import { buildNetwork } from '../../src/nn/builders.js';
-import { RandomStream, rootStream } from '../../src/random.js';
+import { curveOptions, noisyLrtMlp, uniformData } from '../helpers/lrt-mlp.js';
 import { useTestBackend } from '../setup-backend.js';
 
 let initial = 'cpu';
@@ -19,63 +17,16 @@ afterAll(async () => {
   await tf.setBackend(initial);
 });
 
-const D = 12;
-const K = 4;
-
-function data(name: string, n: number): Dataset {
-  const s = new RandomStream(`eval-pool-data/${name}`);
-  return makeDataset({
-    name,
-    x: Float32Array.from({ length: n * D }, () => s.uniform() * 2 - 1),
-    y: Int32Array.from({ length: n }, () => s.int(K)),
-    n,
-    shape: [D],
-    numClasses: K,
-  });
-}
-
-/** A small sparse-VD MLP with log σ² spread over [−6, 0] so the noise matters. */
-function lrtPosterior(): NetworkPosterior {
-  const net = buildNetwork(
-    { arch: 'mlp', hidden: [16, 8], activation: 'relu' },
-    [D],
-    K,
-    meanFieldFactory({ type: 'log-uniform' }, -3),
-    rootStream(7).fork('init'),
-  );
-  const s = new RandomStream('eval-pool-logsigma');
-  for (const v of net.variables().filter((v) => v.name.includes('logSigma2')))
-    v.assign(
-      tf.tensor(
-        Float32Array.from({ length: v.size }, () => -6 + 6 * s.uniform()),
-        v.shape,
-      ),
-    );
-  return new NetworkPosterior('vi', net);
-}
+const data = (name: string, n: number) => uniformData('eval-pool', name, n);
+const lrtPosterior = () => new NetworkPosterior('vi', noisyLrtMlp('eval-pool'));
 
 /** Every criterion, sparsity, 2:4, unit ratio and the log α threshold (17 points), with a hook that reads a second set. */
 function curves(post: NetworkPosterior, workers: number, evalSet: Dataset, other: Dataset, declareSets = false) {
   return pruningCurves(post, {
-    variant: 'main',
-    criteria: ['snr', 'magnitude', 'random'],
-    scope: 'global',
-    sparsities: [0, 0.5, 0.8, 0.9, 0.95],
-    logAlphaThreshold: 0,
-    nm: ['2:4'],
-    units: { ratios: [0.5], aggregate: 'l2', scope: 'layer' },
-    samples: 4,
-    batchSize: 16,
-    stream: new RandomStream('curves'),
-    data: evalSet,
+    ...curveOptions(evalSet, other, [0, 0.5, 0.8, 0.9, 0.95]),
     workers,
     // Declared: the workers start while the points are planned; else the first point shows the sets.
     pointSets: declareSets ? [{ ds: other, predict: true, mean: true }] : undefined,
-    pointMetrics: (ctx) => {
-      const p = ctx.predict(other);
-      const l = ctx.meanLogits(other);
-      return { mc: { otherP: p[3]![17]!, otherSum: p.reduce((a, s) => a + s.reduce((b, v) => b + v, 0), 0) }, mean: { otherLogit: l[5]! } };
-    },
   });
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDataset, type Dataset } from '../../src/data/dataset.js';
+import type { Dataset } from '../../src/data/dataset.js';
 import { pruningCurves } from '../../src/experiment/curves.js';
 import { SharedEvaluator } from '../../src/experiment/mc-engine.js';
 import { SparsePath } from '../../src/experiment/sparse-path.js';
@@ -9,6 +9,7 @@ import { NetworkPosterior } from '../../src/inference/network-posterior.js';
 import { buildNetwork } from '../../src/nn/builders.js';
 import type { MaskSet, Network } from '../../src/nn/network.js';
 import { RandomStream, rootStream } from '../../src/random.js';
+import { curveOptions, D, K, noisyLrtMlp, uniformData } from '../helpers/lrt-mlp.js';
 import { useTestBackend } from '../setup-backend.js';
 
 let initial = 'cpu';
@@ -19,40 +20,8 @@ afterAll(async () => {
   await tf.setBackend(initial);
 });
 
-const D = 12;
-const K = 4;
-
-function data(name: string, n: number): Dataset {
-  const s = new RandomStream(`mc-engine-data/${name}`);
-  return makeDataset({
-    name,
-    x: Float32Array.from({ length: n * D }, () => s.uniform() * 2 - 1),
-    y: Int32Array.from({ length: n }, () => s.int(K)),
-    n,
-    shape: [D],
-    numClasses: K,
-  });
-}
-
-/** A small LRT MLP with log σ² spread over [−6, 0] so the noise matters. */
-function lrtNet(): Network {
-  const net = buildNetwork(
-    { arch: 'mlp', hidden: [16, 8], activation: 'relu' },
-    [D],
-    K,
-    meanFieldFactory({ type: 'log-uniform' }, -3),
-    rootStream(7).fork('init'),
-  );
-  const s = new RandomStream('mc-engine-logsigma');
-  for (const v of net.variables().filter((v) => v.name.includes('logSigma2')))
-    v.assign(
-      tf.tensor(
-        Float32Array.from({ length: v.size }, () => -6 + 6 * s.uniform()),
-        v.shape,
-      ),
-    );
-  return net;
-}
+const data = (name: string, n: number) => uniformData('mc-engine', name, n);
+const lrtNet = () => noisyLrtMlp('mc-engine');
 
 /** Reference: batch by batch, S independent full forward passes of the network, one fresh copy of the stream per set. */
 function naivePredict(net: Network, ds: Dataset, S: number, streamKey: string, bs: number): Float32Array[] {
@@ -231,26 +200,7 @@ describe('shared-work evaluation of many operating points (src/experiment/mc-eng
     const post = new NetworkPosterior('vi', net);
     const evalSet = data('eval', 40);
     const other = data('other', 25);
-    const run = (evaluation: 'shared' | 'per-point') =>
-      pruningCurves(post, {
-        variant: 'main',
-        criteria: ['snr', 'magnitude', 'random'],
-        scope: 'global',
-        sparsities: [0, 0.5, 0.9],
-        logAlphaThreshold: 0,
-        nm: ['2:4'],
-        units: { ratios: [0.5], aggregate: 'l2', scope: 'layer' },
-        samples: 4,
-        batchSize: 16,
-        stream: new RandomStream('curves'),
-        data: evalSet,
-        evaluation,
-        pointMetrics: (ctx) => {
-          const p = ctx.predict(other);
-          const l = ctx.meanLogits(other);
-          return { mc: { otherP: p[3]![17]!, otherSum: p.reduce((a, s) => a + s.reduce((b, v) => b + v, 0), 0) }, mean: { otherLogit: l[5]! } };
-        },
-      });
+    const run = (evaluation: 'shared' | 'per-point') => pruningCurves(post, { ...curveOptions(evalSet, other, [0, 0.5, 0.9]), evaluation });
     const a = await run('shared');
     const b = await run('per-point');
     expect(a.rows.length).toBe(b.rows.length);
