@@ -12,6 +12,7 @@ import { meanAccuracy, Trainer } from '../../src/inference/trainer.js';
 import type { MaskSet } from '../../src/nn/network.js';
 import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
+import { mainModelContext } from '../helpers/protocol-context.js';
 
 beforeAll(useTestBackend);
 
@@ -63,16 +64,7 @@ describe('fine-tune protocol on the structured points of pruning.units', () => {
       stream: stream.fork('curves'),
       data: test,
     });
-    const out = await withProtocols(curves, {
-      name: 'main',
-      posterior,
-      cfg,
-      train,
-      evalSet: test,
-      stream: pstream,
-      main: true,
-      pretrain: { epochs: 8, seconds: 1 },
-    });
+    const out = await withProtocols(curves, mainModelContext(cfg, posterior, { train, evalSet: test }, pstream)); // pretrained 8 epochs (cfg.train.epochs)
     const rows = out.protocols!.rows as ProtocolRow[];
     // The network is restored after the protocol: same variables, no masks.
     net.variables().forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(before[i]!)));

@@ -20,6 +20,7 @@ import { Trainer } from '../../src/inference/trainer.js';
 import type { Network } from '../../src/nn/network.js';
 import { RandomStream } from '../../src/random.js';
 import { useTestBackend } from '../setup-backend.js';
+import { mainModelContext } from '../helpers/protocol-context.js';
 
 beforeAll(useTestBackend);
 
@@ -211,16 +212,7 @@ describe('parity with the PyTorch mirror of issue 10', () => {
       stream: stream.fork('eval'),
       data: test,
     });
-    const out = await withProtocols(curves, {
-      name: 'main',
-      posterior,
-      cfg,
-      train,
-      evalSet: test,
-      stream: stream.fork('protocols'),
-      main: true,
-      pretrain: { epochs: cfg.train.epochs, seconds: 1 },
-    });
+    const out = await withProtocols(curves, mainModelContext(cfg, posterior, { train, evalSet: test }, stream.fork('protocols')));
     const baseline = out.protocols!.rows.filter((r) => r.criterion === 'magnitude-layer' && r.predictive === 'mean');
     expect(baseline.map((r) => r.targetSparsity)).toEqual([0.5, 0.8]);
     for (const s of [0.5, 0.8]) {

@@ -20,6 +20,7 @@ import { layerDensities } from '../../src/pruning/rigl.js';
 import { RandomStream } from '../../src/random.js';
 import { getCriterion, magnitudeScores } from '../../src/scores/registry.js';
 import { useTestBackend } from '../setup-backend.js';
+import { mainModelContext } from '../helpers/protocol-context.js';
 
 beforeAll(useTestBackend);
 
@@ -55,17 +56,8 @@ async function trained(cfg: ExperimentConfig) {
   return new NetworkPosterior(cfg.inference.method, net);
 }
 
-const ctxOf = (cfg: ExperimentConfig, posterior: NetworkPosterior, extra = {}) => ({
-  name: 'main',
-  posterior,
-  cfg,
-  train,
-  evalSet: test,
-  stream: stream.fork('protocols'),
-  main: true,
-  pretrain: { epochs: cfg.train.epochs, seconds: 1 },
-  ...extra,
-});
+const ctxOf = (cfg: ExperimentConfig, posterior: NetworkPosterior, extra = {}) =>
+  mainModelContext(cfg, posterior, { train, evalSet: test }, stream.fork('protocols'), extra);
 
 type CurveRowLike = { structure: string; targetSparsity: number | null; accuracy: number; sparsity: number; layerSparsity: Record<string, number> };
 const mcRows = (rows: ProtocolRow[], protocol: string) => rows.filter((r) => r.protocol === protocol && r.predictive === 'mc');
